@@ -1,0 +1,202 @@
+"""``ocpp-station``: run the station, or send it one OCPP request through the broker.
+
+Exit statuses (scripts may rely on them):
+
+* ``serve``: 0 after SIGTERM/SIGINT, 2 for a configuration error.
+* ``call``: 0 for a CallResult, 1 for a CallError, 2 for bad usage (e.g. the payload is not JSON),
+  3 when the broker cannot be reached or no answer came within ``--timeout``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from . import __version__
+from .config import Config, ConfigError, load
+
+log = logging.getLogger("ocpp_station")
+
+EXIT_OK, EXIT_CALL_ERROR, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ocpp-station",
+        description="A station-side OCPP engine with a local MQTT API (the Josev OcppMessage API): "
+                    "the OEM publishes OCPP requests on cs/josev and gets the answers on josev/cs.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="how much to log (default: INFO, one line per request)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve", help="run the station",
+        description="Run the station. Without --mqtt-url (or mqtt.url in the config file) it starts an "
+                    "embedded MQTT broker on 127.0.0.1:1883 for trying things out.")
+    serve.add_argument("--mqtt-url", metavar="URL",
+                       help="broker to use: mqtt://[user:pass@]host[:port] or mqtts://… for TLS "
+                            "(env OCPP_STATION_MQTT_URL)")
+    serve.add_argument("--data-dir", metavar="DIR", type=Path,
+                       help="where the station keeps its state (env OCPP_STATION_DATA_DIR; "
+                            "default ./station-data)")
+    serve.add_argument("--config", metavar="FILE", type=Path,
+                       help="station.toml: identity, EVSEs and connectors, limits, MQTT settings "
+                            "(see station.example.toml)")
+    _mqtt_options(serve)
+    serve.add_argument("--client-id", help="MQTT client id of the station (default ocpp-station)")
+    serve.add_argument("--embedded-port", type=int, default=1883, metavar="PORT",
+                       help="port of the embedded broker when no --mqtt-url is given (default 1883)")
+
+    call = commands.add_parser(
+        "call", help="send one OCPP request to a running station and print its answer",
+        description="Send one OCPP request through the broker, wait for the answer with the same id, "
+                    "and print it. Exit status: 0 CallResult, 1 CallError, 2 bad usage, 3 no answer.",
+        epilog="example: ocpp-station call GetVariables "
+               "'{\"getVariableData\":[{\"component\":{\"name\":\"TxCtrlr\"},"
+               "\"variable\":{\"name\":\"TxStartPoint\"}}]}'")
+    call.add_argument("action", help="the OCPP action, e.g. GetVariables")
+    call.add_argument("payload", help="the OCPP request payload as JSON, or - to read it from stdin")
+    call.add_argument("--ocpp-version", default="ocpp2.0.1", choices=["ocpp1.6", "ocpp2.0.1", "ocpp2.1"],
+                      help="OCPP version of the request (default ocpp2.0.1)")
+    call.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883", metavar="URL",
+                      help="broker the station listens on (default mqtt://127.0.0.1:1883)")
+    call.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                      help="seconds to wait for the answer (default 10)")
+    _mqtt_options(call)
+    return parser
+
+
+def _mqtt_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ca-file", metavar="FILE", help="CA certificate(s) to verify an mqtts:// broker")
+    parser.add_argument("--request-topic", metavar="TOPIC", help="topic of requests (default cs/josev)")
+    parser.add_argument("--response-topic", metavar="TOPIC", help="topic of answers (default josev/cs)")
+    parser.add_argument("--mqtt-protocol", choices=["5", "3.1.1"], dest="protocol",
+                        help="MQTT protocol version (serve default 5, call default 3.1.1)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    if args.command == "serve":
+        return _serve(args)
+    return _call(args)
+
+
+# -- serve ------------------------------------------------------------------------------------------
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        config = load(args.config, overrides=vars(args))
+    except ConfigError as error:
+        log.error("configuration error: %s", error)
+        return EXIT_USAGE
+    try:
+        asyncio.run(_run(config, args.embedded_port))
+    except ConfigError as error:
+        log.error("configuration error: %s", error)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+async def _run(config: Config, embedded_port: int) -> None:
+    from dataclasses import replace
+
+    from .api.broker import embedded_broker
+    from .api.connection import BrokerAddress
+    from .api.mqtt import serve
+    from .app import Station
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    station = Station(config)
+    log.info("ocpp-station %s: data in %s, %d EVSE(s), identity %s", __version__,
+             config.data_dir.resolve(), len(config.evses), config.station.identity)
+    async with contextlib.AsyncExitStack() as stack:
+        settings = config.mqtt
+        if not settings.url:
+            url = await stack.enter_async_context(embedded_broker("127.0.0.1", embedded_port))
+            settings = replace(settings, url=url, protocol="3.1.1")
+        try:
+            address = BrokerAddress.parse(settings.url)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        service = asyncio.create_task(serve(station, settings, address))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({service, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        log.info("stopping")
+        for task in (service, stopping):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await service
+    station.close()
+    log.info("stopped")
+
+
+# -- call -------------------------------------------------------------------------------------------
+
+def _call(args: argparse.Namespace) -> int:
+    from .api.connection import BrokerAddress
+
+    text = sys.stdin.read() if args.payload == "-" else args.payload
+    try:
+        payload = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        print(f"ocpp-station call: the payload is not valid JSON: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        address = BrokerAddress.parse(args.mqtt_url)
+    except ValueError as error:
+        print(f"ocpp-station call: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    request = {"id": str(uuid.uuid4()), "name": "ocpp_message", "type": "request",
+               "data": {"ocpp_version": args.ocpp_version, "message_name": args.action, "payload": payload}}
+    try:
+        answer = asyncio.run(_round_trip(address, args, request))
+    except TimeoutError:
+        print(f"ocpp-station call: no answer within {args.timeout:g} s from a station on "
+              f"{address.redacted()}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except Exception as error:  # aiomqtt.MqttError and OSError: the broker is not there
+        print(f"ocpp-station call: cannot reach {address.redacted()}: {error}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    print(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode())
+    data = answer.get("data") if isinstance(answer, dict) else None
+    return EXIT_OK if isinstance(data, dict) and data.get("message_type") == "CallResult" else EXIT_CALL_ERROR
+
+
+async def _round_trip(address: Any, args: argparse.Namespace, request: dict[str, Any]) -> Any:
+    from .api.connection import make_client
+
+    request_topic = args.request_topic or "cs/josev"
+    response_topic = args.response_topic or "josev/cs"
+    async with asyncio.timeout(args.timeout):
+        async with make_client(address, client_id=None, protocol=args.protocol or "3.1.1",
+                               ca_file=args.ca_file) as client:
+            await client.subscribe(response_topic, qos=1)
+            await client.publish(request_topic, orjson.dumps(request), qos=1)
+            async for message in client.messages:
+                try:
+                    answer = orjson.loads(bytes(message.payload))  # type: ignore[arg-type]
+                except (orjson.JSONDecodeError, TypeError):
+                    continue
+                if isinstance(answer, dict) and answer.get("id") == request["id"]:
+                    return answer
+    raise TimeoutError
+
+
+if __name__ == "__main__":
+    sys.exit(main())

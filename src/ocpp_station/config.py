@@ -1,0 +1,152 @@
+"""Configuration: the station's shape and identity, and how to reach the MQTT broker.
+
+Sources, later ones winning: built-in defaults → ``station.toml`` → environment variables
+(``OCPP_STATION_*``) → command-line flags. The defaults describe a one-EVSE, one-connector 22 kW AC
+station, so ``ocpp-station serve`` works with no file at all.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "OCPP_STATION_"
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message says which setting and why."""
+
+
+@dataclass(frozen=True)
+class ConnectorConfig:
+    id: int = 1
+    type: str = "cType2"  # ConnectorEnumType (2.0.1 names, e.g. cType2, cCCS2, sType2)
+
+
+@dataclass(frozen=True)
+class EvseConfig:
+    id: int = 1
+    max_power_w: float = 22000.0
+    phases: int = 3  # 1 or 3 for AC, 0 for DC (SupplyPhases)
+    connectors: tuple[ConnectorConfig, ...] = (ConnectorConfig(),)
+
+
+@dataclass(frozen=True)
+class StationIdentity:
+    vendor: str = "ocpp-station"
+    model: str = "AC22-1"
+    serial_number: str = "0000000001"
+    firmware_version: str = "0.1.0"
+    identity: str = "CS0000000001"  # SecurityCtrlr.Identity: the CSMS-facing id, no ':' (max 48)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-message limits the station announces in DeviceDataCtrlr (B06.FR.16/17)."""
+
+    items_per_message_get_variables: int = 100
+    bytes_per_message_get_variables: int = 65536
+    items_per_message_set_variables: int = 100
+    bytes_per_message_set_variables: int = 65536
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    url: str = ""  # empty: run the embedded broker on 127.0.0.1:1883
+    request_topic: str = "cs/josev"
+    response_topic: str = "josev/cs"
+    client_id: str = "ocpp-station"
+    ca_file: str | None = None
+    protocol: str = "5"  # "5" or "3.1.1"; the embedded broker only speaks 3.1.1
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path = Path("station-data")
+    station: StationIdentity = field(default_factory=StationIdentity)
+    evses: tuple[EvseConfig, ...] = (EvseConfig(),)
+    limits: Limits = field(default_factory=Limits)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+
+
+def _section(cls: type, raw: Any, where: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{where}] must be a table")
+    known = {f.name for f in fields(cls)}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"[{where}] has unknown setting(s): {', '.join(sorted(unknown))}")
+    try:
+        return cls(**raw)
+    except TypeError as exc:
+        raise ConfigError(f"[{where}]: {exc}") from None
+
+
+def _evse(raw: Any, index: int) -> EvseConfig:
+    raw = dict(raw) if isinstance(raw, dict) else raw
+    if isinstance(raw, dict):
+        raw["connectors"] = tuple(_section(ConnectorConfig, c, f"evse[{index}].connectors")
+                                  for c in raw.get("connectors", [{}]))
+    evse = _section(EvseConfig, raw, f"evse[{index}]")
+    if not evse.connectors:
+        raise ConfigError(f"[evse[{index}]] needs at least one connector")
+    return evse
+
+
+def load(path: Path | None = None, environ: dict[str, str] | None = None,
+         overrides: dict[str, Any] | None = None) -> Config:
+    """Read the configuration: file, then environment, then ``overrides`` (from flags)."""
+    config = Config()
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text("utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        unknown = set(raw) - {"data_dir", "station", "evse", "limits", "mqtt"}
+        if unknown:
+            raise ConfigError(f"{path}: unknown section(s): {', '.join(sorted(unknown))}")
+        if "data_dir" in raw:
+            config = replace(config, data_dir=Path(raw["data_dir"]))
+        if "station" in raw:
+            config = replace(config, station=_section(StationIdentity, raw["station"], "station"))
+        if "evse" in raw:
+            config = replace(config, evses=tuple(_evse(e, i) for i, e in enumerate(raw["evse"])))
+        if "limits" in raw:
+            config = replace(config, limits=_section(Limits, raw["limits"], "limits"))
+        if "mqtt" in raw:
+            config = replace(config, mqtt=_section(MqttConfig, raw["mqtt"], "mqtt"))
+    environ = os.environ if environ is None else environ
+    from_env = {name: environ[ENV_PREFIX + name.upper()] for name in ("mqtt_url", "data_dir")
+                if ENV_PREFIX + name.upper() in environ}
+    for source in (from_env, overrides or {}):
+        if source.get("mqtt_url") is not None:
+            config = replace(config, mqtt=replace(config.mqtt, url=source["mqtt_url"]))
+        if source.get("data_dir") is not None:
+            config = replace(config, data_dir=Path(source["data_dir"]))
+        for name in ("ca_file", "client_id", "request_topic", "response_topic", "protocol"):
+            if source.get(name) is not None:
+                config = replace(config, mqtt=replace(config.mqtt, **{name: source[name]}))
+    _check(config)
+    return config
+
+
+def _check(config: Config) -> None:
+    ids = [e.id for e in config.evses]
+    if len(set(ids)) != len(ids) or any(i < 1 for i in ids):
+        raise ConfigError("EVSE ids must be unique and start at 1")
+    for evse in config.evses:
+        cids = [c.id for c in evse.connectors]
+        if len(set(cids)) != len(cids) or any(i < 1 for i in cids):
+            raise ConfigError(f"connector ids of EVSE {evse.id} must be unique and start at 1")
+        if evse.phases not in (0, 1, 3):
+            raise ConfigError(f"EVSE {evse.id}: phases must be 0 (DC), 1 or 3")
+    identity = config.station.identity
+    if not identity or ":" in identity or len(identity) > 48:
+        raise ConfigError("station.identity must be 1–48 characters without ':'")
+    if config.mqtt.protocol not in ("5", "3.1.1"):
+        raise ConfigError("mqtt.protocol must be '5' or '3.1.1'")

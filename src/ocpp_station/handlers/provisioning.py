@@ -1,0 +1,90 @@
+"""B05 SetVariables and B06 GetVariables (OCPP 2.0.1 and 2.1; the shapes are the same).
+
+The handler turns each GetVariableData/SetVariableData element into a
+:class:`~ocpp_station.station.device_model.VariableAddress`, asks the device model, and builds one
+result per element, in order, echoing the element's component and variable exactly as sent
+(B05.FR.01–03, B06.FR.01–03) and the attribute type, which defaults to Actual (B05.FR.12,
+B06.FR.11). Values are never logged: a SetVariables value can be a password.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..rpc.errors import ErrorCode, OcppError
+from ..station.device_model import AttributeStatus, AttributeType, DeviceModel, Outcome, VariableAddress
+from . import Call, Handler, status_info
+
+log = logging.getLogger(__name__)
+
+
+def _address(element: dict[str, Any]) -> VariableAddress:
+    component, variable = element["component"], element["variable"]
+    evse = component.get("evse") or {}
+    return VariableAddress(
+        component=component["name"], variable=variable["name"],
+        attribute=AttributeType(element.get("attributeType", "Actual")),
+        component_instance=component.get("instance") or None,
+        evse_id=evse.get("id"), connector_id=evse.get("connectorId"),
+        variable_instance=variable.get("instance") or None)
+
+
+def _result(element: dict[str, Any], outcome: Outcome, ocpp_version: str) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "attributeStatus": outcome.status.value,
+        "attributeType": element.get("attributeType", "Actual"),  # B05.FR.12, B06.FR.11
+        "component": element["component"],  # B05.FR.02, B06.FR.02: echoed as sent
+        "variable": element["variable"],
+    }
+    if outcome.info is not None:
+        result["attributeStatusInfo"] = status_info(outcome.info.reason_code, outcome.info.additional_info,
+                                                    ocpp_version)
+    return result
+
+
+def _enforce_limits(model: DeviceModel, call: Call, items: int, which: str) -> None:
+    """B06.FR.16/17 (and the same for SetVariables): refuse a request beyond the announced limits."""
+    max_items = model.read_int("DeviceDataCtrlr", "ItemsPerMessage", which)
+    if max_items and items > max_items:
+        raise OcppError(ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION,
+                        f"{items} elements exceed ItemsPerMessage[{which}] = {max_items}",
+                        {"limit": max_items, "received": items})
+    max_bytes = model.read_int("DeviceDataCtrlr", "BytesPerMessage", which)
+    if max_bytes and call.size > max_bytes:
+        raise OcppError(ErrorCode.FORMAT_VIOLATION,
+                        f"{call.size} bytes exceed BytesPerMessage[{which}] = {max_bytes}",
+                        {"limit": max_bytes, "received": call.size})
+
+
+def get_variables(model: DeviceModel) -> Handler:
+    def handle(call: Call) -> dict[str, Any]:
+        elements = call.payload["getVariableData"]
+        _enforce_limits(model, call, len(elements), "GetVariables")  # B06.FR.16, B06.FR.17
+        results = []
+        for element in elements:
+            outcome = model.get(_address(element), call.version)
+            result = _result(element, outcome, call.ocpp_version)
+            if outcome.status is AttributeStatus.ACCEPTED:
+                result["attributeValue"] = outcome.value  # B06.FR.04; omitted otherwise (FR.06–09)
+            results.append(result)
+        return {"getVariableResult": results}
+
+    return handle
+
+
+def set_variables(model: DeviceModel) -> Handler:
+    def handle(call: Call) -> dict[str, Any]:
+        elements = call.payload["setVariableData"]
+        _enforce_limits(model, call, len(elements), "SetVariables")
+        outcomes = model.set_many([(_address(e), e["attributeValue"]) for e in elements], call.version)
+        for element, outcome in zip(elements, outcomes, strict=True):
+            log.info("SetVariables %s.%s%s [%s]: %s%s", element["component"]["name"],
+                     element["variable"]["name"],
+                     f"[{element['variable']['instance']}]" if element["variable"].get("instance") else "",
+                     element.get("attributeType", "Actual"), outcome.status.value,
+                     f" ({outcome.info.reason_code}: {outcome.info.additional_info})" if outcome.info else "")
+        return {"setVariableResult": [_result(e, o, call.ocpp_version)
+                                      for e, o in zip(elements, outcomes, strict=True)]}
+
+    return handle

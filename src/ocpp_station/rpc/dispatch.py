@@ -1,0 +1,129 @@
+"""From the bytes of a request to the bytes of its answer: the sans-I/O heart of every door.
+
+:meth:`Dispatcher.handle` never raises and never blocks on the network. It
+
+1. decodes the JSON (not JSON, not UTF-8 → RpcFrameworkError, id ``"-1"``);
+2. checks the Josev envelope (:mod:`.envelope`);
+3. routes by (version, action): an action the version does not define → NotImplemented, one it
+   defines but the station does not offer → NotSupported;
+4. validates the payload against the official request schema (:mod:`.schemas`);
+5. calls the handler;
+6. validates the handler's answer against the official response schema, so that a bug of ours
+   becomes an honest InternalError instead of a malformed CallResult;
+7. turns any failure into a CallError spelled for the request's version.
+
+Every request with a readable id gets exactly one answer (DESIGN rule 4). A message that is not a
+request (a response echoed onto the request topic) gets none.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..handlers import Call, Handler
+from .envelope import UNKNOWN_ID, EnvelopeError, NotARequest, Request, call_error, call_result, parse_request
+from .errors import ErrorCode, OcppError
+from .schemas import OCPP_VERSIONS, SchemaSet, known_actions
+
+log = logging.getLogger(__name__)
+
+# The actions of the OcppMessage API (seed). A request for one of these in a version that does not
+# define it (GetVariables in 1.6) is "recognised but not supported", not "unknown".
+SEED_ACTIONS = ("GetVariables", "SetVariables", "GetInstalledCertificateIds", "InstallCertificate",
+                "DeleteCertificate", "SetNetworkProfile")
+
+Routes = Mapping[tuple[str, str], Handler]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What to publish (None: nothing) and, for the log and the caller, what it was."""
+
+    body: bytes | None
+    request_id: str | None = None
+    outcome: str = ""
+
+
+class Dispatcher:
+    """Routes requests to handlers; pure apart from what the handlers themselves do."""
+
+    def __init__(self, routes: Routes):
+        self._routes = dict(routes)
+        wanted: dict[str, set[str]] = {v: set() for v in OCPP_VERSIONS}
+        for version, action in self._routes:
+            wanted[version].add(action)
+        self._schemas = SchemaSet({v: tuple(sorted(a)) for v, a in wanted.items()})
+
+    def handle(self, raw: bytes) -> Answer:
+        """Answer one raw message. Never raises."""
+        try:
+            return self._handle(raw)
+        except Exception:  # the last line of defence: nothing a client sends may stop the service
+            log.exception("unexpected failure while answering a message")
+            body = call_error(UNKNOWN_ID, None, OcppError(ErrorCode.INTERNAL_ERROR, "internal error"))
+            return Answer(orjson.dumps(body), UNKNOWN_ID, "CallError InternalError")
+
+    def _handle(self, raw: bytes) -> Answer:
+        try:
+            message = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            log.warning("a message of %d bytes is not valid UTF-8 JSON; answered with id -1", len(raw))
+            return self._error(UNKNOWN_ID, None, EnvelopeError("the message is not valid UTF-8 JSON"))
+        try:
+            request = parse_request(message)
+        except NotARequest as why:
+            log.info("ignored a message on the request topic: %s", why)
+            return Answer(None)
+        except EnvelopeError as error:
+            log.warning("bad envelope (id %s): %s", error.request_id, error.description)
+            return self._error(error.request_id, error.ocpp_version, error)
+        try:
+            payload = self._call(request, len(raw))
+        except OcppError as error:
+            log.info("%s %s %s → CallError %s: %s", request.id, request.ocpp_version, request.action,
+                     error.code.value, error.description)
+            return self._error(request.id, request.ocpp_version, error)
+        except Exception:
+            log.exception("%s %s %s: handler failed", request.id, request.ocpp_version, request.action)
+            error = OcppError(ErrorCode.INTERNAL_ERROR, f"internal error while handling {request.action}")
+            return self._error(request.id, request.ocpp_version, error)
+        return Answer(orjson.dumps(call_result(request, payload)), request.id, "CallResult")
+
+    def _call(self, request: Request, size: int) -> dict[str, Any]:
+        version, action = request.ocpp_version, request.action
+        handler = self._routes.get((version, action))
+        if handler is None:
+            raise self._unrouted(version, action)
+        violation = self._schemas.check(version, action, "request", request.payload)
+        if violation is not None:
+            raise violation.to_error(f"{action}Request")
+        payload = handler(Call(version, action, request.payload, size))
+        problem = self._schemas.check(version, action, "response", payload)
+        if problem is not None:
+            log.error("%s built a %sResponse that violates the official schema at %s (%s)",
+                      action, action, problem.pointer or "/", problem.rule)
+            raise OcppError(ErrorCode.INTERNAL_ERROR, f"internal error while handling {action}")
+        return payload
+
+    @staticmethod
+    def _unrouted(version: str, action: str) -> OcppError:
+        name = version.removeprefix("ocpp")
+        if action in known_actions(version):
+            return OcppError(ErrorCode.NOT_SUPPORTED, f"{action} is not supported by this station")
+        if action in SEED_ACTIONS:
+            others = [v.removeprefix("ocpp") for v in OCPP_VERSIONS if action in known_actions(v)]
+            hint = " (use GetConfiguration/ChangeConfiguration)" if action.endswith("Variables") else ""
+            return OcppError(ErrorCode.NOT_SUPPORTED,
+                             f"OCPP {name} has no {action} message; it exists in OCPP {' and '.join(others)}"
+                             + hint)
+        return OcppError(ErrorCode.NOT_IMPLEMENTED, f"{action} is not an OCPP {name} action")
+
+    @staticmethod
+    def _error(request_id: str, version: str | None, error: OcppError) -> Answer:
+        body = call_error(request_id, version, error)
+        return Answer(orjson.dumps(body), request_id, f"CallError {body['data']['error_code']}")

@@ -1,0 +1,137 @@
+"""The Josev "OcppMessage" envelope: how an OCPP CALL travels over MQTT (seed document).
+
+A request on ``cs/josev``::
+
+    {"id": "<uuid>", "name": "ocpp_message", "type": "request",
+     "data": {"ocpp_version": "ocpp2.0.1", "message_name": "<Action>", "payload": {...}}}
+
+and its answer on ``josev/cs``, with the same ``id``::
+
+    {"id": "<uuid>", "name": "ocpp_message", "type": "response",
+     "data": {"ocpp_version": "...", "message_type": "CallResult", "payload": {...}}}
+    {"id": "<uuid>", "name": "ocpp_message", "type": "response",
+     "data": {"ocpp_version": "...", "message_type": "CallError", "error_code": "...",
+              "error_description": "...", "error_details": {...}}}
+
+``message_name``/``payload`` are the CALL's Action and Payload (OCPP-J §4.2.1), the response
+``payload`` is the CALLRESULT's (§4.2.2) and the error fields are the CALLERROR's (§4.2.3).
+
+Parsing is strict about what the seed defines and tolerant of extra keys (a newer client may add
+some). Whatever is wrong, we keep as much as we could read — the id above all — so that the caller
+still gets one answer it can correlate (OCPP-J 2.x §4.2.3: an unreadable message id is answered
+with ``"-1"``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ErrorCode, OcppError, clip_description, wire_code
+from .schemas import OCPP_VERSIONS
+
+MESSAGE_NAME = "ocpp_message"
+UNKNOWN_ID = "-1"  # OCPP-J 2.x §4.2.3: the id to use when the message id cannot be read.
+MAX_ID_LENGTH = 36  # OCPP-J: the message id is at most 36 characters; a UUID is exactly 36.
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+@dataclass(frozen=True)
+class Request:
+    """A well-formed OcppRequest envelope."""
+
+    id: str
+    ocpp_version: str
+    action: str
+    payload: dict[str, Any]
+
+
+class EnvelopeError(OcppError):
+    """The envelope itself is wrong; carries what could be read so the answer can be correlated."""
+
+    def __init__(self, description: str, request_id: str = UNKNOWN_ID, ocpp_version: str | None = None,
+                 code: ErrorCode = ErrorCode.RPC_FRAMEWORK_ERROR):
+        super().__init__(code, description)
+        self.request_id = request_id
+        self.ocpp_version = ocpp_version
+
+
+class NotARequest(Exception):
+    """A well-formed message that is not ours to answer (e.g. a response seen on the request topic).
+
+    Answering a response would let two misconfigured services bounce messages forever, so these
+    are dropped with a log line instead.
+    """
+
+
+def readable_id(message: dict[str, Any]) -> str:
+    """The request id if it can be echoed back, else ``"-1"``."""
+    value = message.get("id")
+    if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH:
+        return value
+    return UNKNOWN_ID
+
+
+def parse_request(message: Any) -> Request:
+    """Check a decoded JSON value against the OcppRequest envelope of the seed.
+
+    Raises :class:`EnvelopeError` (answer with a CallError) or :class:`NotARequest` (drop).
+    """
+    if not isinstance(message, dict):
+        raise EnvelopeError("the message must be a JSON object")
+    request_id = readable_id(message)
+    data = message.get("data")
+    version = data.get("ocpp_version") if isinstance(data, dict) else None
+    version = version if version in OCPP_VERSIONS else None
+
+    def fail(description: str) -> EnvelopeError:
+        return EnvelopeError(description, request_id, version)
+
+    if message.get("type") == "response":
+        raise NotARequest("a response arrived on the request topic")
+    if request_id == UNKNOWN_ID:
+        raise fail(f"'id' must be a UUID string of at most {MAX_ID_LENGTH} characters")
+    if not _UUID.fullmatch(request_id):
+        raise fail("'id' must be a UUID (8-4-4-4-12 hexadecimal digits)")
+    if message.get("name") != MESSAGE_NAME:
+        raise fail(f"'name' must be '{MESSAGE_NAME}'")
+    if message.get("type") != "request":
+        raise fail("'type' must be 'request'")
+    if not isinstance(data, dict):
+        raise fail("'data' must be an object")
+    if version is None:
+        raise fail("'data.ocpp_version' must be one of " + ", ".join(OCPP_VERSIONS))
+    action = data.get("message_name")
+    if not isinstance(action, str) or not action:
+        raise fail("'data.message_name' must be a non-empty string (the OCPP action)")
+    payload = data.get("payload")
+    if not isinstance(payload, dict):
+        raise fail("'data.payload' must be an object (the OCPP request payload)")
+    return Request(request_id, version, action, payload)
+
+
+def call_result(request: Request, payload: dict[str, Any]) -> dict[str, Any]:
+    """The OcppResponse envelope carrying a CALLRESULT."""
+    return {
+        "id": request.id,
+        "name": MESSAGE_NAME,
+        "type": "response",
+        "data": {"ocpp_version": request.ocpp_version, "message_type": "CallResult", "payload": payload},
+    }
+
+
+def call_error(request_id: str, ocpp_version: str | None, error: OcppError) -> dict[str, Any]:
+    """The OcppResponse envelope carrying a CALLERROR, spelled for ``ocpp_version``.
+
+    When the version could not be read, ``ocpp_version`` is left out rather than guessed.
+    """
+    data: dict[str, Any] = {}
+    if ocpp_version is not None:
+        data["ocpp_version"] = ocpp_version
+    data["message_type"] = "CallError"
+    data["error_code"] = wire_code(error.code, ocpp_version)
+    data["error_description"] = clip_description(error.description)
+    data["error_details"] = error.details
+    return {"id": request_id, "name": MESSAGE_NAME, "type": "response", "data": data}

@@ -1,0 +1,269 @@
+"""The OCPP 2.x device model: components, variables, attributes — and Get/Set on them (B05, B06).
+
+The model is a lookup table of :class:`VariableDefinition` built at start (standard definitions
+from ``components.json`` shaped by the station's configuration, see :mod:`.shape`), the values that
+were set and stored, and a few *live* values computed when read (the clock, for instance).
+
+Addressing follows Part 2 §"Device model": a component is its name plus optional instance plus
+optional EVSE id and connector id; a variable is its name plus optional instance. Names compare
+case-insensitively; an empty instance is the same as none (B06.FR.15), and there is no wildcard:
+asking for a component without its EVSE, or a variable without its instance, finds nothing.
+
+The order of checks for every element gives the status precedence of B05/B06:
+UnknownComponent → UnknownVariable → NotSupportedAttributeType → Rejected (read-only or write-only,
+badly formatted or out of range, refused by a domain rule, could not be stored) → Accepted /
+RebootRequired.
+
+Nothing here knows about JSON envelopes, schemas or MQTT.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from .datatypes import Characteristics, InvalidValue, validate
+
+log = logging.getLogger(__name__)
+
+
+class AttributeType(StrEnum):
+    ACTUAL = "Actual"
+    TARGET = "Target"
+    MIN_SET = "MinSet"
+    MAX_SET = "MaxSet"
+
+
+class Mutability(StrEnum):
+    READ_ONLY = "ReadOnly"
+    WRITE_ONLY = "WriteOnly"
+    READ_WRITE = "ReadWrite"
+
+
+class AttributeStatus(StrEnum):
+    """GetVariableStatusEnumType and SetVariableStatusEnumType in one (Set adds RebootRequired)."""
+
+    ACCEPTED = "Accepted"
+    REJECTED = "Rejected"
+    UNKNOWN_COMPONENT = "UnknownComponent"
+    UNKNOWN_VARIABLE = "UnknownVariable"
+    NOT_SUPPORTED_ATTRIBUTE_TYPE = "NotSupportedAttributeType"
+    REBOOT_REQUIRED = "RebootRequired"
+
+
+@dataclass(frozen=True)
+class ComponentKey:
+    """Where a component sits: name, instance, and for EVSE-tier components the EVSE/connector."""
+
+    name: str
+    instance: str | None = None
+    evse_id: int | None = None
+    connector_id: int | None = None
+
+    def folded(self) -> tuple[str, str | None, int | None, int | None]:
+        return (self.name.casefold(), self.instance or None, self.evse_id, self.connector_id)
+
+    def label(self) -> str:
+        """``EVSE[1]``-style text for logs and CLI output."""
+        text = self.name
+        if self.evse_id is not None:
+            text += f"@evse{self.evse_id}" + (f".{self.connector_id}" if self.connector_id is not None else "")
+        return text + (f"[{self.instance}]" if self.instance else "")
+
+
+@dataclass(frozen=True)
+class Attribute:
+    type: AttributeType
+    mutability: Mutability
+    default: str | None = None
+
+
+@dataclass(frozen=True)
+class VariableDefinition:
+    """One variable of one component, with its characteristics and attributes."""
+
+    component: ComponentKey
+    name: str
+    instance: str | None
+    characteristics: Characteristics
+    attributes: Mapping[AttributeType, Attribute]
+    versions: frozenset[str] = frozenset({"2.0.1", "2.1"})
+    reboot_required: bool = False
+
+    def label(self) -> str:
+        return f"{self.component.label()}.{self.name}" + (f"[{self.instance}]" if self.instance else "")
+
+
+@dataclass(frozen=True)
+class VariableAddress:
+    """What a Get/SetVariableData element asks for."""
+
+    component: str
+    variable: str
+    attribute: AttributeType = AttributeType.ACTUAL
+    component_instance: str | None = None
+    evse_id: int | None = None
+    connector_id: int | None = None
+    variable_instance: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The answer for one element: a status, the value (Get, Accepted only) and why (if refused)."""
+
+    status: AttributeStatus
+    value: str | None = None
+    info: InvalidValue | None = None
+
+
+StoredKey = tuple[str, str, str, str, str, str, str]
+"""How a value is keyed in storage: component, instance, evse, connector, variable, instance, type."""
+
+
+def stored_key(definition: VariableDefinition, attribute: AttributeType) -> StoredKey:
+    c = definition.component
+    return (c.name, c.instance or "", "" if c.evse_id is None else str(c.evse_id),
+            "" if c.connector_id is None else str(c.connector_id),
+            definition.name, definition.instance or "", attribute.value)
+
+
+class ValueStore:
+    """What the model needs from storage: durable, all-or-nothing writes of set values."""
+
+    def save_variable_values(self, rows: Sequence[tuple[StoredKey, str]]) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+
+Rule = Callable[[str], InvalidValue | None]
+"""A domain rule on a value that the data type alone cannot express (e.g. B10: slots must exist)."""
+
+
+@dataclass
+class DeviceModel:
+    """Get and set variables, durably."""
+
+    definitions: Iterable[VariableDefinition]
+    store: ValueStore
+    stored: Mapping[StoredKey, str] = field(default_factory=dict)
+    live: Mapping[tuple[str, str], Callable[[], str]] = field(default_factory=dict)
+    """Values computed at read time, keyed by (component name, variable name) folded."""
+    rules: dict[tuple[str, str], Rule] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._components: dict[tuple, dict[tuple[str, str | None], VariableDefinition]] = {}
+        for definition in self.definitions:
+            variables = self._components.setdefault(definition.component.folded(), {})
+            variables[(definition.name.casefold(), definition.instance)] = definition
+        self._values: dict[StoredKey, str] = dict(self.stored)
+        self._live = {(c.casefold(), v.casefold()): f for (c, v), f in self.live.items()}
+        self.rules = {(c.casefold(), v.casefold()): f for (c, v), f in self.rules.items()}
+
+    # -- lookup ---------------------------------------------------------------------------------
+
+    def find(self, address: VariableAddress,
+             ocpp_version: str | None) -> VariableDefinition | AttributeStatus:
+        """The definition addressed, or the status that says why there is none (B05/B06.FR.04–08)."""
+        key = (address.component.casefold(), address.component_instance or None,
+               address.evse_id, address.connector_id)
+        variables = self._components.get(key)
+        if variables is None:
+            return AttributeStatus.UNKNOWN_COMPONENT  # B05.FR.04, B06.FR.06
+        definition = variables.get((address.variable.casefold(), address.variable_instance or None))
+        if definition is None or (ocpp_version is not None and ocpp_version not in definition.versions):
+            return AttributeStatus.UNKNOWN_VARIABLE  # B05.FR.05, B06.FR.07
+        if address.attribute not in definition.attributes:
+            return AttributeStatus.NOT_SUPPORTED_ATTRIBUTE_TYPE  # B05.FR.06, B06.FR.08
+        return definition
+
+    def all_definitions(self) -> list[VariableDefinition]:
+        return [d for variables in self._components.values() for d in variables.values()]
+
+    def current_value(self, definition: VariableDefinition,
+                      attribute: AttributeType = AttributeType.ACTUAL) -> str | None:
+        """The value now: live, else set and stored, else the default; None when it has none."""
+        live = self._live.get((definition.component.name.casefold(), definition.name.casefold()))
+        if live is not None and attribute is AttributeType.ACTUAL:
+            return live()
+        stored = self._values.get(stored_key(definition, attribute))
+        if stored is not None:
+            return stored
+        return definition.attributes[attribute].default
+
+    def read(self, component: str, variable: str, instance: str | None = None, *,
+             evse_id: int | None = None, connector_id: int | None = None) -> str | None:
+        """Internal read of an Actual value, for the station's own use (limits, the CSMS link)."""
+        found = self.find(VariableAddress(component, variable, AttributeType.ACTUAL, None, evse_id,
+                                          connector_id, instance), None)
+        return None if isinstance(found, AttributeStatus) else self.current_value(found)
+
+    def read_int(self, component: str, variable: str, instance: str | None = None, default: int = 0) -> int:
+        value = self.read(component, variable, instance)
+        try:
+            return int(value) if value is not None else default
+        except ValueError:
+            return default
+
+    # -- B06 GetVariables -----------------------------------------------------------------------
+
+    def get(self, address: VariableAddress, ocpp_version: str) -> Outcome:
+        found = self.find(address, ocpp_version)
+        if isinstance(found, AttributeStatus):
+            return Outcome(found)
+        attribute = found.attributes[address.attribute]
+        if attribute.mutability is Mutability.WRITE_ONLY:  # B06.FR.09: never reveal a write-only value
+            return Outcome(AttributeStatus.REJECTED, info=InvalidValue("WriteOnly", "the variable is write-only"))
+        value = self.current_value(found, address.attribute)
+        value = "" if value is None else value  # B06.FR.13: supported but unset → empty string
+        limit = self.read_int("DeviceDataCtrlr", "ReportingValueSize", default=2500)
+        return Outcome(AttributeStatus.ACCEPTED, value[: max(limit, 0)] if limit else value)  # B06.FR.10
+
+    # -- B05 SetVariables -----------------------------------------------------------------------
+
+    def _check_set(self, address: VariableAddress, value: str, ocpp_version: str,
+                   max_value_size: int) -> tuple[Outcome, VariableDefinition | None]:
+        found = self.find(address, ocpp_version)
+        if isinstance(found, AttributeStatus):
+            return Outcome(found), None
+        if found.attributes[address.attribute].mutability is Mutability.READ_ONLY:  # B05.FR.09
+            return Outcome(AttributeStatus.REJECTED, info=InvalidValue("ReadOnly", "the variable is read-only")), None
+        if max_value_size and len(value) > max_value_size:  # ConfigurationValueSize
+            return Outcome(AttributeStatus.REJECTED, info=InvalidValue(
+                "TooLargeElement", f"longer than ConfigurationValueSize ({max_value_size})")), None
+        invalid = validate(value, found.characteristics)  # B05.FR.07, B05.FR.08
+        if invalid is None:
+            rule = self.rules.get((found.component.name.casefold(), found.name.casefold()))
+            invalid = rule(value) if rule is not None else None
+        if invalid is not None:
+            return Outcome(AttributeStatus.REJECTED, info=invalid), None
+        status = AttributeStatus.REBOOT_REQUIRED if found.reboot_required else AttributeStatus.ACCEPTED
+        return Outcome(status), found  # B05.FR.10
+
+    def set_many(self, items: Sequence[tuple[VariableAddress, str]], ocpp_version: str) -> list[Outcome]:
+        """Set values in order (a later element wins over an earlier one for the same attribute).
+
+        Everything accepted is written in one durable transaction *before* this returns, so an
+        Accepted answer is never lost. If the write fails, every would-be-accepted element is
+        Rejected instead (B05.FR.09: "could not be set for a technical reason") and nothing changes.
+        """
+        max_value_size = self.read_int("DeviceDataCtrlr", "ConfigurationValueSize")
+        outcomes: list[Outcome] = []
+        writes: list[tuple[StoredKey, str]] = []
+        for address, value in items:
+            outcome, definition = self._check_set(address, value, ocpp_version, max_value_size)
+            outcomes.append(outcome)
+            if definition is not None:
+                writes.append((stored_key(definition, address.attribute), value))
+        if not writes:
+            return outcomes
+        try:
+            self.store.save_variable_values(writes)
+        except Exception:
+            log.exception("could not store %d variable value(s); answering Rejected", len(writes))
+            failed = InvalidValue("InternalError", "the value could not be stored")
+            return [Outcome(AttributeStatus.REJECTED, info=failed)
+                    if o.status in (AttributeStatus.ACCEPTED, AttributeStatus.REBOOT_REQUIRED) else o
+                    for o in outcomes]
+        self._values.update(writes)
+        return outcomes

@@ -1,0 +1,108 @@
+"""The station's durable memory: one SQLite database in the data directory.
+
+Why SQLite: a transaction is atomic and, with ``synchronous=FULL`` in WAL mode, durable once
+``COMMIT`` returns — the fsync happens before we answer Accepted, so ``kill -9`` or a power cut
+right after the answer loses nothing (DESIGN rule 3). It also gives us numbered migrations: each
+release appends to :data:`MIGRATIONS`, never edits an applied step, and the schema version lives in
+``PRAGMA user_version``. Values someone set are rows, defaults are not stored at all, so a release
+that adds variables or changes a default keeps every value already set.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+from .device_model import StoredKey, ValueStore
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "station.sqlite3"
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: values of device-model attributes set through SetVariables (defaults are never stored).
+    """
+    CREATE TABLE variable_value (
+        component TEXT NOT NULL, component_instance TEXT NOT NULL,
+        evse_id TEXT NOT NULL, connector_id TEXT NOT NULL,
+        variable TEXT NOT NULL, variable_instance TEXT NOT NULL,
+        attribute_type TEXT NOT NULL,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        PRIMARY KEY (component, component_instance, evse_id, connector_id,
+                     variable, variable_instance, attribute_type)
+    ) WITHOUT ROWID
+    """,
+)
+
+
+def prepare_data_dir(path: Path) -> Path:
+    """Create the data directory readable by its owner only (it holds passwords and keys)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+class Storage(ValueStore):
+    """The SQLite database, migrated to the newest schema when opened."""
+
+    def __init__(self, data_dir: Path):
+        prepare_data_dir(data_dir)
+        self.path = data_dir / DATABASE_NAME
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        os.chmod(self.path, 0o600)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        current = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if current > len(MIGRATIONS):
+            raise RuntimeError(f"{self.path} was written by a newer release (schema {current}); "
+                               f"this release knows schema {len(MIGRATIONS)} at most")
+        for number in range(current + 1, len(MIGRATIONS) + 1):
+            with self.transaction():
+                self._db.execute(MIGRATIONS[number - 1])
+                self._db.execute(f"PRAGMA user_version = {number}")
+            log.info("database %s migrated to schema %d", self.path, number)
+
+    def transaction(self) -> sqlite3.Connection:
+        """``with storage.transaction():`` — BEGIN IMMEDIATE … COMMIT (or ROLLBACK on error)."""
+        return _Transaction(self._db)  # type: ignore[return-value]
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._db
+
+    def load_variable_values(self) -> dict[StoredKey, str]:
+        rows = self._db.execute(
+            "SELECT component, component_instance, evse_id, connector_id, variable, variable_instance,"
+            " attribute_type, value FROM variable_value")
+        return {tuple(row[:7]): row[7] for row in rows}  # type: ignore[misc]
+
+    def save_variable_values(self, rows: Sequence[tuple[StoredKey, str]]) -> None:
+        with self.transaction():
+            self._db.executemany(
+                "INSERT INTO variable_value (component, component_instance, evse_id, connector_id,"
+                " variable, variable_instance, attribute_type, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                [(*key, value) for key, value in rows])
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection):
+        self._db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._db.execute("BEGIN IMMEDIATE")
+        return self._db
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
