@@ -1,0 +1,227 @@
+"""Test helpers: a real mosquitto, a real station process, and a client that checks every answer.
+
+Every answer a test receives passes through :func:`check_response`, which validates the envelope
+and — for a CallResult — the payload against the official OCA response schema of its version,
+loaded here with the pure-Python ``jsonschema`` package so the check does not share code with the
+service under test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import paho.mqtt.client as mqtt
+
+REQUEST_TOPIC, RESPONSE_TOPIC = "cs/josev", "josev/cs"
+ERROR_CODES = {
+    "ocpp1.6": {"NotImplemented", "NotSupported", "InternalError", "ProtocolError", "SecurityError",
+                "FormationViolation", "PropertyConstraintViolation", "OccurenceConstraintViolation",
+                "TypeConstraintViolation", "GenericError"},
+    "ocpp2.x": {"FormatViolation", "GenericError", "InternalError", "MessageTypeNotSupported", "NotImplemented",
+                "NotSupported", "OccurrenceConstraintViolation", "PropertyConstraintViolation", "ProtocolError",
+                "RpcFrameworkError", "SecurityError", "TypeConstraintViolation"},
+}
+_FOLDER = {"ocpp1.6": "v16", "ocpp2.0.1": "v201", "ocpp2.1": "v21"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
+
+
+@cache
+def response_validator(ocpp_version: str, action: str) -> jsonschema.Validator:
+    folder = resources.files("ocpp") / _FOLDER[ocpp_version] / "schemas"
+    schema = json.loads((folder / f"{action}Response.json").read_text("utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def check_response(answer: dict[str, Any], action: str | None, ocpp_version: str | None) -> None:
+    """Fail unless ``answer`` is a well-formed OcppResponse (and its payload conforms)."""
+    assert answer["name"] == "ocpp_message" and answer["type"] == "response", answer
+    data = answer["data"]
+    assert data["message_type"] in ("CallResult", "CallError"), data
+    if ocpp_version is not None:
+        assert data["ocpp_version"] == ocpp_version, data
+    if data["message_type"] == "CallError":
+        codes = ERROR_CODES["ocpp1.6" if data.get("ocpp_version") == "ocpp1.6" else "ocpp2.x"]
+        assert data["error_code"] in codes, data
+        assert isinstance(data["error_description"], str) and len(data["error_description"]) <= 255
+        assert isinstance(data["error_details"], dict)
+        assert "payload" not in data
+    else:
+        assert action is not None and ocpp_version is not None
+        response_validator(ocpp_version, action).validate(data["payload"])
+
+
+def envelope(action: str, payload: Any, ocpp_version: str = "ocpp2.0.1", request_id: str | None = None) -> dict:
+    return {"id": request_id or str(uuid.uuid4()), "name": "ocpp_message", "type": "request",
+            "data": {"ocpp_version": ocpp_version, "message_name": action, "payload": payload}}
+
+
+class OemClient:
+    """The OEM's side, as a test sees it: publish on cs/josev, collect answers from josev/cs."""
+
+    def __init__(self, port: int, timeout: float = 5.0):
+        self.timeout = timeout
+        self.answers: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"oem-{uuid.uuid4().hex[:8]}")
+        self._client.on_message = lambda _c, _u, msg: self.answers.put(json.loads(msg.payload))
+        self._client.on_socket_open = lambda _c, _u, sock: sock.setsockopt(
+            socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._client.connect("127.0.0.1", port)
+        self._client.loop_start()
+        result, _mid = self._client.subscribe(RESPONSE_TOPIC, qos=1)
+        assert result == mqtt.MQTT_ERR_SUCCESS
+        time.sleep(0.05)  # let the SUBACK arrive before the first request
+
+    def close(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()
+
+    def publish(self, body: bytes | str) -> None:
+        self._client.publish(REQUEST_TOPIC, body, qos=1).wait_for_publish(self.timeout)
+
+    def wait_for(self, request_id: str, timeout: float | None = None) -> dict[str, Any]:
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no answer to {request_id}")
+            try:
+                answer = self.answers.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if answer.get("id") == request_id:
+                return answer
+
+    def call(self, action: str, payload: Any, ocpp_version: str = "ocpp2.0.1") -> dict[str, Any]:
+        """Send one request; return the checked answer envelope."""
+        message = envelope(action, payload, ocpp_version)
+        self.publish(json.dumps(message))
+        answer = self.wait_for(message["id"])
+        check_response(answer, action, ocpp_version)
+        return answer
+
+    def result(self, action: str, payload: Any, ocpp_version: str = "ocpp2.0.1") -> dict[str, Any]:
+        """Send one request that must succeed; return the CallResult payload."""
+        answer = self.call(action, payload, ocpp_version)
+        assert answer["data"]["message_type"] == "CallResult", answer
+        return answer["data"]["payload"]
+
+    def error(self, action: str, payload: Any, ocpp_version: str = "ocpp2.0.1") -> dict[str, Any]:
+        """Send one request that must fail; return the CallError data."""
+        answer = self.call(action, payload, ocpp_version)
+        assert answer["data"]["message_type"] == "CallError", answer
+        return answer["data"]
+
+    def drain(self, seconds: float = 0.3) -> list[dict[str, Any]]:
+        """Every answer that arrives within ``seconds``."""
+        time.sleep(seconds)
+        found = []
+        while not self.answers.empty():
+            found.append(self.answers.get_nowait())
+        return found
+
+
+@dataclass
+class Mosquitto:
+    port: int
+    workdir: Path
+    process: subprocess.Popen | None = None
+    extra_config: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> Mosquitto:
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
+                        f"persistence true\npersistence_location {self.workdir}/\n{self.extra_config}")
+        self.process = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                        stderr=open(self.workdir / "mosquitto.log", "ab"))  # noqa: SIM115
+        wait_for_port(self.port)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+@dataclass
+class StationProcess:
+    """``ocpp-station serve`` in a child process, as it runs on a charger."""
+
+    broker_url: str
+    data_dir: Path
+    extra_args: list[str] = field(default_factory=list)
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    def start(self, wait: bool = True) -> StationProcess:
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
+        log = open(self.log_path, "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ocpp_station", "--log-level", "DEBUG", "serve", "--mqtt-url", self.broker_url,
+             "--data-dir", str(self.data_dir), "--client-id", f"station-{uuid.uuid4().hex[:8]}", *self.extra_args],
+            stdout=log, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        if wait:
+            self.wait_until_logged("connected to", start_offset=self._offset_at_start)
+        return self
+
+    @property
+    def _offset_at_start(self) -> int:
+        return 0
+
+    def log_text(self) -> str:
+        return self.log_path.read_text("utf-8", errors="replace") if self.log_path else ""
+
+    def wait_until_logged(self, text: str, timeout: float = 15.0, start_offset: int = 0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log_text()[start_offset:]:
+                return
+            if self.process and self.process.poll() is not None:
+                raise RuntimeError(f"station exited with {self.process.returncode}:\n{self.log_text()[-3000:]}")
+            time.sleep(0.02)
+        raise TimeoutError(f"station did not log {text!r}:\n{self.log_text()[-3000:]}")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def terminate(self) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(15)
