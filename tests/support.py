@@ -189,21 +189,20 @@ class StationProcess:
 
     def start(self, wait: bool = True) -> StationProcess:
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
+        offset = len(self.log_text())  # a restart appends to the same log: wait for the new line
         log = open(self.log_path, "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ocpp_station", "--log-level", "DEBUG", "serve", "--mqtt-url", self.broker_url,
              "--data-dir", str(self.data_dir), "--client-id", f"station-{uuid.uuid4().hex[:8]}", *self.extra_args],
             stdout=log, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         if wait:
-            self.wait_until_logged("connected to", start_offset=self._offset_at_start)
+            self.wait_until_logged("connected to", start_offset=offset)
         return self
 
-    @property
-    def _offset_at_start(self) -> int:
-        return 0
-
     def log_text(self) -> str:
-        return self.log_path.read_text("utf-8", errors="replace") if self.log_path else ""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_text("utf-8", errors="replace")
 
     def wait_until_logged(self, text: str, timeout: float = 15.0, start_offset: int = 0) -> None:
         deadline = time.monotonic() + timeout

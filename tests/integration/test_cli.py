@@ -1,0 +1,149 @@
+"""``ocpp-station`` as a user runs it: ``call`` against a running station, ``serve`` on the embedded broker."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ..support import Mosquitto, StationProcess, check_response, free_port, wait_for_port
+
+SEED_PAYLOADS = {
+    "GetVariables": {"getVariableData": [
+        {"attributeType": "Actual", "component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "OfflineThreshold"}},
+        {"attributeType": "Actual", "component": {"name": "AuthCtrlr"},
+         "variable": {"name": "LocalAuthorizeOffline"}}]},
+    "SetVariables": {"setVariableData": [
+        {"attributeType": "Actual", "attributeValue": "300", "component": {"name": "OCPPCommCtrlr"},
+         "variable": {"name": "OfflineThreshold"}}]},
+    "GetInstalledCertificateIds": {"certificateType": ["CSMSRootCertificate"]},
+}
+
+
+def ocpp_station(*args: str, stdin: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ocpp_station", *args], input=stdin, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_help_names_the_commands() -> None:
+    done = ocpp_station("--help")
+    assert done.returncode == 0
+    assert "serve" in done.stdout and "call" in done.stdout
+    assert "--mqtt-url" in ocpp_station("serve", "--help").stdout
+    assert "Exit status" in ocpp_station("call", "--help").stdout
+
+
+@pytest.mark.parametrize("action", ["GetVariables", "SetVariables"])
+def test_call_prints_the_call_result_and_exits_0(station: StationProcess, mosquitto: Mosquitto, action: str) -> None:
+    done = ocpp_station("call", action, json.dumps(SEED_PAYLOADS[action]), "--mqtt-url", mosquitto.url)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    check_response(answer, action, "ocpp2.0.1")
+    assert answer["data"]["message_type"] == "CallResult"
+
+
+def test_call_reads_the_payload_from_stdin(station: StationProcess, mosquitto: Mosquitto) -> None:
+    done = ocpp_station("call", "GetVariables", "-", "--mqtt-url", mosquitto.url, "--ocpp-version", "ocpp2.1",
+                        stdin=json.dumps(SEED_PAYLOADS["GetVariables"]))
+    assert done.returncode == 0, done.stderr
+    check_response(json.loads(done.stdout), "GetVariables", "ocpp2.1")
+
+
+def test_call_exits_1_on_call_error(station: StationProcess, mosquitto: Mosquitto) -> None:
+    done = ocpp_station("call", "GetVariables", '{"getVariableData": []}', "--mqtt-url", mosquitto.url)
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["data"]["error_code"] == "OccurrenceConstraintViolation"
+
+
+def test_call_exits_2_when_the_payload_is_not_json(mosquitto: Mosquitto) -> None:
+    done = ocpp_station("call", "GetVariables", "{not json", "--mqtt-url", mosquitto.url)
+    assert done.returncode == 2
+    assert "not valid JSON" in done.stderr
+
+
+def test_call_exits_3_without_a_broker() -> None:
+    done = ocpp_station("call", "GetVariables", "{}", "--mqtt-url", f"mqtt://127.0.0.1:{free_port()}",
+                        "--timeout", "2")
+    assert done.returncode == 3
+    assert "cannot reach" in done.stderr
+
+
+def test_call_exits_3_when_no_station_answers(tmp_path: Path) -> None:
+    lonely = Mosquitto(free_port(), tmp_path).start()
+    try:
+        done = ocpp_station("call", "GetVariables", json.dumps(SEED_PAYLOADS["GetVariables"]),
+                            "--mqtt-url", lonely.url, "--timeout", "0.5")
+    finally:
+        lonely.stop()
+    assert done.returncode == 3
+    assert "no answer within 0.5 s" in done.stderr
+
+
+def test_serve_refuses_a_bad_mqtt_url_with_status_2(tmp_path: Path) -> None:
+    done = ocpp_station("serve", "--mqtt-url", "http://example", "--data-dir", str(tmp_path / "d"))
+    assert done.returncode == 2
+    assert "mqtt://" in done.stderr
+
+
+def test_serve_refuses_a_bad_config_file_with_status_2(tmp_path: Path) -> None:
+    config = tmp_path / "station.toml"
+    config.write_text('[station]\nidentity = "has:colon"\n')
+    done = ocpp_station("serve", "--config", str(config), "--data-dir", str(tmp_path / "d"))
+    assert done.returncode == 2
+    assert "identity" in done.stderr
+
+
+def test_embedded_broker_smoke(tmp_path: Path) -> None:
+    """`ocpp-station serve` with no broker URL runs amqtt in-process; `call` gets answers through it."""
+    port = free_port()
+    station = subprocess.Popen([sys.executable, "-m", "ocpp_station", "serve", "--embedded-port", str(port),
+                                "--data-dir", str(tmp_path / "data")],
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_port(port)
+        done = ocpp_station("call", "GetVariables", json.dumps(SEED_PAYLOADS["GetVariables"]),
+                            "--mqtt-url", f"mqtt://127.0.0.1:{port}", "--timeout", "10")
+        assert done.returncode == 0, done.stderr
+        check_response(json.loads(done.stdout), "GetVariables", "ocpp2.0.1")
+    finally:
+        station.terminate()
+        _, log = station.communicate(timeout=15)
+    assert station.returncode == 0
+    assert "embedded MQTT broker listening on mqtt://127.0.0.1:" in log
+    assert "for trying things out only" in log
+
+
+def test_config_file_shapes_the_station(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    """Two EVSEs from station.toml: EVSE 2 exists with its own rating and connector type."""
+    config = tmp_path / "station.toml"
+    config.write_text("""
+[station]
+identity = "DEMO-2"
+[[evse]]
+id = 1
+[[evse]]
+id = 2
+max_power_w = 11000
+phases = 1
+connectors = [{ id = 1, type = "sType2" }]
+""")
+    lonely = Mosquitto(free_port(), tmp_path / "b")
+    lonely.workdir.mkdir()
+    lonely.start()
+    station = StationProcess(lonely.url, tmp_path / "data", ["--config", str(config)]).start()
+    try:
+        request = {"getVariableData": [
+            {"component": {"name": "EVSE", "evse": {"id": 2}}, "variable": {"name": "Power"}},
+            {"component": {"name": "Connector", "evse": {"id": 2, "connectorId": 1}},
+             "variable": {"name": "ConnectorType"}},
+            {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "Identity"}}]}
+        done = ocpp_station("call", "GetVariables", json.dumps(request), "--mqtt-url", lonely.url)
+        assert done.returncode == 0, done.stderr
+        values = [r.get("attributeValue") for r in json.loads(done.stdout)["data"]["payload"]["getVariableResult"]]
+        assert values == ["11000", "sType2", "DEMO-2"]
+    finally:
+        station.terminate()
+        lonely.stop()
