@@ -79,10 +79,13 @@ def _section(cls: type, raw: Any, where: str) -> Any:
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"[{where}] has unknown setting(s): {', '.join(sorted(unknown))}")
-    try:
-        return cls(**raw)
-    except TypeError as exc:
-        raise ConfigError(f"[{where}]: {exc}") from None
+    for f in fields(cls):
+        if f.name in raw and isinstance(f.default, bool | int | float | str):
+            expected = (int, float) if isinstance(f.default, float) else type(f.default)
+            value = raw[f.name]
+            if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
+                raise ConfigError(f"[{where}] {f.name} must be a {type(f.default).__name__}")
+    return cls(**raw)
 
 
 def _evse(raw: Any, index: int) -> EvseConfig:
