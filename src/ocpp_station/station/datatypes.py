@@ -8,11 +8,12 @@ which with a reasonCode from the spec's reason-code appendix: ``InvalidValue`` o
 
 The rules, per type:
 
-* integer — optional ``-``, digits, no leading zeros, no ``+``; checked against min/max.
+* integer — optional ``-``, digits, no leading zeros, no ``+``, no ``-0``; 32-bit signed; checked
+  against min/max.
 * decimal — like integer with an optional fraction of at most six digits (what OCPP allows to be
   sent to a station); checked against min/max.
 * boolean — exactly ``true`` or ``false``.
-* dateTime — RFC 3339 with a time zone (``Z`` or an offset).
+* dateTime — RFC 3339 with a time zone (``Z`` or an offset), at most 3 decimals of a second.
 * string — ``minLimit``/``maxLimit`` are the minimum/maximum length.
 * OptionList — exactly one entry of ``valuesList``.
 * MemberList — a comma-separated set of ``valuesList`` entries, in any order, no repeats
@@ -44,10 +45,11 @@ class DataType(StrEnum):
 
 LIST_TYPES = frozenset({DataType.OPTION_LIST, DataType.SEQUENCE_LIST, DataType.MEMBER_LIST})
 
-_INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
+_INTEGER = re.compile(r"0|-?[1-9][0-9]*")
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1  # Part 2 §2.1.1 "integer": 32 bit, signed
 _DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]{1,6})?")
 _RFC3339 = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})")
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,3})?([Zz]|[+-][0-9]{2}:[0-9]{2})")
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,8 @@ def validate(value: str, spec: Characteristics) -> InvalidValue | None:
         case DataType.INTEGER:
             if not _INTEGER.fullmatch(value):
                 return _bad("not an integer (digits, optional leading '-', no leading zeros)")
+            if not INT32_MIN <= int(value) <= INT32_MAX:
+                return InvalidValue("ValueOutOfRange", "outside the 32-bit integer range")
             return _check_range(Decimal(value), spec)
         case DataType.DECIMAL:
             if not _DECIMAL.fullmatch(value):

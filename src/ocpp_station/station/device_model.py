@@ -29,6 +29,11 @@ from .datatypes import Characteristics, InvalidValue, validate
 log = logging.getLogger(__name__)
 
 
+def _fold(instance: str | None) -> str | None:
+    """Instances, like names, compare case-insensitively; an empty instance is no instance."""
+    return instance.casefold() if instance else None
+
+
 class AttributeType(StrEnum):
     ACTUAL = "Actual"
     TARGET = "Target"
@@ -63,7 +68,7 @@ class ComponentKey:
     connector_id: int | None = None
 
     def folded(self) -> tuple[str, str | None, int | None, int | None]:
-        return (self.name.casefold(), self.instance or None, self.evse_id, self.connector_id)
+        return (self.name.casefold(), _fold(self.instance), self.evse_id, self.connector_id)
 
     def label(self) -> str:
         """``EVSE[1]``-style text for logs and CLI output."""
@@ -155,7 +160,7 @@ class DeviceModel:
         self._components: dict[tuple, dict[tuple[str, str | None], VariableDefinition]] = {}
         for definition in self.definitions:
             variables = self._components.setdefault(definition.component.folded(), {})
-            variables[(definition.name.casefold(), definition.instance)] = definition
+            variables[(definition.name.casefold(), _fold(definition.instance))] = definition
         self._values: dict[StoredKey, str] = dict(self.stored)
         self._live = {(c.casefold(), v.casefold()): f for (c, v), f in self.live.items()}
         self.rules = {(c.casefold(), v.casefold()): f for (c, v), f in self.rules.items()}
@@ -165,12 +170,12 @@ class DeviceModel:
     def find(self, address: VariableAddress,
              ocpp_version: str | None) -> VariableDefinition | AttributeStatus:
         """The definition addressed, or the status that says why there is none (B05/B06.FR.04–08)."""
-        key = (address.component.casefold(), address.component_instance or None,
+        key = (address.component.casefold(), _fold(address.component_instance),
                address.evse_id, address.connector_id)
         variables = self._components.get(key)
         if variables is None:
             return AttributeStatus.UNKNOWN_COMPONENT  # B05.FR.04, B06.FR.06
-        definition = variables.get((address.variable.casefold(), address.variable_instance or None))
+        definition = variables.get((address.variable.casefold(), _fold(address.variable_instance)))
         if definition is None or (ocpp_version is not None and ocpp_version not in definition.versions):
             return AttributeStatus.UNKNOWN_VARIABLE  # B05.FR.05, B06.FR.07
         if address.attribute not in definition.attributes:

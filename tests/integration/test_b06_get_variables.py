@@ -1,0 +1,478 @@
+"""B06 GetVariables, end to end over mosquitto (OCPP 2.0.1 and 2.1; the use case is the same in both).
+
+Requirement ids are those of OCPP 2.x Part 2 (B06.FR.xx); TC_B_xx_CS are the OCTT 2.0.1 test cases
+(ocpp-notes §2.3). The module shares one station with a fresh data directory, so catalogue defaults
+can be relied on here as long as no test of this module sets them (only the write-only password is set).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from ocpp_station.app import Station
+from ocpp_station.config import Config, Limits
+
+from ..support import OemClient, StationProcess, check_response, envelope
+
+VERSIONS = ("ocpp2.0.1", "ocpp2.1")
+version_param = pytest.mark.parametrize("version", VERSIONS)
+
+
+def element(component: str, variable: str, *, attribute: str | None = None, component_instance: str | None = None,
+            evse: dict[str, int] | None = None, variable_instance: str | None = None) -> dict[str, Any]:
+    """One GetVariableData element; optional fields are left out when None."""
+    comp: dict[str, Any] = {"name": component}
+    if component_instance is not None:
+        comp["instance"] = component_instance
+    if evse is not None:
+        comp["evse"] = evse
+    var: dict[str, Any] = {"name": variable}
+    if variable_instance is not None:
+        var["instance"] = variable_instance
+    data: dict[str, Any] = {"component": comp, "variable": var}
+    if attribute is not None:
+        data["attributeType"] = attribute
+    return data
+
+
+def get_many(oem: OemClient, elements: list[dict[str, Any]], version: str = "ocpp2.0.1") -> list[dict[str, Any]]:
+    results = oem.result("GetVariables", {"getVariableData": elements}, version)["getVariableResult"]
+    assert len(results) == len(elements)  # B06.FR.01 — always
+    return results
+
+
+def get_one(oem: OemClient, data: dict[str, Any], version: str = "ocpp2.0.1") -> dict[str, Any]:
+    [result] = get_many(oem, [data], version)
+    assert result["component"] == data["component"] and result["variable"] == data["variable"]  # B06.FR.02
+    return result
+
+
+def assert_refused(result: dict[str, Any], status: str) -> None:
+    assert result["attributeStatus"] == status, result
+    assert "attributeValue" not in result, result
+
+
+def assert_value(result: dict[str, Any], value: str) -> None:
+    assert (result["attributeStatus"], result.get("attributeValue")) == ("Accepted", value), result
+
+
+# -- OCTT happy paths ---------------------------------------------------------------------------------
+
+
+@version_param
+def test_TC_B_06_CS_single_value(oem: OemClient, version: str) -> None:
+    result = get_one(oem, element("OCPPCommCtrlr", "OfflineThreshold"), version)
+    assert_value(result, "60")
+    assert result["attributeType"] == "Actual"
+
+
+@version_param
+def test_TC_B_07_CS_multiple_values(oem: OemClient, version: str) -> None:
+    results = get_many(oem, [element("OCPPCommCtrlr", "OfflineThreshold", attribute="Actual"),
+                             element("AuthCtrlr", "LocalAuthorizeOffline", attribute="Actual")], version)
+    assert [(r["attributeStatus"], r["attributeValue"]) for r in results] == [("Accepted", "60"),
+                                                                              ("Accepted", "true")]
+
+
+# -- FR.01/02/03/11: one result per element, in order, echoed exactly ----------------------------------
+
+
+@version_param
+def test_B06_FR_01_FR_02_one_result_per_element_in_order_echoed_as_sent(oem: OemClient, version: str) -> None:
+    elements = [
+        element("oCppCommCtrlR", "offlineTHRESHOLD"),
+        element("UnknownComponent", "Whatever", attribute="Target"),
+        element("DeviceDataCtrlr", "ItemsPerMessage", variable_instance="GetVariables"),
+        element("EVSE", "Power", evse={"id": 1}),
+        element("Connector", "ConnectorType", evse={"id": 1, "connectorId": 1}),
+        element("OCPPCommCtrlr", "NoSuchVariable", attribute="MaxSet"),
+        element("TxCtrlr", "TxStartPoint", component_instance=""),
+        element("OCPPCommCtrlr", "OfflineThreshold", attribute="Target"),
+        element("OCPPCommCtrlr", "OfflineThreshold"),  # a repeat still gets its own result
+    ]
+    results = get_many(oem, elements, version)
+    for sent, got in zip(elements, results, strict=True):
+        assert got["component"] == sent["component"]  # names in the request's own case, instance/evse kept
+        assert got["variable"] == sent["variable"]
+        assert got["attributeType"] == sent.get("attributeType", "Actual")
+    assert [r["attributeStatus"] for r in results] == [
+        "Accepted", "UnknownComponent", "Accepted", "Accepted", "Accepted", "UnknownVariable", "Accepted",
+        "NotSupportedAttributeType", "Accepted"]
+
+
+@version_param
+@pytest.mark.parametrize("attribute", ["Actual", "Target", "MinSet", "MaxSet"])
+def test_B06_FR_03_attribute_type_is_echoed(oem: OemClient, version: str, attribute: str) -> None:
+    result = get_one(oem, element("OCPPCommCtrlr", "HeartbeatInterval", attribute=attribute), version)
+    assert result["attributeType"] == attribute
+    if attribute == "Actual":
+        assert_value(result, "60")
+    else:  # the catalogue defines Actual only
+        assert_refused(result, "NotSupportedAttributeType")
+
+
+@version_param
+def test_B06_FR_11_omitted_attribute_type_is_answered_as_actual(oem: OemClient, version: str) -> None:
+    result = get_one(oem, element("TxCtrlr", "EVConnectionTimeOut"), version)
+    assert result["attributeType"] == "Actual"
+    assert_value(result, "120")
+
+
+# -- FR.04/FR.10: Accepted with the value -------------------------------------------------------------
+
+
+@version_param
+@pytest.mark.parametrize(("component", "variable", "value"), [
+    ("OCPPCommCtrlr", "HeartbeatInterval", "60"),
+    ("OCPPCommCtrlr", "FileTransferProtocols", "HTTPS,HTTP"),
+    ("SmartChargingCtrlr", "LimitChangeSignificance", "10.0"),
+    ("AuthCtrlr", "AuthorizeRemoteStart", "true"),
+    ("ChargingStation", "SupplyPhases", "3"),
+    ("ChargingStation", "VendorName", "ocpp-station"),
+    ("ChargingStation", "Model", "AC22-1"),
+    ("SecurityCtrlr", "Identity", "CS0000000001"),
+    ("SecurityCtrlr", "SecurityProfile", "1"),
+    ("DeviceDataCtrlr", "ConfigurationValueSize", "1000"),
+    ("ClockCtrlr", "TimeSource", "Heartbeat"),
+])
+def test_B06_FR_04_FR_10_accepted_with_the_value(oem: OemClient, version: str, component: str, variable: str,
+                                                 value: str) -> None:
+    assert_value(get_one(oem, element(component, variable), version), value)
+
+
+@version_param
+def test_B06_FR_10_clock_date_time_is_rfc3339_now(oem: OemClient, version: str) -> None:
+    result = get_one(oem, element("ClockCtrlr", "DateTime"), version)
+    assert result["attributeStatus"] == "Accepted"
+    text = result["attributeValue"]
+    assert "T" in text and (text.endswith("Z") or text[-6] in "+-"), text  # a time zone is required
+    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    assert when.tzinfo is not None
+    assert abs((datetime.now(UTC) - when).total_seconds()) < 5
+
+
+# -- FR.06/07/08: unknown component / variable / attribute type, no value ----------------------------
+
+
+@version_param
+def test_TC_B_32_CS_B06_FR_06_unknown_component_has_no_value(oem: OemClient, version: str) -> None:
+    assert_refused(get_one(oem, element("UnknownComponent", "OfflineThreshold"), version), "UnknownComponent")
+
+
+@version_param
+def test_B06_FR_06_known_component_with_unknown_instance(oem: OemClient, version: str) -> None:
+    result = get_one(oem, element("OCPPCommCtrlr", "OfflineThreshold", component_instance="Nope"), version)
+    assert_refused(result, "UnknownComponent")
+
+
+@version_param
+def test_B06_FR_06_station_level_component_addressed_on_an_evse(oem: OemClient, version: str) -> None:
+    result = get_one(oem, element("OCPPCommCtrlr", "OfflineThreshold", evse={"id": 1}), version)
+    assert_refused(result, "UnknownComponent")
+
+
+@version_param
+def test_TC_B_33_CS_B06_FR_07_unknown_variable_has_no_value(oem: OemClient, version: str) -> None:
+    assert_refused(get_one(oem, element("OCPPCommCtrlr", "UnknownVariable"), version), "UnknownVariable")
+
+
+def test_B06_FR_07_variable_of_another_version_is_unknown(oem: OemClient) -> None:
+    data = element("SampledDataCtrlr", "SignStartedReadings")  # new in 2.1
+    assert_refused(get_one(oem, data, "ocpp2.0.1"), "UnknownVariable")
+    assert_value(get_one(oem, data, "ocpp2.1"), "false")
+
+
+@version_param
+def test_B06_FR_07_unknown_component_wins_over_unknown_variable(oem: OemClient, version: str) -> None:
+    assert_refused(get_one(oem, element("NoSuchCtrlr", "NoSuchVariable"), version), "UnknownComponent")
+
+
+@version_param
+def test_TC_B_34_CS_B06_FR_08_not_supported_attribute_type(oem: OemClient, version: str) -> None:
+    result = get_one(oem, element("OCPPCommCtrlr", "OfflineThreshold", attribute="Target"), version)
+    assert result["attributeType"] == "Target"
+    assert_refused(result, "NotSupportedAttributeType")
+
+
+@version_param
+def test_B06_FR_08_unknown_variable_wins_over_attribute_type(oem: OemClient, version: str) -> None:
+    result = get_one(oem, element("OCPPCommCtrlr", "NoSuchVariable", attribute="Target"), version)
+    assert_refused(result, "UnknownVariable")
+
+
+# -- FR.09: write-only --------------------------------------------------------------------------------
+
+
+@version_param
+def test_B06_FR_09_write_only_variable_is_rejected_without_value(oem: OemClient, station: StationProcess,
+                                                                 version: str) -> None:
+    data = element("SecurityCtrlr", "BasicAuthPassword")
+    result = get_one(oem, data, version)
+    assert_refused(result, "Rejected")
+    assert result["attributeStatusInfo"]["reasonCode"] == "WriteOnly"
+
+    password = f"pw-{uuid.uuid4().hex}"[:32]
+    [set_result] = oem.result("SetVariables", {"setVariableData": [{**data, "attributeValue": password}]},
+                              version)["setVariableResult"]
+    assert set_result["attributeStatus"] == "Accepted"
+
+    answer = oem.call("GetVariables", {"getVariableData": [data]}, version)
+    [result] = answer["data"]["payload"]["getVariableResult"]
+    assert_refused(result, "Rejected")  # even after it was set
+    assert result["attributeStatusInfo"]["reasonCode"] == "WriteOnly"
+    assert password not in json.dumps(answer)
+    assert password not in station.log_text()
+
+
+# -- FR.13: supported attribute without a value → "" --------------------------------------------------
+
+
+@version_param
+@pytest.mark.parametrize(("component", "variable", "instance"), [
+    ("ClockCtrlr", "TimeZone", None),
+    ("ClockCtrlr", "TimeOffset", "NextTransition"),
+    ("ClockCtrlr", "NtpServerUri", "1"),
+    ("AuthCtrlr", "MasterPassGroupId", None),
+])
+def test_B06_FR_13_supported_unset_attribute_is_empty_string(oem: OemClient, version: str, component: str,
+                                                             variable: str, instance: str | None) -> None:
+    assert_value(get_one(oem, element(component, variable, variable_instance=instance), version), "")
+
+
+# -- FR.14/FR.15: instances ---------------------------------------------------------------------------
+
+
+@version_param
+@pytest.mark.parametrize(("component", "variable", "instance", "value"), [
+    ("DeviceDataCtrlr", "ItemsPerMessage", "GetVariables", "100"),
+    ("DeviceDataCtrlr", "ItemsPerMessage", "SetVariables", "100"),
+    ("DeviceDataCtrlr", "ItemsPerMessage", "GetReport", "100"),
+    ("DeviceDataCtrlr", "BytesPerMessage", "GetVariables", "65536"),
+    ("OCPPCommCtrlr", "MessageTimeout", "Default", "30"),
+    ("OCPPCommCtrlr", "MessageAttempts", "TransactionEvent", "5"),
+    ("OCPPCommCtrlr", "MessageAttemptInterval", "TransactionEvent", "10"),
+    ("SmartChargingCtrlr", "Entries", "ChargingProfiles", "0"),
+])
+def test_B06_FR_14_instance_addressing(oem: OemClient, version: str, component: str, variable: str,
+                                       instance: str, value: str) -> None:
+    assert_value(get_one(oem, element(component, variable, variable_instance=instance), version), value)
+
+
+@version_param
+def test_B06_FR_14_same_name_different_instances_are_different_variables(oem: OemClient, version: str) -> None:
+    results = get_many(oem, [element("ClockCtrlr", "TimeOffset"),
+                             element("ClockCtrlr", "TimeOffset", variable_instance="NextTransition")], version)
+    assert [(r["attributeStatus"], r["attributeValue"]) for r in results] == [("Accepted", "+00:00"),
+                                                                              ("Accepted", "")]
+
+
+@version_param
+def test_B06_FR_14_unknown_instance_is_unknown_variable(oem: OemClient, version: str) -> None:
+    result = get_one(oem, element("DeviceDataCtrlr", "ItemsPerMessage", variable_instance="NoSuchMessage"), version)
+    assert_refused(result, "UnknownVariable")
+
+
+@version_param
+def test_B06_FR_14_instance_on_a_variable_without_instances_is_unknown(oem: OemClient, version: str) -> None:
+    result = get_one(oem, element("OCPPCommCtrlr", "OfflineThreshold", variable_instance="Default"), version)
+    assert_refused(result, "UnknownVariable")
+
+
+@version_param
+@pytest.mark.parametrize("instance", [None, ""], ids=["absent", "empty"])
+@pytest.mark.parametrize(("component", "variable"), [("DeviceDataCtrlr", "ItemsPerMessage"),
+                                                     ("DeviceDataCtrlr", "BytesPerMessage"),
+                                                     ("OCPPCommCtrlr", "MessageTimeout")])
+def test_B06_FR_15_missing_instance_is_unknown_variable(oem: OemClient, version: str, component: str,
+                                                        variable: str, instance: str | None) -> None:
+    result = get_one(oem, element(component, variable, variable_instance=instance), version)
+    assert_refused(result, "UnknownVariable")
+
+
+@version_param
+def test_B06_FR_15_empty_instance_is_the_same_as_none(oem: OemClient, version: str) -> None:
+    result = get_one(oem, element("OCPPCommCtrlr", "OfflineThreshold", component_instance="",
+                                  variable_instance=""), version)
+    assert_value(result, "60")
+    assert result["component"] == {"name": "OCPPCommCtrlr", "instance": ""}  # still echoed as sent
+    assert result["variable"] == {"name": "OfflineThreshold", "instance": ""}
+
+
+# -- case-insensitive names ---------------------------------------------------------------------------
+
+
+@version_param
+@pytest.mark.parametrize(("component", "variable"), [("ocppcommctrlr", "offlinethreshold"),
+                                                     ("OCPPCOMMCTRLR", "OFFLINETHRESHOLD"),
+                                                     ("OcppCommCtrlr", "OfflineTHRESHOLD")])
+def test_B06_names_are_case_insensitive(oem: OemClient, version: str, component: str, variable: str) -> None:
+    result = get_one(oem, element(component, variable), version)  # get_one checks the echo keeps the case
+    assert_value(result, "60")
+
+
+@version_param
+def test_B06_evse_component_name_is_case_insensitive(oem: OemClient, version: str) -> None:
+    assert_value(get_one(oem, element("evse", "power", evse={"id": 1}), version), "22000")
+
+
+@version_param
+def test_B06_instances_are_case_insensitive(oem: OemClient, version: str) -> None:
+    results = get_many(oem, [
+        element("DeviceDataCtrlr", "ItemsPerMessage", variable_instance="getvariables"),
+        element("OCPPCommCtrlr", "MessageTimeout", variable_instance="DEFAULT"),
+    ], version)
+    assert [(r["attributeStatus"], r.get("attributeValue")) for r in results] == [("Accepted", "100"),
+                                                                                  ("Accepted", "30")]
+
+
+# -- EVSE-tier components -----------------------------------------------------------------------------
+
+
+@version_param
+@pytest.mark.parametrize(("variable", "value"), [("Power", "22000"), ("SupplyPhases", "3"),
+                                                 ("Available", "true"), ("AvailabilityState", "Available")])
+def test_B06_evse_component_with_evse_id(oem: OemClient, version: str, variable: str, value: str) -> None:
+    assert_value(get_one(oem, element("EVSE", variable, evse={"id": 1}), version), value)
+
+
+@version_param
+@pytest.mark.parametrize("evse", [None, {"id": 2}, {"id": 0}, {"id": 1, "connectorId": 1}],
+                         ids=["no-evse", "evse-2", "evse-0", "with-connector"])
+def test_B06_evse_component_wrongly_addressed_is_unknown_component(oem: OemClient, version: str,
+                                                                   evse: dict[str, int] | None) -> None:
+    assert_refused(get_one(oem, element("EVSE", "Power", evse=evse), version), "UnknownComponent")
+
+
+@version_param
+@pytest.mark.parametrize(("variable", "value"), [("ConnectorType", "cType2"), ("SupplyPhases", "3"),
+                                                 ("Available", "true")])
+def test_B06_connector_component_with_evse_and_connector_id(oem: OemClient, version: str, variable: str,
+                                                            value: str) -> None:
+    data = element("Connector", variable, evse={"id": 1, "connectorId": 1})
+    assert_value(get_one(oem, data, version), value)
+
+
+@version_param
+@pytest.mark.parametrize("evse", [None, {"id": 1}, {"id": 1, "connectorId": 2}, {"id": 2, "connectorId": 1}],
+                         ids=["no-evse", "no-connector-id", "connector-2", "evse-2"])
+def test_B06_connector_component_wrongly_addressed_is_unknown_component(oem: OemClient, version: str,
+                                                                        evse: dict[str, int] | None) -> None:
+    result = get_one(oem, element("Connector", "ConnectorType", evse=evse), version)
+    assert_refused(result, "UnknownComponent")
+
+
+@version_param
+def test_B06_evse_component_unknown_variable(oem: OemClient, version: str) -> None:
+    assert_refused(get_one(oem, element("EVSE", "NoSuchVariable", evse={"id": 1}), version), "UnknownVariable")
+
+
+# -- FR.16: ItemsPerMessage[GetVariables] ------------------------------------------------------------
+
+
+def _items_limit(oem: OemClient, version: str) -> int:
+    data = element("DeviceDataCtrlr", "ItemsPerMessage", variable_instance="GetVariables")
+    result = get_one(oem, data, version)
+    assert result["attributeStatus"] == "Accepted"
+    return int(result["attributeValue"])
+
+
+@version_param
+def test_B06_FR_16_more_items_than_items_per_message_is_occurrence_violation(oem: OemClient,
+                                                                             version: str) -> None:
+    limit = _items_limit(oem, version)
+    elements = [element("OCPPCommCtrlr", "OfflineThreshold")] * (limit + 1)
+    error = oem.error("GetVariables", {"getVariableData": elements}, version)
+    assert error["error_code"] == "OccurrenceConstraintViolation"
+
+
+@version_param
+def test_B06_FR_16_exactly_items_per_message_is_accepted(oem: OemClient, version: str) -> None:
+    limit = _items_limit(oem, version)
+    elements = [element("OCPPCommCtrlr", "OfflineThreshold" if i % 2 else "HeartbeatInterval")
+                for i in range(limit)]
+    results = get_many(oem, elements, version)
+    assert all(r["attributeStatus"] == "Accepted" for r in results)
+    assert [r["variable"]["name"] for r in results] == [e["variable"]["name"] for e in elements]
+
+
+# -- FR.17: BytesPerMessage[GetVariables] ------------------------------------------------------------
+
+
+def _escaped(text: str) -> str:
+    """A JSON string literal that spells every character as a \\uXXXX escape (6 bytes per character)."""
+    return '"' + "".join(f"\\u{ord(c):04x}" for c in text) + '"'
+
+
+def _big_get_request(items: int, version: str) -> tuple[str, str]:
+    """A schema-valid GetVariables within the item limit whose JSON text is large.
+
+    Every name and instance is 50 characters (the schema's maximum), written with \\u escapes: the
+    decoded request is ordinary identifierString text, the message on the wire is ~1.2 kB per element.
+    """
+    parts = []
+    for i in range(items):
+        comp, cinst = f"Big{i:03d}".ljust(50, "C"), "I" * 50
+        var, vinst = f"Var{i:03d}".ljust(50, "V"), "J" * 50
+        parts.append(f'{{"component":{{"name":{_escaped(comp)},"instance":{_escaped(cinst)}}},'
+                     f'"variable":{{"name":{_escaped(var)},"instance":{_escaped(vinst)}}}}}')
+    request_id = str(uuid.uuid4())
+    body = (f'{{"id":"{request_id}","name":"ocpp_message","type":"request","data":{{"ocpp_version":"{version}",'
+            f'"message_name":"GetVariables","payload":{{"getVariableData":[{",".join(parts)}]}}}}}}')
+    return request_id, body
+
+
+@version_param
+def test_B06_FR_17_more_bytes_than_bytes_per_message_is_format_violation(oem: OemClient, version: str) -> None:
+    max_items = _items_limit(oem, version)
+    bytes_result = get_one(oem, element("DeviceDataCtrlr", "BytesPerMessage", variable_instance="GetVariables"),
+                           version)
+    max_bytes = int(bytes_result["attributeValue"])
+    request_id, body = _big_get_request(max_items, version)
+    assert len(body.encode()) > max_bytes, "cannot build a schema-valid request this large within the item limit"
+    assert len(json.loads(body)["data"]["payload"]["getVariableData"]) <= max_items
+    oem.publish(body)
+    answer = oem.wait_for(request_id)
+    check_response(answer, "GetVariables", version)
+    assert answer["data"]["message_type"] == "CallError", answer
+    assert answer["data"]["error_code"] == "FormatViolation"
+
+
+@version_param
+def test_B06_FR_17_large_request_within_bytes_per_message_is_answered(oem: OemClient, version: str) -> None:
+    request_id, body = _big_get_request(40, version)  # ~48 kB: under 65536
+    assert len(body.encode()) < 65536
+    oem.publish(body)
+    answer = oem.wait_for(request_id)
+    check_response(answer, "GetVariables", version)
+    results = answer["data"]["payload"]["getVariableResult"]
+    assert len(results) == 40 and {r["attributeStatus"] for r in results} == {"UnknownComponent"}
+
+
+@version_param
+def test_B06_FR_17_bytes_limit_in_process(tmp_path: Path, version: str) -> None:
+    """The same rule with a small configured limit, on a Station object without any door."""
+    station = Station(Config(limits=Limits(bytes_per_message_get_variables=500), data_dir=tmp_path / "data"))
+    try:
+        def ask(elements: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+            raw = orjson.dumps(envelope("GetVariables", {"getVariableData": elements}, version))
+            answer = orjson.loads(station.handle(raw).body)
+            check_response(answer, "GetVariables", version)
+            return len(raw), answer["data"]
+
+        limit_element = element("DeviceDataCtrlr", "BytesPerMessage", variable_instance="GetVariables")
+        size, data = ask([limit_element])
+        assert size <= 500
+        assert data["payload"]["getVariableResult"][0]["attributeValue"] == "500"
+
+        size, data = ask([element("OCPPCommCtrlr", "OfflineThreshold")] * 5)
+        assert size > 500
+        assert data["message_type"] == "CallError" and data["error_code"] == "FormatViolation"
+    finally:
+        station.close()
