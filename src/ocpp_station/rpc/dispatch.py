@@ -23,10 +23,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from ..handlers import Call, Handler
-from .envelope import UNKNOWN_ID, EnvelopeError, NotARequest, Request, call_error, call_result, parse_request
+from .envelope import (
+    UNKNOWN_ID,
+    EnvelopeError,
+    NotARequest,
+    Request,
+    call_error,
+    call_result,
+    decode,
+    encode,
+    parse_request,
+)
 from .errors import ErrorCode, OcppError
 from .schemas import OCPP_VERSIONS, SchemaSet, known_actions
 
@@ -66,16 +74,11 @@ class Dispatcher:
         except Exception:  # the last line of defence: nothing a client sends may stop the service
             log.exception("unexpected failure while answering a message")
             body = call_error(UNKNOWN_ID, None, OcppError(ErrorCode.INTERNAL_ERROR, "internal error"))
-            return Answer(orjson.dumps(body), UNKNOWN_ID, "CallError InternalError")
+            return Answer(encode(body), UNKNOWN_ID, "CallError InternalError")
 
     def _handle(self, raw: bytes) -> Answer:
         try:
-            message = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            log.warning("a message of %d bytes is not valid UTF-8 JSON; answered with id -1", len(raw))
-            return self._error(UNKNOWN_ID, None, EnvelopeError("the message is not valid UTF-8 JSON"))
-        try:
-            request = parse_request(message)
+            request = parse_request(decode(raw))
         except NotARequest as why:
             log.info("ignored a message on the request topic: %s", why)
             return Answer(None)
@@ -92,7 +95,7 @@ class Dispatcher:
             log.exception("%s %s %s: handler failed", request.id, request.ocpp_version, request.action)
             error = OcppError(ErrorCode.INTERNAL_ERROR, f"internal error while handling {request.action}")
             return self._error(request.id, request.ocpp_version, error)
-        return Answer(orjson.dumps(call_result(request, payload)), request.id, "CallResult")
+        return Answer(encode(call_result(request, payload)), request.id, "CallResult")
 
     def _call(self, request: Request, size: int) -> dict[str, Any]:
         version, action = request.ocpp_version, request.action
@@ -126,4 +129,4 @@ class Dispatcher:
     @staticmethod
     def _error(request_id: str, version: str | None, error: OcppError) -> Answer:
         body = call_error(request_id, version, error)
-        return Answer(orjson.dumps(body), request_id, f"CallError {body['data']['error_code']}")
+        return Answer(encode(body), request_id, f"CallError {body['data']['error_code']}")

@@ -24,9 +24,12 @@ with ``"-1"``).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from .errors import ErrorCode, OcppError, clip_description, wire_code
 from .schemas import OCPP_VERSIONS
@@ -64,6 +67,46 @@ class NotARequest(Exception):
     Answering a response would let two misconfigured services bounce messages forever, so these
     are dropped with a log line instead.
     """
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def decode(raw: bytes) -> Any:
+    """Parse a message body as JSON (RFC 8259), or raise :class:`EnvelopeError` saying why not.
+
+    orjson is fast but refuses integers beyond 64 bits, which are valid JSON; for those (and to
+    say precisely what is wrong otherwise) the standard library parser takes a second look. It is
+    told to refuse NaN and Infinity, which JSON does not have.
+    """
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise EnvelopeError("the message is not valid UTF-8") from None
+    try:
+        message = json.loads(text, parse_constant=_no_constants)
+        json.dumps(message, ensure_ascii=False).encode("utf-8")  # refuses lone UTF-16 surrogates ("\ud800")
+        return message
+    except UnicodeEncodeError:
+        raise EnvelopeError("the message contains an unpaired UTF-16 surrogate escape") from None
+    except RecursionError:
+        raise EnvelopeError("the message is nested too deeply") from None
+    except ValueError as error:  # json.JSONDecodeError is a ValueError, and so are huge-number limits
+        where = f" (line {error.lineno}, column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
+        raise EnvelopeError(f"the message is not valid JSON{where}") from None
+
+
+def encode(answer: dict[str, Any]) -> bytes:
+    """Serialize an answer; integers beyond 64 bits (valid JSON, echoed from a request) included."""
+    try:
+        return orjson.dumps(answer)
+    except TypeError:
+        return json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def readable_id(message: dict[str, Any]) -> str:
