@@ -11,8 +11,9 @@ import logging
 from datetime import UTC, datetime
 
 from .config import Config
-from .handlers import provisioning
+from .handlers import provisioning, security
 from .rpc.dispatch import Answer, Dispatcher, Routes
+from .station.certificate_store import CertificateStore
 from .station.device_model import DeviceModel
 from .station.shape import build_definitions
 from .station.storage import Storage
@@ -32,14 +33,24 @@ class Station:
     def __init__(self, config: Config):
         self.config = config
         self.storage = Storage(config.data_dir)
+        self.certificates = CertificateStore(
+            self.storage, config.data_dir, max_entries=lambda: config.security.certificate_entries_max,
+            additional_root_check=config.security.additional_root_certificate_check)
+        self.certificates.write_all_bundles()  # the bundles agree with the database, whatever happened
         self.model = DeviceModel(
             definitions=build_definitions(config), store=self.storage,
             stored=self.storage.load_variable_values(),
-            live={("ClockCtrlr", "DateTime"): _now})
+            live={("ClockCtrlr", "DateTime"): _now,
+                  ("SecurityCtrlr", "CertificateEntries"): lambda: str(self.certificates.count())})
         routes: dict = {}
         for version in VERSIONS_2X:
             routes[(version, "GetVariables")] = provisioning.get_variables(self.model)
             routes[(version, "SetVariables")] = provisioning.set_variables(self.model)
+        for version in ("ocpp1.6", *VERSIONS_2X):
+            routes[(version, "InstallCertificate")] = security.install_certificate(self.certificates)
+            routes[(version, "DeleteCertificate")] = security.delete_certificate(self.certificates)
+            routes[(version, "GetInstalledCertificateIds")] = security.get_installed_certificate_ids(
+                self.certificates)
         self.routes: Routes = routes
         self.dispatcher = Dispatcher(routes)
 

@@ -73,6 +73,26 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--timeout", type=float, default=10.0, metavar="S",
                       help="seconds to wait for the answer (default 10)")
     _mqtt_options(call)
+
+    certs = commands.add_parser(
+        "certs", help="the station's certificates (local administration of the data directory)",
+        description="Import the station's own certificate chains and list what is installed. These "
+                    "commands work on the data directory directly, with or without the service running.")
+    certs_commands = certs.add_subparsers(dest="certs_command", required=True, metavar="COMMAND")
+    certs_import = certs_commands.add_parser(
+        "import", help="import the station's own certificate chain and private key",
+        description="Store the station's ChargingStationCertificate (security profile 3) or its V2G "
+                    "certificate chain, with the private key (kept 0600, never logged). The PEM file holds "
+                    "the leaf first, then the sub-CAs that issued it. Replaces what was there.")
+    certs_import.add_argument("--type", required=True, dest="use",
+                              choices=["ChargingStationCertificate", "V2GCertificateChain"])
+    certs_import.add_argument("certificate", type=Path, metavar="CERT.pem")
+    certs_import.add_argument("--key", required=True, type=Path, metavar="KEY.pem",
+                              help="the unencrypted private key of the first certificate")
+    certs_list = certs_commands.add_parser("list", help="print the installed certificates")
+    for sub in (certs_import, certs_list):
+        sub.add_argument("--data-dir", metavar="DIR", type=Path, help="the station's data directory")
+        sub.add_argument("--config", metavar="FILE", type=Path, help="station.toml (for its data_dir)")
     return parser
 
 
@@ -90,7 +110,51 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     if args.command == "serve":
         return _serve(args)
+    if args.command == "certs":
+        return _certs(args)
     return _call(args)
+
+
+# -- certs ------------------------------------------------------------------------------------------
+
+def _certs(args: argparse.Namespace) -> int:
+    from .station.certificate_store import CertificateStore, ImportError_
+    from .station.storage import Storage
+
+    try:
+        config = load(args.config, overrides={"data_dir": args.data_dir})
+    except ConfigError as error:
+        print(f"ocpp-station certs: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    storage = Storage(config.data_dir)
+    try:
+        store = CertificateStore(storage, config.data_dir, lambda: config.security.certificate_entries_max)
+        if args.certs_command == "list":
+            uses = ("CSMSRootCertificate", "ManufacturerRootCertificate", "V2GRootCertificate", "MORootCertificate",
+                    "OEMRootCertificate", "ChargingStationCertificate", "V2GCertificateChain")
+            found = store.installed(uses)
+            for entry in found:
+                sha = entry.hash_data[next(iter(entry.hash_data))]
+                print(f"{entry.use:28} {entry.role:8} {entry.description}\n{'':37}"
+                      f"issuerNameHash {sha.issuer_name_hash[:16]}… issuerKeyHash {sha.issuer_key_hash[:16]}… "
+                      f"serial {sha.serial_number}" + (f"  (+{len(entry.children)} sub-CA)" if entry.children else ""))
+            if not found:
+                print("no certificates installed")
+            return EXIT_OK
+        try:
+            lines = store.import_own(args.use, args.certificate.read_bytes(), args.key.read_bytes())
+        except OSError as error:
+            print(f"ocpp-station certs import: cannot read {error.filename}: {error.strerror}", file=sys.stderr)
+            return EXIT_USAGE
+        except ImportError_ as error:
+            print(f"ocpp-station certs import: {error}", file=sys.stderr)
+            return EXIT_CALL_ERROR
+        print(f"imported {args.use}:")
+        for line in lines:
+            print(f"  {line}")
+        return EXIT_OK
+    finally:
+        storage.close()
 
 
 # -- serve ------------------------------------------------------------------------------------------

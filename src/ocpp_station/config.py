@@ -54,6 +54,14 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Security:
+    """Certificate policy (SecurityCtrlr)."""
+
+    certificate_entries_max: int = 50  # CertificateEntries maxLimit: roots InstallCertificate may add (M05.FR.06)
+    additional_root_certificate_check: bool = False  # AdditionalRootCertificateCheck (M05.FR.09–12)
+
+
+@dataclass(frozen=True)
 class MqttConfig:
     url: str = ""  # empty: run the embedded broker on 127.0.0.1:1883
     request_topic: str = "cs/josev"
@@ -69,6 +77,7 @@ class Config:
     station: StationIdentity = field(default_factory=StationIdentity)
     evses: tuple[EvseConfig, ...] = (EvseConfig(),)
     limits: Limits = field(default_factory=Limits)
+    security: Security = field(default_factory=Security)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
 
 
@@ -110,7 +119,7 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None,
             raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-        unknown = set(raw) - {"data_dir", "station", "evse", "limits", "mqtt"}
+        unknown = set(raw) - {"data_dir", "station", "evse", "limits", "security", "mqtt"}
         if unknown:
             raise ConfigError(f"{path}: unknown section(s): {', '.join(sorted(unknown))}")
         if "data_dir" in raw:
@@ -121,6 +130,8 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None,
             config = replace(config, evses=tuple(_evse(e, i) for i, e in enumerate(raw["evse"])))
         if "limits" in raw:
             config = replace(config, limits=_section(Limits, raw["limits"], "limits"))
+        if "security" in raw:
+            config = replace(config, security=_section(Security, raw["security"], "security"))
         if "mqtt" in raw:
             config = replace(config, mqtt=_section(MqttConfig, raw["mqtt"], "mqtt"))
     environ = os.environ if environ is None else environ
@@ -151,5 +162,7 @@ def _check(config: Config) -> None:
     identity = config.station.identity
     if not identity or ":" in identity or len(identity) > 48:
         raise ConfigError("station.identity must be 1–48 characters without ':'")
+    if config.security.certificate_entries_max < 1:
+        raise ConfigError("security.certificate_entries_max must be at least 1")
     if config.mqtt.protocol not in ("5", "3.1.1"):
         raise ConfigError("mqtt.protocol must be '5' or '3.1.1'")

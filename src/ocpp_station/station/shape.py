@@ -24,6 +24,8 @@ from .device_model import Attribute, AttributeType, ComponentKey, Mutability, Va
 
 ValueOverrides = dict[tuple[str, str, str | None], str]
 """(component, variable, variable instance) → Actual value set by the station's configuration."""
+MaxLimitOverrides = dict[tuple[str, str, str | None], Decimal]
+"""(component, variable, variable instance) → maxLimit set by the station's configuration."""
 
 
 @cache
@@ -33,15 +35,16 @@ def catalogue() -> dict[str, Any]:
 
 
 def _definition(component: ComponentKey, raw: dict[str, Any], values: ValueOverrides,
-                max_limit: Decimal | None = None) -> VariableDefinition:
+                max_limits: MaxLimitOverrides) -> VariableDefinition:
     def limit(name: str) -> Decimal | None:
         return None if raw.get(name) is None else Decimal(str(raw[name]))
 
+    key = (component.name, raw["name"], raw.get("instance"))
     characteristics = Characteristics(
         data_type=DataType(raw["dataType"]), unit=raw.get("unit"),
-        min_limit=limit("minLimit"), max_limit=max_limit if max_limit is not None else limit("maxLimit"),
+        min_limit=limit("minLimit"), max_limit=max_limits.get(key, limit("maxLimit")),
         values_list=tuple(raw.get("valuesList", ())))
-    override = values.get((component.name, raw["name"], raw.get("instance")))
+    override = values.get(key)
     attributes = {}
     for attr in raw.get("attributes") or [{"type": "Actual", "mutability": "ReadWrite"}]:
         kind = AttributeType(attr["type"])
@@ -67,7 +70,13 @@ def _station_values(config: Config) -> ValueOverrides:
         ("DeviceDataCtrlr", "BytesPerMessage", "GetVariables"): str(limits.bytes_per_message_get_variables),
         ("DeviceDataCtrlr", "ItemsPerMessage", "SetVariables"): str(limits.items_per_message_set_variables),
         ("DeviceDataCtrlr", "BytesPerMessage", "SetVariables"): str(limits.bytes_per_message_set_variables),
+        ("SecurityCtrlr", "AdditionalRootCertificateCheck", None):
+            "true" if config.security.additional_root_certificate_check else "false",
     }
+
+
+def _station_max_limits(config: Config) -> MaxLimitOverrides:
+    return {("SecurityCtrlr", "CertificateEntries", None): Decimal(config.security.certificate_entries_max)}
 
 
 def _evse_values(evse: EvseConfig) -> ValueOverrides:
@@ -85,26 +94,26 @@ def _decimal_text(number: float) -> str:
 
 def build_definitions(config: Config) -> Iterator[VariableDefinition]:
     """Every variable of this station, EVSE and connector components instantiated."""
-    station_values = _station_values(config)
+    station_values, station_limits = _station_values(config), _station_max_limits(config)
     for component in catalogue()["components"]:
         tier = component.get("tier", "ChargingStation")
         variables = component["variables"]
         if tier == "ChargingStation":
             key = ComponentKey(component["name"], component.get("instance"))
             for raw in variables:
-                yield _definition(key, raw, station_values)
+                yield _definition(key, raw, station_values, station_limits)
             continue
         for evse in config.evses:
             values = _evse_values(evse)
-            power = Decimal(str(evse.max_power_w))
+            # EVSE.Power: its maxLimit is the EVSE's rating (required by the spec).
+            limits = {("EVSE", "Power", None): Decimal(str(evse.max_power_w))}
             if tier == "EVSE":
                 key = ComponentKey(component["name"], None, evse.id)
                 for raw in variables:
-                    # EVSE.Power: its maxLimit is the EVSE's rating (required by the spec).
-                    yield _definition(key, raw, values, power if raw["name"] == "Power" else None)
+                    yield _definition(key, raw, values, limits)
                 continue
             for connector in evse.connectors:
                 key = ComponentKey(component["name"], None, evse.id, connector.id)
                 connector_values = {**values, ("Connector", "ConnectorType", None): connector.type}
                 for raw in variables:
-                    yield _definition(key, raw, connector_values)
+                    yield _definition(key, raw, connector_values, limits)

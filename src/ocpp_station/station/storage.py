@@ -36,6 +36,26 @@ MIGRATIONS: tuple[str, ...] = (
                      variable, variable_instance, attribute_type)
     ) WITHOUT ROWID
     """,
+    # 2: certificates. Roots installed with InstallCertificate (role 'root', or 'fallback' for the
+    # CSMS root kept under AdditionalRootCertificateCheck) and the station's own chains imported by
+    # the admin (role 'leaf' at position 0, 'sub-ca' after it). hash_data holds the RFC 6960 CertID
+    # for SHA256/384/512, computed at install time while the issuer is known. A leaf's private key is
+    # kept with it (the database is 0600) so the key file can be derived like the bundles.
+    """
+    CREATE TABLE certificate (
+        id INTEGER PRIMARY KEY,
+        use TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('root', 'fallback', 'leaf', 'sub-ca')),
+        position INTEGER NOT NULL DEFAULT 0,
+        pem TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        hash_data TEXT NOT NULL,
+        description TEXT NOT NULL,
+        private_key TEXT,
+        installed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        UNIQUE (use, fingerprint)
+    )
+    """,
 )
 
 

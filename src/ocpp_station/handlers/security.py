@@ -1,0 +1,84 @@
+"""M03 GetInstalledCertificateIds, M04 DeleteCertificate, M05 InstallCertificate (1.6-sec, 2.0.1, 2.1).
+
+The store speaks 2.x certificate-use names. The version differences live here:
+
+* 1.6 (security whitepaper) calls the CSMS root ``CentralSystemRootCertificate``, asks for exactly
+  one type in GetInstalledCertificateIds and answers with a flat ``certificateHashData`` list; its
+  responses carry no ``statusInfo``.
+* 2.0.1 asks for zero or more types (none = all) and answers ``certificateHashDataChain`` entries,
+  the station's V2G chain with its sub-CAs as ``childCertificateHashData`` (M03.FR.05).
+* 2.1 adds ``OEMRootCertificate``.
+
+The schemas have already checked every enum, so the handlers never see an unknown type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..station.certificate_store import CertificateStore, InstalledCertificate, Result
+from ..station.certificates import CertificateHashData, HashAlgorithm
+from . import Call, Handler, status_info
+
+_FROM_16 = {"CentralSystemRootCertificate": "CSMSRootCertificate",
+            "ManufacturerRootCertificate": "ManufacturerRootCertificate"}
+_TO_16 = {use: name for name, use in _FROM_16.items()}
+
+# GetCertificateIdUseEnumType per version: what "no type given" means (M03: all of them).
+_REPORTABLE = {
+    "ocpp2.0.1": ("V2GRootCertificate", "MORootCertificate", "CSMSRootCertificate", "V2GCertificateChain",
+                  "ManufacturerRootCertificate"),
+    "ocpp2.1": ("V2GRootCertificate", "MORootCertificate", "CSMSRootCertificate", "V2GCertificateChain",
+                "ManufacturerRootCertificate", "OEMRootCertificate"),
+}
+
+
+def _status(result: Result, call: Call) -> dict[str, Any]:
+    answer: dict[str, Any] = {"status": str(result.status)}
+    if result.reason_code and call.ocpp_version != "ocpp1.6":
+        answer["statusInfo"] = status_info(result.reason_code, result.additional_info, call.ocpp_version)
+    return answer
+
+
+def install_certificate(store: CertificateStore) -> Handler:
+    def handle(call: Call) -> dict[str, Any]:
+        use = call.payload["certificateType"]
+        use = _FROM_16.get(use, use) if call.ocpp_version == "ocpp1.6" else use
+        return _status(store.install_root(use, call.payload["certificate"]), call)
+
+    return handle
+
+
+def delete_certificate(store: CertificateStore) -> Handler:
+    def handle(call: Call) -> dict[str, Any]:
+        wanted = CertificateHashData.from_ocpp(call.payload["certificateHashData"])
+        return _status(store.delete(wanted), call)
+
+    return handle
+
+
+def _hash(entry: dict[HashAlgorithm, CertificateHashData]) -> dict[str, str]:
+    return entry[HashAlgorithm.SHA256].to_ocpp()  # we report SHA256; M04.FR.07 has the CSMS delete with it
+
+
+def _chain(entry: InstalledCertificate) -> dict[str, Any]:
+    chain: dict[str, Any] = {"certificateType": entry.use, "certificateHashData": _hash(entry.hash_data)}
+    if entry.children:  # M03.FR.05: the V2G sub-CAs
+        chain["childCertificateHashData"] = [_hash(child) for child in entry.children]
+    return chain
+
+
+def get_installed_certificate_ids(store: CertificateStore) -> Handler:
+    def handle(call: Call) -> dict[str, Any]:
+        if call.ocpp_version == "ocpp1.6":
+            found = store.installed([_FROM_16[call.payload["certificateType"]]])
+            if not found:
+                return {"status": "NotFound"}  # M03.FR.02
+            return {"status": "Accepted", "certificateHashData": [_hash(e.hash_data) for e in found]}
+        uses = call.payload.get("certificateType") or _REPORTABLE[call.ocpp_version]
+        found = store.installed(dict.fromkeys(uses))  # a type asked for twice is reported once
+        if not found:
+            return {"status": "NotFound"}  # M03.FR.02: the list is omitted
+        return {"status": "Accepted", "certificateHashDataChain": [_chain(e) for e in found]}  # M03.FR.03/04
+
+    return handle
