@@ -14,7 +14,9 @@ from .config import Config
 from .handlers import provisioning, security
 from .rpc.dispatch import Answer, Dispatcher, Routes
 from .station.certificate_store import CertificateStore
-from .station.device_model import DeviceModel
+from .station.device_model import DeviceModel, VariableDefinition
+from .station.network import priority_rule
+from .station.network_store import NetworkStore
 from .station.shape import build_definitions
 from .station.storage import Storage
 
@@ -37,15 +39,25 @@ class Station:
             self.storage, config.data_dir, max_entries=lambda: config.security.certificate_entries_max,
             additional_root_check=config.security.additional_root_certificate_check)
         self.certificates.write_all_bundles()  # the bundles agree with the database, whatever happened
+        self.network = NetworkStore(self.storage, config.network)
         self.model = DeviceModel(
             definitions=build_definitions(config), store=self.storage,
             stored=self.storage.load_variable_values(),
-            live={("ClockCtrlr", "DateTime"): _now,
-                  ("SecurityCtrlr", "CertificateEntries"): lambda: str(self.certificates.count())})
+            live={("ClockCtrlr", "DateTime"): lambda _: _now(),
+                  ("SecurityCtrlr", "CertificateEntries"): lambda _: str(self.certificates.count()),
+                  ("SecurityCtrlr", "SecurityProfile"): lambda _: str(self.network.security_state()
+                                                                     .active_security_profile),
+                  ("OCPPCommCtrlr", "ActiveNetworkProfile"): lambda _: str(self.network.active_slot()),
+                  ("NetworkConfiguration", "*"): self._network_configuration},
+            rules={("OCPPCommCtrlr", "NetworkConfigurationPriority"): priority_rule(
+                self.network.profiles, self.network.security_state,
+                has_csms_root=lambda: bool(self.certificates.installed(["CSMSRootCertificate"])),
+                has_station_certificate=lambda: bool(self.certificates.installed(["ChargingStationCertificate"])))})
         routes: dict = {}
         for version in VERSIONS_2X:
             routes[(version, "GetVariables")] = provisioning.get_variables(self.model)
             routes[(version, "SetVariables")] = provisioning.set_variables(self.model)
+            routes[(version, "SetNetworkProfile")] = provisioning.set_network_profile(self.network)
         for version in ("ocpp1.6", *VERSIONS_2X):
             routes[(version, "InstallCertificate")] = security.install_certificate(self.certificates)
             routes[(version, "DeleteCertificate")] = security.delete_certificate(self.certificates)
@@ -53,6 +65,16 @@ class Station:
                 self.certificates)
         self.routes: Routes = routes
         self.dispatcher = Dispatcher(routes)
+
+    def _network_configuration(self, definition: VariableDefinition) -> str | None:
+        """2.1 NetworkConfiguration[slot].<Variable>: read from the stored profile of that slot."""
+        profile = self.network.profiles().get(int(definition.component.instance or 0))
+        data = profile.data if profile else {}
+        if definition.name in ("VpnEnabled", "ApnEnabled"):  # B09.FR.11/12: follow the profile
+            return "true" if data.get(definition.name[:3].lower()) else "false"
+        field = definition.name[0].lower() + definition.name[1:]  # OcppCsmsUrl → ocppCsmsUrl
+        value = data.get(field)
+        return "" if value is None else str(value)
 
     def handle(self, raw: bytes) -> Answer:
         return self.dispatcher.handle(raw)

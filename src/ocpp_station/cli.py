@@ -90,7 +90,13 @@ def _parser() -> argparse.ArgumentParser:
     certs_import.add_argument("--key", required=True, type=Path, metavar="KEY.pem",
                               help="the unencrypted private key of the first certificate")
     certs_list = certs_commands.add_parser("list", help="print the installed certificates")
-    for sub in (certs_import, certs_list):
+    network = commands.add_parser(
+        "network", help="the station's network connection profiles (local, read-only)",
+        description="List the configuration slots: their profiles (passwords masked), the priority "
+                    "order (NetworkConfigurationPriority) and the active slot.")
+    network_commands = network.add_subparsers(dest="network_command", required=True, metavar="COMMAND")
+    network_list = network_commands.add_parser("list", help="print the slots and their profiles")
+    for sub in (certs_import, certs_list, network_list):
         sub.add_argument("--data-dir", metavar="DIR", type=Path, help="the station's data directory")
         sub.add_argument("--config", metavar="FILE", type=Path, help="station.toml (for its data_dir)")
     return parser
@@ -112,7 +118,35 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "certs":
         return _certs(args)
+    if args.command == "network":
+        return _network(args)
     return _call(args)
+
+
+# -- network ----------------------------------------------------------------------------------------
+
+def _network(args: argparse.Namespace) -> int:
+    from .app import Station
+
+    try:
+        config = load(args.config, overrides={"data_dir": args.data_dir})
+        station = Station(config)
+    except ConfigError as error:
+        print(f"ocpp-station network: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        priority = (station.model.read("OCPPCommCtrlr", "NetworkConfigurationPriority") or "").split(",")
+        active = station.network.active_slot()
+        profiles = station.network.public_profiles()
+        for slot in station.network.slots:
+            marks = ("active " if slot == active else "") + (
+                f"priority {priority.index(str(slot)) + 1}" if str(slot) in priority else "")
+            profile = profiles.get(slot)
+            print(f"slot {slot}: {marks.strip() or '-'}")
+            print("  " + (orjson.dumps(profile, option=orjson.OPT_SORT_KEYS).decode() if profile else "(empty)"))
+        return EXIT_OK
+    finally:
+        station.close()
 
 
 # -- certs ------------------------------------------------------------------------------------------

@@ -62,6 +62,19 @@ class Security:
 
 
 @dataclass(frozen=True)
+class Network:
+    """The configuration slots and the profile of slot 1, the one a new station starts with."""
+
+    slots: tuple[int, ...] = (1, 2, 3, 4)  # NetworkConfigurationPriority valuesList (B09.FR.06: ≥ 2)
+    interfaces: tuple[str, ...] = ("Wired0", "Wireless0")  # OCPPInterfaceEnumType values this station has
+    csms_url: str = "ws://127.0.0.1:9000/ocpp"  # without the identity, which is appended
+    security_profile: int = 1
+    interface: str = "Wired0"
+    message_timeout: int = 30
+    allow_security_profile_downgrade: bool = False  # SecurityCtrlr.AllowSecurityProfileDowngrade (3 → 2 only)
+
+
+@dataclass(frozen=True)
 class MqttConfig:
     url: str = ""  # empty: run the embedded broker on 127.0.0.1:1883
     request_topic: str = "cs/josev"
@@ -78,6 +91,7 @@ class Config:
     evses: tuple[EvseConfig, ...] = (EvseConfig(),)
     limits: Limits = field(default_factory=Limits)
     security: Security = field(default_factory=Security)
+    network: Network = field(default_factory=Network)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
 
 
@@ -119,7 +133,7 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None,
             raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-        unknown = set(raw) - {"data_dir", "station", "evse", "limits", "security", "mqtt"}
+        unknown = set(raw) - {"data_dir", "station", "evse", "limits", "security", "network", "mqtt"}
         if unknown:
             raise ConfigError(f"{path}: unknown section(s): {', '.join(sorted(unknown))}")
         if "data_dir" in raw:
@@ -132,6 +146,13 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None,
             config = replace(config, limits=_section(Limits, raw["limits"], "limits"))
         if "security" in raw:
             config = replace(config, security=_section(Security, raw["security"], "security"))
+        if "network" in raw:
+            network = dict(raw["network"]) if isinstance(raw["network"], dict) else raw["network"]
+            if isinstance(network, dict):
+                for name in ("slots", "interfaces"):
+                    if isinstance(network.get(name), list):
+                        network[name] = tuple(network[name])
+            config = replace(config, network=_section(Network, network, "network"))
         if "mqtt" in raw:
             config = replace(config, mqtt=_section(MqttConfig, raw["mqtt"], "mqtt"))
     environ = os.environ if environ is None else environ
@@ -164,5 +185,14 @@ def _check(config: Config) -> None:
         raise ConfigError("station.identity must be 1–48 characters without ':'")
     if config.security.certificate_entries_max < 1:
         raise ConfigError("security.certificate_entries_max must be at least 1")
+    network = config.network
+    if len(set(network.slots)) < 2 or any(not isinstance(s, int) or s < 1 for s in network.slots):
+        raise ConfigError("network.slots must list at least 2 distinct slot numbers ≥ 1 (B09.FR.06)")
+    if 1 not in network.slots:
+        raise ConfigError("network.slots must include slot 1, which holds the profile from station.toml")
+    if network.interface not in network.interfaces:
+        raise ConfigError(f"network.interface {network.interface!r} is not in network.interfaces")
+    if network.security_profile not in (1, 2, 3):
+        raise ConfigError("network.security_profile must be 1, 2 or 3")
     if config.mqtt.protocol not in ("5", "3.1.1"):
         raise ConfigError("mqtt.protocol must be '5' or '3.1.1'")

@@ -14,7 +14,7 @@ LIST_TYPES = {"OptionList", "SequenceList", "MemberList"}
 ATTRIBUTE_TYPES = {"Actual", "Target", "MinSet", "MaxSet"}
 MUTABILITIES = {"ReadOnly", "WriteOnly", "ReadWrite"}
 VERSIONS = {"2.0.1", "2.1"}
-TIERS = {"ChargingStation", "EVSE", "Connector"}
+TIERS = {"ChargingStation", "EVSE", "Connector", "NetworkConfiguration"}
 COMPONENT_KEYS = {"name", "tier", "variables"}
 VARIABLE_KEYS_REQUIRED = {"name", "dataType", "required", "attributes"}
 VARIABLE_KEYS_OPTIONAL = {
@@ -142,7 +142,8 @@ def test_components_have_valid_shape_and_tier() -> None:
     for component in COMPONENTS:
         assert set(component) == COMPONENT_KEYS, component["name"]
         assert component["tier"] in TIERS
-        expected_tier = component["name"] if component["name"] in ("EVSE", "Connector") else "ChargingStation"
+        per_instance = ("EVSE", "Connector", "NetworkConfiguration")  # instantiated per EVSE / connector / slot
+        expected_tier = component["name"] if component["name"] in per_instance else "ChargingStation"
         assert component["tier"] == expected_tier, component["name"]
         assert component["variables"], component["name"]
 
@@ -159,7 +160,7 @@ def test_expected_components_present() -> None:
     names = {c["name"] for c in COMPONENTS}
     missing = [name for name in EXPECTED_COMPONENTS if name not in names]
     assert not missing
-    assert "NetworkConfiguration" not in names
+    assert "NetworkConfiguration" in names  # 2.1, one instance per configuration slot
 
 
 def test_no_duplicate_component_variable_instance() -> None:

@@ -1,4 +1,4 @@
-"""B05 SetVariables and B06 GetVariables (OCPP 2.0.1 and 2.1; the shapes are the same).
+"""B05 SetVariables, B06 GetVariables and B09 SetNetworkProfile (OCPP 2.0.1 and 2.1).
 
 The handler turns each GetVariableData/SetVariableData element into a
 :class:`~ocpp_station.station.device_model.VariableAddress`, asks the device model, and builds one
@@ -14,6 +14,8 @@ from typing import Any
 
 from ..rpc.errors import ErrorCode, OcppError
 from ..station.device_model import AttributeStatus, AttributeType, DeviceModel, Outcome, VariableAddress
+from ..station.network import NetworkProfile
+from ..station.network_store import NetworkStore
 from . import Call, Handler, status_info
 
 log = logging.getLogger(__name__)
@@ -86,5 +88,29 @@ def set_variables(model: DeviceModel) -> Handler:
                      f" ({outcome.info.reason_code}: {outcome.info.additional_info})" if outcome.info else "")
         return {"setVariableResult": [_result(e, o, call.ocpp_version)
                                       for e, o in zip(elements, outcomes, strict=True)]}
+
+    return handle
+
+
+def set_network_profile(network: NetworkStore) -> Handler:
+    """B09: validate, store durably, then Accepted (FR.01); Rejected with a reason (FR.02/04/05/31);
+    Failed when it cannot be stored (FR.03). The 2.1 identity/basicAuthPassword are kept with the
+    profile; the password is never logged or returned."""
+
+    def handle(call: Call) -> dict[str, Any]:
+        profile = NetworkProfile(call.payload["configurationSlot"], call.payload["connectionData"])
+        problem = network.check(profile)
+        if problem is not None:
+            log.info("SetNetworkProfile slot %d rejected: %s (%s)", profile.slot, problem.reason_code,
+                     problem.additional_info)
+            return {"status": "Rejected",
+                    "statusInfo": status_info(problem.reason_code, problem.additional_info, call.ocpp_version)}
+        try:
+            network.save(profile)
+        except Exception:
+            log.exception("SetNetworkProfile slot %d: could not store the profile", profile.slot)
+            return {"status": "Failed", "statusInfo": status_info("OutOfStorage", "the profile could not be stored",
+                                                                  call.ocpp_version)}
+        return {"status": "Accepted"}
 
     return handle

@@ -152,8 +152,9 @@ class DeviceModel:
     definitions: Iterable[VariableDefinition]
     store: ValueStore
     stored: Mapping[StoredKey, str] = field(default_factory=dict)
-    live: Mapping[tuple[str, str], Callable[[], str]] = field(default_factory=dict)
-    """Values computed at read time, keyed by (component name, variable name) folded."""
+    live: Mapping[tuple[str, str], Callable[[VariableDefinition], str | None]] = field(default_factory=dict)
+    """Values computed at read time, keyed by (component name, variable name); variable "*" stands
+    for every variable of the component. The function gets the definition (to see instance, EVSE)."""
     rules: dict[tuple[str, str], Rule] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -188,9 +189,10 @@ class DeviceModel:
     def current_value(self, definition: VariableDefinition,
                       attribute: AttributeType = AttributeType.ACTUAL) -> str | None:
         """The value now: live, else set and stored, else the default; None when it has none."""
-        live = self._live.get((definition.component.name.casefold(), definition.name.casefold()))
+        component = definition.component.name.casefold()
+        live = self._live.get((component, definition.name.casefold())) or self._live.get((component, "*"))
         if live is not None and attribute is AttributeType.ACTUAL:
-            return live()
+            return live(definition)
         stored = self._values.get(stored_key(definition, attribute))
         if stored is not None:
             return stored

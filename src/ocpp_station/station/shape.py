@@ -4,9 +4,11 @@
 by us from the OCPP 2.0.1/2.1 device-model tables: data, not code (DESIGN rule 2). It knows nothing
 of a particular station, so here we
 
-* instantiate the EVSE-tier components once per configured EVSE and Connector once per connector;
-* fill in the values that describe the hardware and identity (SupplyPhases, Power, ConnectorType,
-  Identity, the per-message limits …) from :class:`~ocpp_station.config.Config`.
+* instantiate the EVSE-tier components once per configured EVSE, Connector once per connector,
+  and the 2.1 NetworkConfiguration component once per configuration slot (instance = slot);
+* fill in what describes the hardware, identity and policy (SupplyPhases, Power and its maxLimit,
+  ConnectorType, Identity, the per-message limits, the slots …) from
+  :class:`~ocpp_station.config.Config`.
 """
 
 from __future__ import annotations
@@ -22,10 +24,9 @@ from ..config import Config, EvseConfig
 from .datatypes import Characteristics, DataType
 from .device_model import Attribute, AttributeType, ComponentKey, Mutability, VariableDefinition
 
-ValueOverrides = dict[tuple[str, str, str | None], str]
-"""(component, variable, variable instance) → Actual value set by the station's configuration."""
-MaxLimitOverrides = dict[tuple[str, str, str | None], Decimal]
-"""(component, variable, variable instance) → maxLimit set by the station's configuration."""
+Overrides = dict[tuple[str, str, str | None], dict[str, Any]]
+"""(component, variable, variable instance) → catalogue keys replaced by the configuration:
+``value`` (the Actual default), ``maxLimit``, ``valuesList``."""
 
 
 @cache
@@ -34,23 +35,20 @@ def catalogue() -> dict[str, Any]:
     return json.loads((resources.files(__package__) / "components.json").read_text("utf-8"))
 
 
-def _definition(component: ComponentKey, raw: dict[str, Any], values: ValueOverrides,
-                max_limits: MaxLimitOverrides) -> VariableDefinition:
+def _definition(component: ComponentKey, raw: dict[str, Any], overrides: Overrides) -> VariableDefinition:
+    patch = overrides.get((component.name, raw["name"], raw.get("instance")), {})
+    raw = {**raw, **{k: v for k, v in patch.items() if k != "value"}}
+
     def limit(name: str) -> Decimal | None:
         return None if raw.get(name) is None else Decimal(str(raw[name]))
 
-    key = (component.name, raw["name"], raw.get("instance"))
     characteristics = Characteristics(
-        data_type=DataType(raw["dataType"]), unit=raw.get("unit"),
-        min_limit=limit("minLimit"), max_limit=max_limits.get(key, limit("maxLimit")),
-        values_list=tuple(raw.get("valuesList", ())))
-    override = values.get(key)
+        data_type=DataType(raw["dataType"]), unit=raw.get("unit"), min_limit=limit("minLimit"),
+        max_limit=limit("maxLimit"), values_list=tuple(raw.get("valuesList", ())))
     attributes = {}
     for attr in raw.get("attributes") or [{"type": "Actual", "mutability": "ReadWrite"}]:
         kind = AttributeType(attr["type"])
-        default = attr.get("value")
-        if kind is AttributeType.ACTUAL and override is not None:
-            default = override
+        default = patch["value"] if kind is AttributeType.ACTUAL and "value" in patch else attr.get("value")
         attributes[kind] = Attribute(kind, Mutability(attr["mutability"]), default)
     return VariableDefinition(
         component=component, name=raw["name"], instance=raw.get("instance"),
@@ -59,61 +57,62 @@ def _definition(component: ComponentKey, raw: dict[str, Any], values: ValueOverr
         reboot_required=bool(raw.get("rebootRequired", False)))
 
 
-def _station_values(config: Config) -> ValueOverrides:
-    s, limits = config.station, config.limits
+def _station_overrides(config: Config) -> Overrides:
+    s, limits, security, network = config.station, config.limits, config.security, config.network
     return {
-        ("SecurityCtrlr", "Identity", None): s.identity,
-        ("ChargingStation", "Model", None): s.model,
-        ("ChargingStation", "VendorName", None): s.vendor,
-        ("ChargingStation", "SupplyPhases", None): str(max(e.phases for e in config.evses)),
-        ("DeviceDataCtrlr", "ItemsPerMessage", "GetVariables"): str(limits.items_per_message_get_variables),
-        ("DeviceDataCtrlr", "BytesPerMessage", "GetVariables"): str(limits.bytes_per_message_get_variables),
-        ("DeviceDataCtrlr", "ItemsPerMessage", "SetVariables"): str(limits.items_per_message_set_variables),
-        ("DeviceDataCtrlr", "BytesPerMessage", "SetVariables"): str(limits.bytes_per_message_set_variables),
+        ("SecurityCtrlr", "Identity", None): {"value": s.identity},
+        ("ChargingStation", "Model", None): {"value": s.model},
+        ("ChargingStation", "VendorName", None): {"value": s.vendor},
+        ("ChargingStation", "SupplyPhases", None): {"value": str(max(e.phases for e in config.evses))},
+        ("DeviceDataCtrlr", "ItemsPerMessage", "GetVariables"): {"value": str(limits.items_per_message_get_variables)},
+        ("DeviceDataCtrlr", "BytesPerMessage", "GetVariables"): {"value": str(limits.bytes_per_message_get_variables)},
+        ("DeviceDataCtrlr", "ItemsPerMessage", "SetVariables"): {"value": str(limits.items_per_message_set_variables)},
+        ("DeviceDataCtrlr", "BytesPerMessage", "SetVariables"): {"value": str(limits.bytes_per_message_set_variables)},
         ("SecurityCtrlr", "AdditionalRootCertificateCheck", None):
-            "true" if config.security.additional_root_certificate_check else "false",
+            {"value": _bool(security.additional_root_certificate_check)},
+        ("SecurityCtrlr", "CertificateEntries", None): {"maxLimit": security.certificate_entries_max},
+        ("SecurityCtrlr", "AllowSecurityProfileDowngrade", None):
+            {"value": _bool(network.allow_security_profile_downgrade)},
+        ("OCPPCommCtrlr", "NetworkConfigurationPriority", None):
+            {"valuesList": [str(slot) for slot in network.slots], "value": "1"},
+        ("NetworkConfiguration", "OcppInterface", None): {"valuesList": [*network.interfaces, "Any"]},
     }
 
 
-def _station_max_limits(config: Config) -> MaxLimitOverrides:
-    return {("SecurityCtrlr", "CertificateEntries", None): Decimal(config.security.certificate_entries_max)}
-
-
-def _evse_values(evse: EvseConfig) -> ValueOverrides:
+def _evse_overrides(evse: EvseConfig) -> Overrides:
     return {
-        ("EVSE", "SupplyPhases", None): str(evse.phases),
-        ("EVSE", "Power", None): _decimal_text(evse.max_power_w),
-        ("Connector", "SupplyPhases", None): str(evse.phases),
+        ("EVSE", "SupplyPhases", None): {"value": str(evse.phases)},
+        # EVSE.Power: its maxLimit is the EVSE's rating (required by the spec).
+        ("EVSE", "Power", None): {"value": _decimal_text(evse.max_power_w), "maxLimit": evse.max_power_w},
+        ("Connector", "SupplyPhases", None): {"value": str(evse.phases)},
     }
+
+
+def _bool(flag: bool) -> str:
+    return "true" if flag else "false"
 
 
 def _decimal_text(number: float) -> str:
-    text = format(Decimal(str(number)).normalize(), "f")
-    return text
+    return format(Decimal(str(number)).normalize(), "f")
 
 
 def build_definitions(config: Config) -> Iterator[VariableDefinition]:
-    """Every variable of this station, EVSE and connector components instantiated."""
-    station_values, station_limits = _station_values(config), _station_max_limits(config)
+    """Every variable of this station, the per-EVSE, per-connector and per-slot components instantiated."""
+    station = _station_overrides(config)
     for component in catalogue()["components"]:
-        tier = component.get("tier", "ChargingStation")
-        variables = component["variables"]
+        tier, name, variables = component.get("tier", "ChargingStation"), component["name"], component["variables"]
         if tier == "ChargingStation":
-            key = ComponentKey(component["name"], component.get("instance"))
+            keys = [(ComponentKey(name, component.get("instance")), station)]
+        elif tier == "NetworkConfiguration":
+            keys = [(ComponentKey(name, str(slot)), station) for slot in config.network.slots]
+        elif tier == "EVSE":
+            keys = [(ComponentKey(name, None, evse.id), {**station, **_evse_overrides(evse)})
+                    for evse in config.evses]
+        else:
+            keys = [(ComponentKey(name, None, evse.id, connector.id),
+                     {**station, **_evse_overrides(evse),
+                      ("Connector", "ConnectorType", None): {"value": connector.type}})
+                    for evse in config.evses for connector in evse.connectors]
+        for key, overrides in keys:
             for raw in variables:
-                yield _definition(key, raw, station_values, station_limits)
-            continue
-        for evse in config.evses:
-            values = _evse_values(evse)
-            # EVSE.Power: its maxLimit is the EVSE's rating (required by the spec).
-            limits = {("EVSE", "Power", None): Decimal(str(evse.max_power_w))}
-            if tier == "EVSE":
-                key = ComponentKey(component["name"], None, evse.id)
-                for raw in variables:
-                    yield _definition(key, raw, values, limits)
-                continue
-            for connector in evse.connectors:
-                key = ComponentKey(component["name"], None, evse.id, connector.id)
-                connector_values = {**values, ("Connector", "ConnectorType", None): connector.type}
-                for raw in variables:
-                    yield _definition(key, raw, connector_values, limits)
+                yield _definition(key, raw, overrides)

@@ -56,6 +56,22 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (use, fingerprint)
     )
     """,
+    # 3: network connection profiles set with SetNetworkProfile (slot 1 comes from station.toml
+    # until one is set), as the JSON of the NetworkConnectionProfileType received.
+    """
+    CREATE TABLE network_profile (
+        slot INTEGER PRIMARY KEY,
+        profile TEXT NOT NULL,
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    )
+    """,
+    # 4: small facts the station remembers about itself (e.g. the active network slot).
+    """
+    CREATE TABLE station_state (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
 )
 
 

@@ -1,0 +1,77 @@
+"""Where network connection profiles are kept, and which slot is active.
+
+Profiles set with SetNetworkProfile are rows of ``network_profile`` (one per slot). Slot 1 is
+special: until someone sets it, it is the profile described by ``[network]`` in station.toml, so a
+new station has one working profile and an edit of station.toml takes effect at the next start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+
+from ..config import ConfigError, Network
+from .datatypes import InvalidValue
+from .network import NetworkProfile, SecurityState, check_profile
+from .storage import Storage
+
+log = logging.getLogger(__name__)
+
+CONFIG_SLOT = 1
+ACTIVE_SLOT_KEY = "active_network_slot"
+
+
+def profile_from_config(network: Network) -> NetworkProfile:
+    return NetworkProfile(CONFIG_SLOT, {
+        "ocppCsmsUrl": network.csms_url, "securityProfile": network.security_profile,
+        "ocppInterface": network.interface, "messageTimeout": network.message_timeout,
+        "ocppTransport": "JSON", "ocppVersion": "OCPP20"})
+
+
+class NetworkStore:
+    def __init__(self, storage: Storage, network: Network):
+        self._storage = storage
+        self._db = storage.connection
+        self._network = network
+        self._config_profile = profile_from_config(network)
+        problem = check_profile(self._config_profile, slots=network.slots, active_slot=None,
+                                interfaces=network.interfaces,
+                                state=SecurityState(network.security_profile, allow_downgrade=False))
+        if problem is not None:
+            raise ConfigError(f"[network] does not describe a usable profile: {problem.additional_info}")
+
+    @property
+    def slots(self) -> tuple[int, ...]:
+        return self._network.slots
+
+    def profiles(self) -> dict[int, NetworkProfile]:
+        """Every stored profile by slot (slot 1 from station.toml unless it was set)."""
+        stored = {slot: NetworkProfile(slot, json.loads(text))
+                  for slot, text in self._db.execute("SELECT slot, profile FROM network_profile")}
+        stored.setdefault(CONFIG_SLOT, self._config_profile)
+        return dict(sorted(stored.items()))
+
+    def active_slot(self) -> int:
+        """The slot the station connects with (until the CSMS link picks another: slot 1)."""
+        row = self._db.execute("SELECT value FROM station_state WHERE key = ?", (ACTIVE_SLOT_KEY,)).fetchone()
+        return int(row[0]) if row else CONFIG_SLOT
+
+    def security_state(self) -> SecurityState:
+        active = self.profiles().get(self.active_slot(), self._config_profile)
+        return SecurityState(active.security_profile, self._network.allow_security_profile_downgrade)
+
+    def check(self, profile: NetworkProfile) -> InvalidValue | None:
+        return check_profile(profile, slots=self.slots, active_slot=self.active_slot(),
+                             interfaces=self._network.interfaces, state=self.security_state())
+
+    def save(self, profile: NetworkProfile) -> None:
+        """Store ``profile`` durably (one transaction) — raises when it cannot."""
+        with self._storage.transaction() as db:
+            db.execute("INSERT INTO network_profile (slot, profile) VALUES (?, ?) ON CONFLICT (slot) DO UPDATE"
+                       " SET profile = excluded.profile, updated_at = excluded.updated_at",
+                       (profile.slot, json.dumps(dict(profile.data), sort_keys=True)))
+        log.info("network profile of slot %d stored: %s", profile.slot, json.dumps(profile.public()))
+
+    def public_profiles(self) -> Mapping[int, dict]:
+        return {slot: p.public() for slot, p in self.profiles().items()}
