@@ -141,17 +141,20 @@ class CertificateStore:
         """Install a root of ``use``; Accepted only once it is durably stored (M05.FR.01–03)."""
         try:
             cert = parse_pem_certificate(pem)
+            fingerprint = fingerprint_sha256(cert)
+            if self._db.execute("SELECT 1 FROM certificate WHERE use = ? AND fingerprint = ? AND role = 'root'",
+                                (use, fingerprint)).fetchone():
+                log.info("InstallCertificate %s: %s is already installed", use, describe(cert))
+                return Result(InstallStatus.ACCEPTED)  # M05.FR.17: installing it again changes nothing
             issuer, replaces = self._issuer_for(use, cert)
             check_root_certificate(cert, self._clock(), require_self_signed=issuer is cert)  # M05.FR.07
         except CertificateRejected as why:
             log.info("InstallCertificate %s rejected: %s", use, why.additional_info)
             return Result(InstallStatus.REJECTED, why.reason_code, why.additional_info)
-        fingerprint = fingerprint_sha256(cert)
-        if self._db.execute("SELECT 1 FROM certificate WHERE use = ? AND fingerprint = ? AND role = 'root'",
-                            (use, fingerprint)).fetchone():
-            log.info("InstallCertificate %s: %s is already installed", use, describe(cert))
-            return Result(InstallStatus.ACCEPTED)  # M05.FR.17: installing it again changes nothing
-        if replaces is None and self.count() >= self._max_entries():  # M05.FR.06
+        # A replacement keeps the old root as fallback and drops an older fallback (M05.FR.12).
+        dropped = 0 if replaces is None else self._db.execute(
+            "SELECT count(*) FROM certificate WHERE use = ? AND role = 'fallback'", (use,)).fetchone()[0]
+        if self.count() - dropped + 1 > self._max_entries():  # M05.FR.06
             info = f"the certificate store is full ({self._max_entries()} certificates)"
             log.info("InstallCertificate %s rejected: %s", use, info)
             return Result(InstallStatus.REJECTED, "OutOfStorage", info)
@@ -164,7 +167,7 @@ class CertificateStore:
                 db.execute("INSERT INTO certificate (use, role, pem, fingerprint, hash_data, description)"
                            " VALUES (?, 'root', ?, ?, ?, ?)",
                            (use, _pem(cert), fingerprint, _all_hash_data(cert, issuer), describe(cert)))
-            self.write_bundle(use)
+            self._storage.after_commit(lambda: self.write_bundle(use))
         except Exception:
             log.exception("InstallCertificate %s: could not store %s", use, describe(cert))
             return Result(InstallStatus.FAILED, "OutOfStorage", "the certificate could not be stored")  # M05.FR.03
@@ -207,7 +210,7 @@ class CertificateStore:
             with self._storage.transaction() as db:
                 db.executemany("DELETE FROM certificate WHERE id = ?", [(m[0],) for m in matches])
             for use in {m[1] for m in matches}:
-                self.write_bundle(use)
+                self._storage.after_commit(lambda use=use: self.write_bundle(use))
         except Exception:
             log.exception("DeleteCertificate failed")
             return Result(DeleteStatus.FAILED, "InternalError", "the certificate could not be deleted")  # FR.03
@@ -259,7 +262,7 @@ class CertificateStore:
                            (use, "leaf" if position == 0 else "sub-ca", position, _pem(cert),
                             fingerprint_sha256(cert), _all_hash_data(cert, issuer), describe(cert),
                             key_pem if position == 0 else None))
-        self.write_bundle(use)
+        self._storage.after_commit(lambda: self.write_bundle(use))
         log.info("imported the station's %s: %s (+%d sub-CA)", use, describe(leaf), len(chain) - 1)
         return [describe(cert) for cert in chain]
 

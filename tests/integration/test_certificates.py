@@ -1,0 +1,729 @@
+"""M03 GetInstalledCertificateIds, M04 DeleteCertificate, M05 InstallCertificate against a running station.
+
+Certificates are made here with ``cryptography``; the hash data the station reports is checked against an
+independent computation by the ``openssl ocsp`` CLI (RFC 6960 CertID). Most tests share the module's station
+and keep to certificates of their own (each made with a fresh key), so they do not depend on one another;
+the stations with a special ``[security]`` configuration run on brokers of their own.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+from ..support import Mosquitto, OemClient, StationProcess, free_port
+
+V201, V21, V16 = "ocpp2.0.1", "ocpp2.1", "ocpp1.6"
+OPENSSL = shutil.which("openssl")
+
+# The seed's InstallCertificate example (OCTT Root CA 2, EC P-256, serial 4, valid 2024-05-30 .. 2064-05-20) and
+# the hash data of the seed's DeleteCertificate example, which names that very certificate.
+SEED_PEM = (
+    "-----BEGIN CERTIFICATE-----\nMIIB6TCCAY+gAwIBAgIBBDAKBggqhkjOPQQDAjBbMRcwFQYDVQQDDA5PQ1RUIFJv\n"
+    "b3QgQ0EgMjEdMBsGA1UECgwUT3BlbiBDaGFyZ2UgQWxsaWFuY2UxCzAJBgNVBAYT\n"
+    "Ak5MMRQwEgYKCZImiZPyLGQBGRYET0NUVDAgFw0yNDA1MzAxMzE3MjBaGA8yMDY0\n"
+    "MDUyMDEzMTcyMFowWzEXMBUGA1UEAwwOT0NUVCBSb290IENBIDIxHTAbBgNVBAoM\n"
+    "FE9wZW4gQ2hhcmdlIEFsbGlhbmNlMQswCQYDVQQGEwJOTDEUMBIGCgmSJomT8ixk\n"
+    "ARkWBE9DVFQwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAATuV4ikq+qqgURL2m4g\n"
+    "cWRNHvUffxvZQVf2W66PIMAcIUShWQBGxeoTh4dA50lppIZ9VnCGqqUPuzp9o76K\n"
+    "Zh0jo0IwQDAPBgNVHRMBAf8EBTADAQH/MA4GA1UdDwEB/wQEAwIBBjAdBgNVHQ4E\n"
+    "FgQUofbdHSg6eZ0gV58pJ9cGYcj9AgEwCgYIKoZIzj0EAwIDSAAwRQIgMxFfJo32\n"
+    "XJMda8wNqIa5InptZd1uqBT6RUgItUBEi7QCIQDZywzquLFUV2xWPzm4vV2jWUlZ\n"
+    "yS1DpSC11DclzOkvUw==\n-----END CERTIFICATE-----\n"
+)
+SEED_HASH_DATA = {
+    "hashAlgorithm": "SHA256",
+    "issuerKeyHash": "6fb6606900c9143982873363e815ae67163667c5792cd919afd37783bbff3095",
+    "issuerNameHash": "d1c53ae0a9d11dda803bf38fc580dc9869ffb234b561fa624a20e618ce4bb656",
+    "serialNumber": "4",
+}
+
+# --------------------------------------------------------------------------------------------------------------
+# Certificate factories
+# --------------------------------------------------------------------------------------------------------------
+
+NOW = datetime.now(UTC)
+NOT_BEFORE = NOW - timedelta(days=1)
+NOT_AFTER = NOW + timedelta(days=3650)
+
+
+def _usage(*, cert_sign: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(digital_signature=not cert_sign, content_commitment=False, key_encipherment=False,
+                         data_encipherment=False, key_agreement=False, key_cert_sign=cert_sign, crl_sign=cert_sign,
+                         encipher_only=False, decipher_only=False)
+
+
+def ec_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+@functools.cache
+def _rsa_key(bits: int, n: int) -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+def rsa_key(bits: int = 2048, n: int = 0) -> rsa.RSAPrivateKey:
+    """RSA keys are slow to make: the ``n``-th one of each size is made once per session."""
+    return _rsa_key(bits, n)
+
+
+_serials = iter(range(0x1000, 0x7FFFFFFF))
+
+
+def make_cert(key: Any, cn: str, *, issuer: x509.Certificate | None = None, issuer_key: Any = None,
+              ca: bool = True, not_before: datetime = NOT_BEFORE, not_after: datetime = NOT_AFTER,
+              serial: int | None = None) -> x509.Certificate:
+    """A certificate with a fresh serial; a self-signed CA unless told otherwise."""
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn),
+                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ocpp-station integration tests")])
+    builder = (x509.CertificateBuilder().subject_name(subject)
+               .issuer_name(issuer.subject if issuer is not None else subject)
+               .public_key(key.public_key()).serial_number(serial if serial is not None else next(_serials))
+               .not_valid_before(not_before).not_valid_after(not_after)
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+               .add_extension(_usage(cert_sign=ca), critical=True))
+    return builder.sign(issuer_key if issuer_key is not None else key, hashes.SHA256())
+
+
+def root(cn: str = "Test Root", key: Any = None, **kwargs: Any) -> x509.Certificate:
+    return make_cert(key if key is not None else ec_key(), cn, **kwargs)
+
+
+def pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def key_pem(key: Any) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode("ascii")
+
+
+def fingerprint(cert: x509.Certificate) -> bytes:
+    return cert.fingerprint(hashes.SHA256())
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Hash data computed independently, by the openssl CLI
+# --------------------------------------------------------------------------------------------------------------
+
+
+def openssl_hash_data(tmp_path: Path, cert: x509.Certificate, issuer: x509.Certificate | None = None,
+                      algorithm: str = "SHA256") -> dict[str, str]:
+    """The OCPP certificateHashData of ``cert`` from the CertID of an OCSP request built by ``openssl ocsp``."""
+    assert OPENSSL is not None, "the openssl CLI is needed"
+    issuer = issuer or cert
+    work = tmp_path / f"openssl-{fingerprint(cert).hex()[:12]}-{algorithm}"
+    work.mkdir(exist_ok=True)
+    cert_file, issuer_file, request = work / "cert.pem", work / "issuer.pem", work / "req.der"
+    cert_file.write_text(pem(cert))
+    issuer_file.write_text(pem(issuer))
+    # The digest option must come before -cert: openssl applies it to the next -cert.
+    subprocess.run([OPENSSL, "ocsp", "-issuer", issuer_file, f"-{algorithm.lower()}", "-cert", cert_file,
+                    "-no_nonce", "-reqout", request], check=True, capture_output=True)
+    text = subprocess.run([OPENSSL, "ocsp", "-reqin", request, "-req_text"], check=True, capture_output=True,
+                          text=True).stdout
+    text = re.sub(r"\\\s*\n\s*", "", text)  # long hex values are wrapped with a trailing backslash
+    fields = {}
+    for label in ("Hash Algorithm", "Issuer Name Hash", "Issuer Key Hash", "Serial Number"):
+        match = re.search(rf"^\s*{label}:\s*(\S+)\s*$", text, re.MULTILINE)
+        assert match, f"{label!r} not in the openssl output:\n{text}"
+        fields[label] = match.group(1)
+    assert fields["Hash Algorithm"] == algorithm.lower()
+    return {"hashAlgorithm": algorithm, "issuerNameHash": fields["Issuer Name Hash"].lower(),
+            "issuerKeyHash": fields["Issuer Key Hash"].lower(),
+            "serialNumber": format(int(fields["Serial Number"], 16), "x")}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Requests
+# --------------------------------------------------------------------------------------------------------------
+
+
+def install(oem: OemClient, cert: x509.Certificate | str, use: str = "CSMSRootCertificate",
+            version: str = V201) -> dict[str, Any]:
+    return oem.result("InstallCertificate", {"certificateType": use,
+                                             "certificate": cert if isinstance(cert, str) else pem(cert)}, version)
+
+
+def delete(oem: OemClient, hash_data: dict[str, str], version: str = V201) -> dict[str, Any]:
+    return oem.result("DeleteCertificate", {"certificateHashData": hash_data}, version)
+
+
+def installed(oem: OemClient, uses: list[str] | None = None, version: str = V201) -> dict[str, Any]:
+    """The GetInstalledCertificateIds answer; ``uses=None`` omits certificateType."""
+    return oem.result("GetInstalledCertificateIds", {} if uses is None else {"certificateType": uses}, version)
+
+
+def listed(oem: OemClient, uses: list[str] | None = None, version: str = V201) -> list[tuple[str, dict[str, str]]]:
+    """(certificateType, certificateHashData) of every reported certificate (no children)."""
+    answer = installed(oem, uses, version)
+    chains = answer.get("certificateHashDataChain", [])
+    assert (answer["status"] == "Accepted") == bool(chains), answer
+    return [(chain["certificateType"], chain["certificateHashData"]) for chain in chains]
+
+
+def listed_16(oem: OemClient, use: str = "CentralSystemRootCertificate") -> list[dict[str, str]]:
+    answer = oem.result("GetInstalledCertificateIds", {"certificateType": use}, V16)
+    entries = answer.get("certificateHashData", [])
+    assert (answer["status"] == "Accepted") == bool(entries), answer
+    assert "certificateHashDataChain" not in answer
+    return entries
+
+
+def hash_data(cert: x509.Certificate, issuer: x509.Certificate | None = None,
+              algorithm: str = "SHA256") -> dict[str, str]:
+    """The hash data the station must report, computed from the public spec (RFC 6960) with ``cryptography``."""
+    from cryptography.x509 import ocsp
+
+    digest = {"SHA256": hashes.SHA256(), "SHA384": hashes.SHA384(), "SHA512": hashes.SHA512()}[algorithm]
+    request = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer or cert, digest).build()
+    return {"hashAlgorithm": algorithm, "issuerNameHash": request.issuer_name_hash.hex(),
+            "issuerKeyHash": request.issuer_key_hash.hex(), "serialNumber": format(request.serial_number, "x")}
+
+
+def get_variable(oem: OemClient, component: str, variable: str) -> str:
+    [result] = oem.result("GetVariables", {"getVariableData": [
+        {"component": {"name": component}, "variable": {"name": variable}}]})["getVariableResult"]
+    assert result["attributeStatus"] == "Accepted", result
+    return result["attributeValue"]
+
+
+def assert_rejected(answer: dict[str, Any], version: str, reason: str = "InvalidCertificate") -> None:
+    assert answer["status"] == "Rejected", answer
+    if version == V16:
+        assert "statusInfo" not in answer, answer
+    else:
+        assert answer["statusInfo"]["reasonCode"] == reason, answer
+
+
+def ocpp_station(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ocpp_station", *args], capture_output=True, text=True, timeout=30)
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A broker of this test's own, so no other station answers on its topics."""
+    own = Mosquitto(free_port(), tmp_path / "broker")
+    own.workdir.mkdir()
+    own.start()
+    yield own
+    own.stop()
+
+
+def configured_station(broker: Mosquitto, tmp_path: Path, security: str) -> StationProcess:
+    config = tmp_path / "station.toml"
+    config.write_text(f"[security]\n{security}\n")
+    return StationProcess(broker.url, tmp_path / "data", ["--config", str(config)]).start()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 1. The seed vectors (M05 → M03 → M04), in every version
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", [V201, V21])
+def test_M05_M03_M04_seed_install_list_delete_2x(station: StationProcess, oem: OemClient, version: str) -> None:
+    assert install(oem, SEED_PEM, "CSMSRootCertificate", version) == {"status": "Accepted"}
+    answer = installed(oem, ["CSMSRootCertificate"], version)
+    assert answer["status"] == "Accepted"
+    seed = [c for c in answer["certificateHashDataChain"] if c["certificateHashData"]["serialNumber"] == "4"]
+    assert seed == [{"certificateType": "CSMSRootCertificate", "certificateHashData": SEED_HASH_DATA}]
+    assert delete(oem, SEED_HASH_DATA, version)["status"] == "Accepted"
+    assert ("CSMSRootCertificate", SEED_HASH_DATA) not in listed(oem, ["CSMSRootCertificate"], version)
+    assert delete(oem, SEED_HASH_DATA, version)["status"] == "NotFound"
+
+
+def test_M05_M03_M04_seed_install_list_delete_16(station: StationProcess, oem: OemClient) -> None:
+    answer = oem.result("InstallCertificate", {"certificateType": "CentralSystemRootCertificate",
+                                               "certificate": SEED_PEM}, V16)
+    assert answer == {"status": "Accepted"}
+    assert SEED_HASH_DATA in listed_16(oem)
+    # The 1.6 CentralSystemRootCertificate is the 2.x CSMSRootCertificate store.
+    assert ("CSMSRootCertificate", SEED_HASH_DATA) in listed(oem, ["CSMSRootCertificate"])
+    assert delete(oem, SEED_HASH_DATA, V16) == {"status": "Accepted"}
+    assert SEED_HASH_DATA not in listed_16(oem)
+    assert delete(oem, SEED_HASH_DATA, V16) == {"status": "NotFound"}
+
+
+def test_M03_FR_02_seed_gone_is_not_found(station: StationProcess, oem: OemClient) -> None:
+    """With only the seed root installed as ManufacturerRoot and then deleted, the type answers NotFound."""
+    assert install(oem, SEED_PEM, "ManufacturerRootCertificate") == {"status": "Accepted"}
+    assert listed_16(oem, "ManufacturerRootCertificate") == [SEED_HASH_DATA]
+    assert delete(oem, SEED_HASH_DATA)["status"] == "Accepted"
+    assert installed(oem, ["ManufacturerRootCertificate"]) == {"status": "NotFound"}
+    assert oem.result("GetInstalledCertificateIds", {"certificateType": "ManufacturerRootCertificate"}, V16) == {
+        "status": "NotFound"}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 2. Hash data against openssl; deletion by every algorithm, case-insensitive, leading zeros tolerated
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(OPENSSL is None, reason="openssl CLI not available")
+@pytest.mark.parametrize("algorithm", ["SHA256", "SHA384", "SHA512"])
+@pytest.mark.parametrize("kind", ["ec", "rsa"])
+def test_M03_FR_04_M04_FR_02_hash_data_matches_openssl_and_deletes(
+        station: StationProcess, oem: OemClient, tmp_path: Path, kind: str, algorithm: str) -> None:
+    key = ec_key() if kind == "ec" else rsa_key(2048, n=["SHA256", "SHA384", "SHA512"].index(algorithm))
+    cert = root(f"{kind} root {algorithm}", key)
+    assert install(oem, cert, "V2GRootCertificate") == {"status": "Accepted"}
+
+    expected = openssl_hash_data(tmp_path, cert)
+    assert ("V2GRootCertificate", expected) in listed(oem, ["V2GRootCertificate"])  # SHA256, lower case
+
+    by_openssl = openssl_hash_data(tmp_path, cert, algorithm=algorithm)
+    # A hash of another algorithm than the one named never matches.
+    other = "SHA512" if algorithm != "SHA512" else "SHA384"
+    assert delete(oem, {**by_openssl, "hashAlgorithm": other})["status"] == "NotFound"
+    # Upper-case hex and leading zeros in the serial name the same certificate.
+    shouted = {**by_openssl, "issuerNameHash": by_openssl["issuerNameHash"].upper(),
+               "issuerKeyHash": by_openssl["issuerKeyHash"].upper(),
+               "serialNumber": "00" + by_openssl["serialNumber"].upper()}
+    assert delete(oem, shouted)["status"] == "Accepted"
+    assert ("V2GRootCertificate", expected) not in listed(oem, ["V2GRootCertificate"])
+    assert delete(oem, by_openssl)["status"] == "NotFound"
+
+
+@pytest.mark.parametrize(("serial", "reported"), [(0xFF, "ff"), (0x80, "80"), ((1 << 158) + 5, "4" + "0" * 38 + "5")])
+def test_M03_FR_04_serial_is_reported_without_leading_zeros(station: StationProcess, oem: OemClient, serial: int,
+                                                            reported: str) -> None:
+    """0xFF and 0x80 are encoded with a leading 00 octet in DER; a 159-bit serial takes all 40 characters."""
+    cert = root(f"serial {serial:x}", serial=serial)
+    assert install(oem, cert, "V2GRootCertificate") == {"status": "Accepted"}
+    assert ("V2GRootCertificate", {**hash_data(cert), "serialNumber": reported}) in listed(oem, ["V2GRootCertificate"])
+    padded = reported.rjust(40, "0")  # leading zeros up to the 40 characters the schema allows
+    assert delete(oem, {**hash_data(cert), "serialNumber": padded})["status"] == "Accepted"
+
+
+def test_M05_pem_with_crlf_line_ends_is_accepted(station: StationProcess, oem: OemClient) -> None:
+    cert = root("CRLF")
+    assert install(oem, pem(cert).replace("\n", "\r\n")) == {"status": "Accepted"}
+    assert delete(oem, hash_data(cert))["status"] == "Accepted"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 3. M05.FR.07: invalid certificates are Rejected and not installed
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _bad_signature() -> str:
+    der = bytearray(root("bad signature").public_bytes(serialization.Encoding.DER))
+    der[-5] ^= 0x01  # inside the ECDSA signature value (the last field of the certificate)
+    cert = x509.load_der_x509_certificate(bytes(der))  # still parses
+    return pem(cert)
+
+
+def _not_self_signed() -> str:
+    ca_key = ec_key()
+    ca = root("issuing CA", ca_key)
+    return pem(make_cert(ec_key(), "sub CA", issuer=ca, issuer_key=ca_key))
+
+
+INVALID = {
+    "expired": lambda: pem(root("expired", not_before=NOW - timedelta(days=400),
+                                not_after=NOW - timedelta(days=1))),
+    "not_yet_valid": lambda: pem(root("not yet valid", not_before=NOW + timedelta(days=2),
+                                      not_after=NOW + timedelta(days=400))),
+    "not_a_ca": lambda: pem(root("leaf", ca=False)),
+    "not_self_signed": _not_self_signed,
+    "bad_signature": _bad_signature,
+    "rsa_1024": lambda: pem(root("weak", rsa_key(1024))),
+    "garbage_pem": lambda: "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+    "two_certificates": lambda: pem(root("first")) + pem(root("second")),
+    "private_key": lambda: key_pem(ec_key()),
+}
+# A word of the additionalInfo (2.x) showing the certificate was refused for the reason the case is about.
+WHY = {"expired": "expired", "not_yet_valid": "not valid yet", "not_a_ca": "ca=false", "not_self_signed": "self-signed",
+       "bad_signature": "signature", "rsa_1024": "1024", "garbage_pem": "x.509", "two_certificates": "2 certificates",
+       "private_key": "private key"}
+
+
+@pytest.mark.parametrize("version", [V201, V21, V16])
+@pytest.mark.parametrize("case", list(INVALID))
+def test_M05_FR_07_invalid_certificate_is_rejected_and_not_installed(
+        station: StationProcess, oem: OemClient, case: str, version: str) -> None:
+    text = INVALID[case]()
+    use = "CentralSystemRootCertificate" if version == V16 else "CSMSRootCertificate"
+    before = listed(oem, ["CSMSRootCertificate"])
+    entries_before = get_variable(oem, "SecurityCtrlr", "CertificateEntries")
+    answer = install(oem, text, use, version)
+    assert_rejected(answer, version)
+    if version != V16:
+        assert WHY[case] in answer["statusInfo"]["additionalInfo"].lower(), answer
+    assert listed(oem, ["CSMSRootCertificate"]) == before
+    assert get_variable(oem, "SecurityCtrlr", "CertificateEntries") == entries_before
+    if "PRIVATE KEY" in text:  # the answer never echoes what it was given
+        body = text.splitlines()[1]
+        assert body not in station.log_text()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 5. M05.FR.17: installing again is idempotent; one certificate may serve several uses
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", [V201, V21])
+def test_M05_FR_17_reinstall_identical_is_accepted_once(station: StationProcess, oem: OemClient,
+                                                        version: str) -> None:
+    cert = root(f"reinstalled {version}")
+    entries = int(get_variable(oem, "SecurityCtrlr", "CertificateEntries"))
+    for _ in range(3):
+        assert install(oem, cert, "MORootCertificate", version) == {"status": "Accepted"}
+    assert listed(oem, ["MORootCertificate"], version).count(("MORootCertificate", hash_data(cert))) == 1
+    assert int(get_variable(oem, "SecurityCtrlr", "CertificateEntries")) == entries + 1
+    assert delete(oem, hash_data(cert), version)["status"] == "Accepted"
+
+
+def test_M05_same_certificate_under_two_types_is_listed_under_both(station: StationProcess, oem: OemClient) -> None:
+    cert = root("two uses")
+    assert install(oem, cert, "CSMSRootCertificate") == {"status": "Accepted"}
+    assert install(oem, cert, "ManufacturerRootCertificate") == {"status": "Accepted"}
+    found = listed(oem, ["CSMSRootCertificate", "ManufacturerRootCertificate"])
+    assert ("CSMSRootCertificate", hash_data(cert)) in found
+    assert ("ManufacturerRootCertificate", hash_data(cert)) in found
+    assert hash_data(cert) in listed_16(oem, "ManufacturerRootCertificate")
+    assert hash_data(cert) in listed_16(oem, "CentralSystemRootCertificate")
+    # M04.FR.02: DeleteCertificate deletes what the hash data names, i.e. both.
+    assert delete(oem, hash_data(cert))["status"] == "Accepted"
+    found = listed(oem, ["CSMSRootCertificate", "ManufacturerRootCertificate"])
+    assert all(data != hash_data(cert) for _use, data in found)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 6. M03 filtering
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_M03_FR_03_omitted_type_lists_all_types_and_a_list_filters(station: StationProcess, oem: OemClient) -> None:
+    certs = {use: root(f"filter {use}") for use in ("V2GRootCertificate", "MORootCertificate", "CSMSRootCertificate",
+                                                    "ManufacturerRootCertificate", "OEMRootCertificate")}
+    for use, cert in certs.items():
+        assert install(oem, cert, use, V21) == {"status": "Accepted"}
+    try:
+        everything_21 = listed(oem, None, V21)
+        for use, cert in certs.items():
+            assert (use, hash_data(cert)) in everything_21
+        everything_201 = listed(oem, None, V201)
+        for use, cert in certs.items():
+            if use != "OEMRootCertificate":
+                assert (use, hash_data(cert)) in everything_201
+        # 2.0.1 has no OEMRootCertificate: a 2.0.1 request without filter never reports one.
+        assert all(use != "OEMRootCertificate" for use, _ in everything_201)
+
+        some = listed(oem, ["MORootCertificate", "OEMRootCertificate"], V21)
+        assert {use for use, _ in some} == {"MORootCertificate", "OEMRootCertificate"}
+        assert ("MORootCertificate", hash_data(certs["MORootCertificate"])) in some
+        assert ("OEMRootCertificate", hash_data(certs["OEMRootCertificate"])) in some
+        assert {use for use, _ in listed(oem, ["CSMSRootCertificate"])} == {"CSMSRootCertificate"}
+    finally:
+        for cert in certs.values():
+            assert delete(oem, hash_data(cert), V21)["status"] == "Accepted"
+
+
+def test_M03_a_type_asked_for_twice_is_reported_once(station: StationProcess, oem: OemClient) -> None:
+    cert = root("asked twice")
+    assert install(oem, cert, "MORootCertificate") == {"status": "Accepted"}
+    try:
+        assert listed(oem, ["MORootCertificate", "MORootCertificate"]).count(
+            ("MORootCertificate", hash_data(cert))) == 1
+    finally:
+        assert delete(oem, hash_data(cert))["status"] == "Accepted"
+
+
+@pytest.mark.parametrize("version", [V201, V21])
+def test_M03_FR_02_type_with_nothing_installed_is_not_found_without_list(station: StationProcess, oem: OemClient,
+                                                                         version: str) -> None:
+    # The shared station never keeps an MO root installed after a test (and has no V2G chain).
+    assert installed(oem, ["MORootCertificate", "V2GCertificateChain"], version) == {"status": "NotFound"}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 10. Schema limits
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("version", "limit"), [(V201, 5500), (V21, 10000), (V16, 5500)])
+def test_M05_certificate_longer_than_the_schema_allows_is_a_property_constraint_violation(
+        station: StationProcess, oem: OemClient, version: str, limit: int) -> None:
+    use = "CentralSystemRootCertificate" if version == V16 else "CSMSRootCertificate"
+    head, tail = "-----BEGIN CERTIFICATE-----\n", "\n-----END CERTIFICATE-----\n"
+
+    def certificate(length: int) -> str:
+        return head + "A" * (length - len(head) - len(tail)) + tail
+
+    error = oem.error("InstallCertificate", {"certificateType": use, "certificate": certificate(limit + 1)}, version)
+    assert error["error_code"] == "PropertyConstraintViolation", error
+    # Exactly at the limit the request is valid: the (garbage) certificate is then Rejected, not an error.
+    assert_rejected(install(oem, certificate(limit), use, version), version)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 4. M05.FR.06: the store is full
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_M05_FR_06_store_full_is_rejected_out_of_storage(broker: Mosquitto, tmp_path: Path) -> None:
+    station = configured_station(broker, tmp_path, "certificate_entries_max = 2")
+    oem = OemClient(broker.port)
+    try:
+        first, second, third = root("first"), root("second"), root("third")
+        assert get_variable(oem, "SecurityCtrlr", "CertificateEntries") == "0"
+        assert install(oem, first) == {"status": "Accepted"}
+        assert install(oem, second, "V2GRootCertificate") == {"status": "Accepted"}
+        assert get_variable(oem, "SecurityCtrlr", "CertificateEntries") == "2"
+
+        assert_rejected(install(oem, third), V201, "OutOfStorage")
+        assert_rejected(install(oem, third, "MORootCertificate", V21), V21, "OutOfStorage")
+        assert_rejected(install(oem, pem(third), "CentralSystemRootCertificate", V16), V16)
+        assert all(data != hash_data(third) for _use, data in listed(oem))
+        # Installing one of the installed again is no new entry (M05.FR.17).
+        assert install(oem, first) == {"status": "Accepted"}
+        assert install(oem, second, "V2GRootCertificate", V21) == {"status": "Accepted"}
+        assert get_variable(oem, "SecurityCtrlr", "CertificateEntries") == "2"
+        assert len(listed(oem)) == 2
+
+        # Room again after a delete.
+        assert delete(oem, hash_data(second))["status"] == "Accepted"
+        assert get_variable(oem, "SecurityCtrlr", "CertificateEntries") == "1"
+        assert install(oem, third) == {"status": "Accepted"}
+        assert get_variable(oem, "SecurityCtrlr", "CertificateEntries") == "2"
+        assert sorted(data["serialNumber"] for _use, data in listed(oem)) == sorted(
+            hash_data(c)["serialNumber"] for c in (first, third))
+    finally:
+        oem.close()
+        station.terminate()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 8. M05.FR.09–12: AdditionalRootCertificateCheck
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_M05_FR_09_to_12_additional_root_certificate_check(broker: Mosquitto, tmp_path: Path) -> None:
+    station = configured_station(broker, tmp_path, "additional_root_certificate_check = true")
+    oem = OemClient(broker.port)
+    try:
+        assert get_variable(oem, "SecurityCtrlr", "AdditionalRootCertificateCheck") == "true"
+        old_key = ec_key()
+        old = root("CSMS root 2025", old_key)
+        assert install(oem, old) == {"status": "Accepted"}
+        assert listed(oem, ["CSMSRootCertificate"]) == [("CSMSRootCertificate", hash_data(old))]
+
+        # M05.FR.11: a root the installed one did not sign is refused, and not installed.
+        assert_rejected(install(oem, root("unrelated root")), V201)
+        assert listed(oem, ["CSMSRootCertificate"]) == [("CSMSRootCertificate", hash_data(old))]
+
+        # M05.FR.12: the new root, signed by the old one, is installed and the old one kept as the fallback.
+        new = make_cert(ec_key(), "CSMS root 2026", issuer=old, issuer_key=old_key)
+        assert install(oem, new) == {"status": "Accepted"}
+        found = listed(oem, ["CSMSRootCertificate"])
+        assert len(found) == 2
+        assert ("CSMSRootCertificate", hash_data(old)) in found
+        assert ("CSMSRootCertificate", hash_data(new, issuer=old)) in found
+        assert len(listed_16(oem)) == 2
+        assert get_variable(oem, "SecurityCtrlr", "CertificateEntries") == "2"
+        # Other root types are not subject to the check.
+        assert install(oem, root("manufacturer"), "ManufacturerRootCertificate") == {"status": "Accepted"}
+    finally:
+        oem.close()
+        station.terminate()
+
+
+def test_M05_FR_17_reinstalling_the_current_cross_signed_root_is_accepted(broker: Mosquitto, tmp_path: Path) -> None:
+    station = configured_station(broker, tmp_path, "additional_root_certificate_check = true")
+    oem = OemClient(broker.port)
+    try:
+        old_key = ec_key()
+        old = root("CSMS root A", old_key)
+        new = make_cert(ec_key(), "CSMS root B", issuer=old, issuer_key=old_key)
+        assert install(oem, old) == {"status": "Accepted"}
+        assert install(oem, new) == {"status": "Accepted"}
+        assert install(oem, new) == {"status": "Accepted"}  # the same certificate again: nothing changes
+        found = listed(oem, ["CSMSRootCertificate"])
+        assert sorted(found, key=str) == sorted([("CSMSRootCertificate", hash_data(old)),
+                                                 ("CSMSRootCertificate", hash_data(new, issuer=old))], key=str)
+    finally:
+        oem.close()
+        station.terminate()
+
+
+def test_M05_FR_06_a_root_replacement_does_not_overfill_the_store(broker: Mosquitto, tmp_path: Path) -> None:
+    station = configured_station(broker, tmp_path,
+                                 "additional_root_certificate_check = true\ncertificate_entries_max = 2")
+    oem = OemClient(broker.port)
+    try:
+        old_key = ec_key()
+        old = root("CSMS root A", old_key)
+        assert install(oem, old) == {"status": "Accepted"}
+        assert install(oem, root("manufacturer"), "ManufacturerRootCertificate") == {"status": "Accepted"}
+        answer = install(oem, make_cert(ec_key(), "CSMS root B", issuer=old, issuer_key=old_key))
+        if answer["status"] == "Rejected":
+            assert answer["statusInfo"]["reasonCode"] == "OutOfStorage", answer
+        assert int(get_variable(oem, "SecurityCtrlr", "CertificateEntries")) <= 2
+        assert len(listed(oem)) <= 2
+    finally:
+        oem.close()
+        station.terminate()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 9. Durability: the database is the truth, the PEM bundles derive from it
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _bundle(data_dir: Path, use: str = "CSMSRootCertificate") -> set[bytes]:
+    return {fingerprint(c) for c in x509.load_pem_x509_certificates((data_dir / "certs" / f"{use}.pem").read_bytes())}
+
+
+def test_M05_FR_02_installed_roots_survive_kill_9_and_bundles_derive_from_the_database(
+        broker: Mosquitto, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    station = StationProcess(broker.url, data_dir).start()
+    oem = OemClient(broker.port)
+    try:
+        first, second = root("durable one"), root("durable two", rsa_key(2048, n=7))
+        assert install(oem, first) == {"status": "Accepted"}
+        assert install(oem, second) == {"status": "Accepted"}
+        station.kill()  # right after the Accepted answer
+        station.start()
+        found = listed(oem, ["CSMSRootCertificate"])
+        assert sorted(found, key=str) == sorted([("CSMSRootCertificate", hash_data(c)) for c in (first, second)],
+                                                key=str)
+        assert _bundle(data_dir) == {fingerprint(first), fingerprint(second)}
+
+        # The bundle is rewritten from the database at start.
+        assert station.terminate() == 0
+        (data_dir / "certs" / "CSMSRootCertificate.pem").unlink()
+        station.start()
+        assert _bundle(data_dir) == {fingerprint(first), fingerprint(second)}
+
+        # A delete rewrites it; deleting the last one removes it.
+        assert delete(oem, hash_data(first))["status"] == "Accepted"
+        assert _bundle(data_dir) == {fingerprint(second)}
+        assert delete(oem, hash_data(second))["status"] == "Accepted"
+        assert not (data_dir / "certs" / "CSMSRootCertificate.pem").exists()
+        station.kill()
+        station.start()
+        assert installed(oem, ["CSMSRootCertificate"]) == {"status": "NotFound"}
+    finally:
+        oem.close()
+        station.terminate()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 7. The station's own certificates (imported with the CLI): M03.FR.05, M04.FR.06
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(OPENSSL is None, reason="openssl CLI not available")
+def test_M03_FR_05_M04_FR_06_own_certificates_imported_with_the_cli(broker: Mosquitto, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    station = StationProcess(broker.url, data_dir).start()
+    oem = OemClient(broker.port)
+    files = tmp_path / "files"
+    files.mkdir()
+    try:
+        # ChargingStationCertificate: the leaf alone, signed by a CSMS root installed beforehand.
+        csms_key = ec_key()
+        csms_root = root("CSMS root for the client certificate", csms_key)
+        assert install(oem, csms_root) == {"status": "Accepted"}
+        cs_key = ec_key()
+        cs_leaf = make_cert(cs_key, "CS0000000001", issuer=csms_root, issuer_key=csms_key, ca=False)
+        (files / "cs.pem").write_text(pem(cs_leaf))
+        (files / "cs.key").write_text(key_pem(cs_key))
+
+        # V2GCertificateChain: leaf + 2 sub-CAs + the V2G root, all in the file.
+        v2g_root_key, sub1_key, sub2_key, leaf_key = ec_key(), ec_key(), ec_key(), ec_key()
+        v2g_root = root("V2G root", v2g_root_key)
+        sub1 = make_cert(sub1_key, "V2G sub-CA 1", issuer=v2g_root, issuer_key=v2g_root_key)
+        sub2 = make_cert(sub2_key, "V2G sub-CA 2", issuer=sub1, issuer_key=sub1_key)
+        v2g_leaf = make_cert(leaf_key, "SECC", issuer=sub2, issuer_key=sub2_key, ca=False)
+        (files / "v2g.pem").write_text("".join(pem(c) for c in (v2g_leaf, sub2, sub1, v2g_root)))
+        (files / "v2g.key").write_text(key_pem(leaf_key))
+
+        outputs = []
+        for use, name in (("ChargingStationCertificate", "cs"), ("V2GCertificateChain", "v2g")):
+            done = ocpp_station("certs", "import", "--type", use, str(files / f"{name}.pem"),
+                                "--key", str(files / f"{name}.key"), "--data-dir", str(data_dir))
+            assert done.returncode == 0, done.stderr
+            outputs.append(done.stdout + done.stderr)
+
+        # A key that does not belong to the certificate: exit status 1 and a clear message; nothing replaced.
+        done = ocpp_station("certs", "import", "--type", "ChargingStationCertificate", str(files / "cs.pem"),
+                            "--key", str(files / "v2g.key"), "--data-dir", str(data_dir))
+        assert done.returncode == 1
+        assert "private key does not belong" in done.stderr
+        outputs.append(done.stdout + done.stderr)
+
+        for use in ("ChargingStationCertificate", "V2GCertificateChain"):
+            key_file = data_dir / "private" / f"{use}.key.pem"
+            assert key_file.stat().st_mode & 0o777 == 0o600
+            assert (data_dir / "certs" / f"{use}.pem").exists()
+        assert (data_dir / "private" / "ChargingStationCertificate.key.pem").read_text() == key_pem(cs_key)
+
+        done = ocpp_station("certs", "list", "--data-dir", str(data_dir))
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout + done.stderr)
+        for text in ("ChargingStationCertificate", "V2GCertificateChain", "CSMSRootCertificate",
+                     "'CS0000000001'", "'SECC'", "(+2 sub-CA)"):
+            assert text in done.stdout
+
+        # M03.FR.05: the V2G leaf with its sub-CAs as children, the root not part of the chain.
+        leaf_data = openssl_hash_data(tmp_path, v2g_leaf, sub2)
+        children = [openssl_hash_data(tmp_path, sub2, sub1), openssl_hash_data(tmp_path, sub1, v2g_root)]
+        for version in (V201, V21):
+            answer = installed(oem, ["V2GCertificateChain"], version)
+            assert answer["status"] == "Accepted"
+            [chain] = answer["certificateHashDataChain"]
+            assert chain["certificateType"] == "V2GCertificateChain"
+            assert chain["certificateHashData"] == leaf_data
+            assert len(chain["childCertificateHashData"]) == 2
+            assert sorted(chain["childCertificateHashData"], key=str) == sorted(children, key=str)
+        everything = installed(oem)["certificateHashDataChain"]
+        assert {c["certificateType"] for c in everything} == {"CSMSRootCertificate", "V2GCertificateChain"}
+        assert [c for c in everything if c["certificateType"] == "CSMSRootCertificate"] == [
+            {"certificateType": "CSMSRootCertificate", "certificateHashData": hash_data(csms_root)}]
+
+        # M04.FR.06: the station's own certificates cannot be deleted.
+        cs_data = openssl_hash_data(tmp_path, cs_leaf, csms_root)
+        for version in (V201, V21, V16):
+            assert delete(oem, cs_data, version)["status"] == "Failed"
+            assert delete(oem, leaf_data, version)["status"] == "Failed"
+            assert delete(oem, children[0], version)["status"] == "Failed"
+        assert (data_dir / "private" / "ChargingStationCertificate.key.pem").exists()
+        assert installed(oem, ["V2GCertificateChain"])["certificateHashDataChain"][0]["certificateHashData"] == \
+            leaf_data
+        # The CSMS root that issued the client certificate is still an ordinary root.
+        assert delete(oem, hash_data(csms_root))["status"] == "Accepted"
+        assert (data_dir / "certs" / "ChargingStationCertificate.pem").exists()
+
+        # Private key material never shows in the CLI output or the station log.
+        log = station.log_text()
+        for key in (cs_key, leaf_key):
+            for line in key_pem(key).splitlines()[1:-1]:
+                assert line not in log
+                assert all(line not in output for output in outputs)
+        assert "PRIVATE KEY" not in log
+    finally:
+        oem.close()
+        station.terminate()
+
+
+def test_cli_certs_list_without_certificates(tmp_path: Path) -> None:
+    done = ocpp_station("certs", "list", "--data-dir", str(tmp_path / "data"))
+    assert done.returncode == 0, done.stderr
+    assert "no certificates installed" in done.stdout
