@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from .config import Config
 from .handlers import provisioning, security
 from .rpc.dispatch import Answer, Dispatcher, Routes
+from .station.answers import AnswerCache
 from .station.certificate_store import CertificateStore
 from .station.device_model import DeviceModel, VariableDefinition
 from .station.network import priority_rule
@@ -23,6 +24,8 @@ from .station.storage import Storage
 log = logging.getLogger(__name__)
 
 VERSIONS_2X = ("ocpp2.0.1", "ocpp2.1")
+# Requests that may change state: their commit waits for the fsync. The others only record an answer.
+MUTATING_ACTIONS = frozenset({"SetVariables", "InstallCertificate", "DeleteCertificate", "SetNetworkProfile"})
 
 
 def _now() -> str:
@@ -64,7 +67,9 @@ class Station:
             routes[(version, "GetInstalledCertificateIds")] = security.get_installed_certificate_ids(
                 self.certificates)
         self.routes: Routes = routes
-        self.dispatcher = Dispatcher(routes)
+        self.dispatcher = Dispatcher(routes, config.requests.max_bytes)
+        self.answers = AnswerCache(self.storage, config.requests.answer_cache_size,
+                                   config.requests.answer_cache_max_age_s)
 
     def _network_configuration(self, definition: VariableDefinition) -> str | None:
         """2.1 NetworkConfiguration[slot].<Variable>: read from the stored profile of that slot."""
@@ -77,7 +82,25 @@ class Station:
         return "" if value is None else str(value)
 
     def handle(self, raw: bytes) -> Answer:
-        return self.dispatcher.handle(raw)
+        """Answer one request: once only, its effect and its answer committed together. Never raises."""
+        parsed = self.dispatcher.parse(raw)
+        if isinstance(parsed, Answer):
+            return parsed  # nothing was executed: nothing to remember
+        request = parsed
+        try:
+            cached = self.answers.get(request.id)
+            if cached is not None:
+                log.info("%s was answered before: sent the same answer again, executed nothing", request.id)
+                return Answer(cached, request.id, "repeated, answered from the answer cache")
+            with self.storage.unit_of_work(durable=request.action in MUTATING_ACTIONS):
+                answer = self.dispatcher.execute(request, len(raw))
+                if answer.body is not None:
+                    self.answers.remember(request.id, answer.body)
+            return answer
+        except Exception:
+            # The commit failed (disk full, I/O error): whatever the handler answered did not happen.
+            log.exception("%s: could not commit the request's effect and answer", request.id)
+            return self.dispatcher.fail(request, "the station could not store the result")
 
     def close(self) -> None:
         self.storage.close()

@@ -75,13 +75,26 @@ class Network:
 
 
 @dataclass(frozen=True)
+class Requests:
+    """How requests are received, whatever the door."""
+
+    max_bytes: int = 1024 * 1024  # larger → CallError FormatViolation, unparsed
+    answer_cache_size: int = 10000  # answers kept to serve repeated request ids (count …
+    answer_cache_max_age_s: float = 86400.0  # … and age)
+
+
+@dataclass(frozen=True)
 class MqttConfig:
     url: str = ""  # empty: run the embedded broker on 127.0.0.1:1883
     request_topic: str = "cs/josev"
     response_topic: str = "josev/cs"
-    client_id: str = "ocpp-station"
-    ca_file: str | None = None
+    client_id: str = "ocpp-station"  # fixed: the broker keeps the session (and queued requests) under it
+    ca_file: str | None = None  # CA to verify an mqtts:// broker (default: the system's)
+    client_cert: str | None = None  # mutual TLS: our certificate …
+    client_key: str | None = None  # … and its key (never logged)
     protocol: str = "5"  # "5" or "3.1.1"; the embedded broker only speaks 3.1.1
+    session_expiry_s: int = 7 * 24 * 3600  # how long the broker keeps our session while we are away
+    receive_maximum: int = 32  # unacknowledged requests the broker may push to us at once
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,7 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     security: Security = field(default_factory=Security)
     network: Network = field(default_factory=Network)
+    requests: Requests = field(default_factory=Requests)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
 
 
@@ -133,7 +147,7 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None,
             raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-        unknown = set(raw) - {"data_dir", "station", "evse", "limits", "security", "network", "mqtt"}
+        unknown = set(raw) - {"data_dir", "station", "evse", "limits", "security", "network", "requests", "mqtt"}
         if unknown:
             raise ConfigError(f"{path}: unknown section(s): {', '.join(sorted(unknown))}")
         if "data_dir" in raw:
@@ -153,6 +167,8 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None,
                     if isinstance(network.get(name), list):
                         network[name] = tuple(network[name])
             config = replace(config, network=_section(Network, network, "network"))
+        if "requests" in raw:
+            config = replace(config, requests=_section(Requests, raw["requests"], "requests"))
         if "mqtt" in raw:
             config = replace(config, mqtt=_section(MqttConfig, raw["mqtt"], "mqtt"))
     environ = os.environ if environ is None else environ
@@ -163,7 +179,8 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None,
             config = replace(config, mqtt=replace(config.mqtt, url=source["mqtt_url"]))
         if source.get("data_dir") is not None:
             config = replace(config, data_dir=Path(source["data_dir"]))
-        for name in ("ca_file", "client_id", "request_topic", "response_topic", "protocol"):
+        for name in ("ca_file", "client_cert", "client_key", "client_id", "request_topic", "response_topic",
+                     "protocol"):
             if source.get(name) is not None:
                 config = replace(config, mqtt=replace(config.mqtt, **{name: source[name]}))
     _check(config)
@@ -194,5 +211,9 @@ def _check(config: Config) -> None:
         raise ConfigError(f"network.interface {network.interface!r} is not in network.interfaces")
     if network.security_profile not in (1, 2, 3):
         raise ConfigError("network.security_profile must be 1, 2 or 3")
+    if (config.mqtt.client_cert is None) != (config.mqtt.client_key is None):
+        raise ConfigError("mqtt.client_cert and mqtt.client_key go together (mutual TLS)")
+    if config.mqtt.receive_maximum < 1 or config.requests.max_bytes < 1024:
+        raise ConfigError("mqtt.receive_maximum must be ≥ 1 and requests.max_bytes ≥ 1024")
     if config.mqtt.protocol not in ("5", "3.1.1"):
         raise ConfigError("mqtt.protocol must be '5' or '3.1.1'")

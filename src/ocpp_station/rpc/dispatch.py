@@ -34,6 +34,7 @@ from .envelope import (
     decode,
     encode,
     parse_request,
+    sniff,
 )
 from .errors import ErrorCode, OcppError
 from .schemas import OCPP_VERSIONS, SchemaSet, known_actions
@@ -47,6 +48,10 @@ SEED_ACTIONS = ("GetVariables", "SetVariables", "GetInstalledCertificateIds", "I
 
 Routes = Mapping[tuple[str, str], Handler]
 
+# Large enough for every legal request (a 2.1 InstallCertificate is ≤ 10,000 characters, SetVariables
+# is bounded by BytesPerMessage[SetVariables]), small enough that a flood of junk costs little.
+DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -58,10 +63,16 @@ class Answer:
 
 
 class Dispatcher:
-    """Routes requests to handlers; pure apart from what the handlers themselves do."""
+    """Routes requests to handlers; pure apart from what the handlers themselves do.
 
-    def __init__(self, routes: Routes):
+    :meth:`handle` does it all; a door that needs to act between reading a request and running
+    it (to look up an answer already given, or to wrap the work in a transaction) calls
+    :meth:`parse` and then :meth:`execute`.
+    """
+
+    def __init__(self, routes: Routes, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES):
         self._routes = dict(routes)
+        self._max_request_bytes = max_request_bytes
         wanted: dict[str, set[str]] = {v: set() for v in OCPP_VERSIONS}
         for version, action in self._routes:
             wanted[version].add(action)
@@ -69,24 +80,30 @@ class Dispatcher:
 
     def handle(self, raw: bytes) -> Answer:
         """Answer one raw message. Never raises."""
-        try:
-            return self._handle(raw)
-        except Exception:  # the last line of defence: nothing a client sends may stop the service
-            log.exception("unexpected failure while answering a message")
-            body = call_error(UNKNOWN_ID, None, OcppError(ErrorCode.INTERNAL_ERROR, "internal error"))
-            return Answer(encode(body), UNKNOWN_ID, "CallError InternalError")
+        parsed = self.parse(raw)
+        return parsed if isinstance(parsed, Answer) else self.execute(parsed, len(raw))
 
-    def _handle(self, raw: bytes) -> Answer:
+    def parse(self, raw: bytes) -> Request | Answer:
+        """The request in ``raw``, or the answer to give without executing anything. Never raises."""
         try:
-            request = parse_request(decode(raw))
+            if len(raw) > self._max_request_bytes:
+                raise EnvelopeError(f"the message is {len(raw)} bytes, more than the {self._max_request_bytes} "
+                                    "this station accepts", *sniff(raw), code=ErrorCode.FORMAT_VIOLATION)
+            return parse_request(decode(raw))
         except NotARequest as why:
             log.info("ignored a message on the request topic: %s", why)
             return Answer(None)
         except EnvelopeError as error:
-            log.warning("bad envelope (id %s): %s", error.request_id, error.description)
+            log.warning("bad request (id %s): %s", error.request_id, error.description)
             return self._error(error.request_id, error.ocpp_version, error)
+        except Exception:  # the last line of defence: nothing a client sends may stop the service
+            log.exception("unexpected failure while reading a message")
+            return self._error(UNKNOWN_ID, None, OcppError(ErrorCode.INTERNAL_ERROR, "internal error"))
+
+    def execute(self, request: Request, size: int) -> Answer:
+        """Run ``request`` (of ``size`` bytes as received) and build its answer. Never raises."""
         try:
-            payload = self._call(request, len(raw))
+            payload = self._call(request, size)
         except OcppError as error:
             log.info("%s %s %s → CallError %s: %s", request.id, request.ocpp_version, request.action,
                      error.code.value, error.description)
@@ -96,6 +113,10 @@ class Dispatcher:
             error = OcppError(ErrorCode.INTERNAL_ERROR, f"internal error while handling {request.action}")
             return self._error(request.id, request.ocpp_version, error)
         return Answer(encode(call_result(request, payload)), request.id, "CallResult")
+
+    def fail(self, request: Request, why: str) -> Answer:
+        """An InternalError answer for ``request``, for failures outside the handler (e.g. the commit)."""
+        return self._error(request.id, request.ocpp_version, OcppError(ErrorCode.INTERNAL_ERROR, why))
 
     def _call(self, request: Request, size: int) -> dict[str, Any]:
         version, action = request.ocpp_version, request.action

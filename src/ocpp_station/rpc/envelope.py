@@ -109,6 +109,27 @@ def encode(answer: dict[str, Any]) -> bytes:
         return json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+_ID_NEAR_START = re.compile(rb'"id"\s*:\s*"([^"\\]{1,36})"')
+_VERSION_NEAR_START = re.compile(rb'"ocpp_version"\s*:\s*"(ocpp[0-9.]{1,6})"')
+SNIFF_BYTES = 4096
+
+
+def sniff(raw: bytes) -> tuple[str, str | None]:
+    """The request id and version, read from the first bytes of a message too large to parse.
+
+    Good enough for the envelope our clients write (``id`` and ``data`` before the payload, as in
+    the seed's examples); what cannot be seen this cheaply is ``"-1"`` / None.
+    """
+    head = raw[:SNIFF_BYTES]
+    found_id, found_version = _ID_NEAR_START.search(head), _VERSION_NEAR_START.search(head)
+    version = found_version.group(1).decode("ascii") if found_version else None
+    try:
+        request_id = found_id.group(1).decode("utf-8") if found_id else UNKNOWN_ID
+    except UnicodeDecodeError:
+        request_id = UNKNOWN_ID
+    return request_id, version if version in OCPP_VERSIONS else None
+
+
 def readable_id(message: dict[str, Any]) -> str:
     """The request id if it can be echoed back, else ``"-1"``."""
     value = message.get("id")

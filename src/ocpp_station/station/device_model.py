@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 from .datatypes import Characteristics, InvalidValue, validate
 
@@ -134,11 +135,12 @@ def stored_key(definition: VariableDefinition, attribute: AttributeType) -> Stor
             definition.name, definition.instance or "", attribute.value)
 
 
-class ValueStore:
-    """What the model needs from storage: durable, all-or-nothing writes of set values."""
+class ValueStore(Protocol):
+    """What the model needs from storage: all-or-nothing writes, and a hook for after the commit."""
 
-    def save_variable_values(self, rows: Sequence[tuple[StoredKey, str]]) -> None:  # pragma: no cover
-        raise NotImplementedError
+    def save_variable_values(self, rows: Sequence[tuple[StoredKey, str]]) -> None: ...
+
+    def after_commit(self, action: Callable[[], None]) -> None: ...
 
 
 Rule = Callable[[str], InvalidValue | None]
@@ -272,5 +274,5 @@ class DeviceModel:
             return [Outcome(AttributeStatus.REJECTED, info=failed)
                     if o.status in (AttributeStatus.ACCEPTED, AttributeStatus.REBOOT_REQUIRED) else o
                     for o in outcomes]
-        self._values.update(writes)
+        self.store.after_commit(lambda: self._values.update(writes))  # memory never runs ahead of disk
         return outcomes

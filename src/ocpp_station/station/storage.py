@@ -10,13 +10,14 @@ that adds variables or changes a default keeps every value already set.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from .device_model import StoredKey, ValueStore
+from .device_model import StoredKey
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,16 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     ) WITHOUT ROWID
     """,
+    # 5: answers already given, by request id, so a repeated request is answered again without
+    # being executed again (QoS 1 redelivery, a client's retry). Bounded by count and age.
+    """
+    CREATE TABLE answer (
+        request_id TEXT NOT NULL UNIQUE,
+        body BLOB NOT NULL,
+        answered_at REAL NOT NULL
+    )
+    """,
+    "CREATE INDEX answer_by_age ON answer (answered_at)",
 )
 
 
@@ -82,7 +93,7 @@ def prepare_data_dir(path: Path) -> Path:
     return path
 
 
-class Storage(ValueStore):
+class Storage:
     """The SQLite database, migrated to the newest schema when opened."""
 
     def __init__(self, data_dir: Path):
@@ -92,6 +103,8 @@ class Storage(ValueStore):
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
+        self._in_unit = False
+        self._pending: list[Callable[[], None]] = []
         os.chmod(self.path, 0o600)
         self._migrate()
 
@@ -106,9 +119,67 @@ class Storage(ValueStore):
                 self._db.execute(f"PRAGMA user_version = {number}")
             log.info("database %s migrated to schema %d", self.path, number)
 
-    def transaction(self) -> sqlite3.Connection:
-        """``with storage.transaction():`` — BEGIN IMMEDIATE … COMMIT (or ROLLBACK on error)."""
-        return _Transaction(self._db)  # type: ignore[return-value]
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """``with storage.transaction() as db:`` — all or nothing.
+
+        Outside a unit of work this is BEGIN IMMEDIATE … COMMIT, durable when it returns. Inside
+        one (see :meth:`unit_of_work`) it is a SAVEPOINT: a failure undoes just this part, and
+        the whole becomes durable when the unit of work commits.
+        """
+        return self._savepoint() if self._in_unit else self._top_level(durable=True)
+
+    def unit_of_work(self, durable: bool) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One request's writes — its effect and its remembered answer — as one transaction.
+
+        ``durable`` requests (those that may change state) commit with an fsync
+        (``synchronous=FULL``); the others only record an answer, which may be lost in a power
+        cut without harm (re-running a read is fine), and skip the fsync (``NORMAL``).
+        """
+        return self._top_level(durable)
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once what was written so far is committed (now, outside a unit of work).
+
+        For derived state — PEM bundles, in-memory caches — that must never run ahead of the database.
+        """
+        if self._in_unit:
+            self._pending.append(action)
+        else:
+            _run_derived(action)
+
+    @contextlib.contextmanager
+    def _top_level(self, durable: bool) -> Iterator[sqlite3.Connection]:
+        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        self._db.execute("BEGIN IMMEDIATE")
+        self._in_unit, self._pending = True, []
+        try:
+            yield self._db
+        except BaseException:
+            self._in_unit = False
+            self._db.execute("ROLLBACK")
+            raise
+        try:
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._in_unit = False
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        self._in_unit = False
+        pending, self._pending = self._pending, []
+        for action in pending:
+            _run_derived(action)
+
+    @contextlib.contextmanager
+    def _savepoint(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("SAVEPOINT part")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK TO part")
+            self._db.execute("RELEASE part")
+            raise
+        self._db.execute("RELEASE part")
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -132,13 +203,13 @@ class Storage(ValueStore):
         self._db.close()
 
 
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection):
-        self._db = db
+def _run_derived(action: Callable[[], None]) -> None:
+    """Derived state follows a commit that already happened: a failure here is logged, not raised.
 
-    def __enter__(self) -> sqlite3.Connection:
-        self._db.execute("BEGIN IMMEDIATE")
-        return self._db
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+    The database is the truth; what failed (a PEM bundle on a full disk, say) is rebuilt from it
+    at the next start.
+    """
+    try:
+        action()
+    except Exception:
+        log.exception("could not update state derived from the database; it is rebuilt at the next start")
