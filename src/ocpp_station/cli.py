@@ -53,7 +53,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="station.toml: identity, EVSEs and connectors, limits, MQTT settings "
                             "(see station.example.toml)")
     _mqtt_options(serve)
-    serve.add_argument("--client-id", help="MQTT client id of the station (default ocpp-station)")
+    serve.add_argument("--client-id", help="MQTT client id of the station (default ocpp-station); keep it "
+                                           "fixed: the broker keeps queued requests under it")
+    serve.add_argument("--client-cert", metavar="FILE", help="certificate for mutual TLS with the broker")
+    serve.add_argument("--client-key", metavar="FILE", help="private key of --client-cert")
     serve.add_argument("--embedded-port", type=int, default=1883, metavar="PORT",
                        help="port of the embedded broker when no --mqtt-url is given (default 1883)")
 
@@ -230,8 +233,11 @@ async def _run(config: Config, embedded_port: int) -> None:
             settings = replace(settings, url=url, protocol="3.1.1")
         try:
             address = BrokerAddress.parse(settings.url)
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
+            # Fail now, not in the retry loop, when a TLS file is missing or unreadable.
+            address.client_options(client_id=None, protocol=settings.protocol, ca_file=settings.ca_file,
+                                   client_cert=settings.client_cert, client_key=settings.client_key)
+        except (ValueError, OSError) as error:
+            raise ConfigError(f"MQTT settings: {error}") from None
         service = asyncio.create_task(serve(station, settings, address))
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({service, stopping}, return_when=asyncio.FIRST_COMPLETED)

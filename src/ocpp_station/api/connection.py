@@ -54,11 +54,14 @@ class BrokerAddress:
         return f"{self.scheme}://{user}{self.host}:{self.port}"
 
     def client_options(self, *, client_id: str | None, protocol: str, ca_file: str | None,
+                       client_cert: str | None = None, client_key: str | None = None,
                        **extra: Any) -> dict[str, Any]:
         """Keyword arguments for :class:`aiomqtt.Client`."""
         tls = None
         if self.scheme == "mqtts":
-            tls = ssl.create_default_context(cafile=ca_file)  # verifies the server name too
+            tls = ssl.create_default_context(cafile=ca_file)  # verifies the certificate and the server name
+            if client_cert is not None:  # mutual TLS
+                tls.load_cert_chain(client_cert, client_key)
         return dict(hostname=self.host, port=self.port, username=self.username, password=self.password,
                     identifier=client_id, tls_context=tls, socket_options=NODELAY,
                     protocol=MQTTv5 if protocol == "5" else MQTTv311, **extra)
