@@ -24,5 +24,8 @@ lint: $(VENV)/.installed
 test: $(VENV)/.installed mosquitto lint  ## lint, then the whole suite against a real mosquitto
 	$(PY) -m pytest -q
 
+bench: $(VENV)/.installed mosquitto  ## floor vs service through a private mosquitto (bench/README.md)
+	$(PY) -m bench
+
 clean:
 	rm -rf $(VENV) station-data .pytest_cache .ruff_cache

@@ -1,0 +1,91 @@
+"""``python -m bench``: floor then service through one private mosquitto; a table, JSON and a plot.
+
+Exit status: 0 when the bench produced figures (targets may still FAIL: they are reported, not
+enforced), 1 when it could not (a lost, duplicate or CallError answer, a process that died).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import report
+from .broker import Mosquitto
+from .disk import fsync_p50_ms
+from .load import BenchError
+from .run import REPO, Settings, measure
+
+QUICK = Settings(requests=40, duration=1.0, fsync_rounds=20)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, metavar="N",
+                        help=f"requests per 1-item phase (default {Settings.requests}; the 100-item and "
+                             "SetVariables phases send a tenth, the 32-in-flight phase twice as many)")
+    parser.add_argument("--duration", type=float, metavar="S",
+                        help=f"time cap per phase in seconds (default {Settings.duration})")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"a tiny run ({QUICK.requests} requests, {QUICK.duration} s per phase) to check the bench")
+    parser.add_argument("--json", type=Path, metavar="PATH", default=REPO / "bench" / "results" / "latest.json",
+                        help="where to write the figures (default bench/results/latest.json)")
+    parser.add_argument("--workdir", type=Path, metavar="DIR",
+                        help="parent of the run's temp dir (broker, data dir, logs); its disk is the one whose "
+                             "fsync is measured (default: the system temp dir)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    base = QUICK if args.quick else Settings()
+    settings = Settings(requests=args.requests or base.requests, duration=args.duration or base.duration,
+                        fsync_rounds=base.fsync_rounds)
+    started = time.perf_counter()
+    samples: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="ocpp-bench-", dir=args.workdir) as tmp:
+        root = Path(tmp)
+        figures: dict[str, dict[str, Any]] = {}
+        with Mosquitto(root) as broker:
+            print(f"mosquitto on {broker.url}; {settings}", flush=True)
+            try:
+                for kind in ("floor", "service"):
+                    (root / kind).mkdir()
+                    print(f"measuring {kind}…", flush=True)
+                    figures[kind] = measure(kind, broker.url, broker.port, root / kind, settings, samples)
+            except BenchError as exc:
+                print(f"\nBENCH BROKEN: {exc}", file=sys.stderr)
+                return 1
+            mosquitto_version = broker.version()
+        fsync_ms = fsync_p50_ms(root, settings.fsync_rounds)
+    goals = report.targets(figures["floor"], figures["service"], fsync_ms)
+    runtime = time.perf_counter() - started
+    print()
+    print(report.table(figures["floor"], figures["service"], fsync_ms, goals))
+    results = {
+        "meta": {"date": datetime.now(UTC).isoformat(timespec="seconds"), "runtime_s": round(runtime, 1),
+                 "settings": vars(args) | {"requests": settings.requests, "duration": settings.duration,
+                                           "json": str(args.json), "workdir": str(args.workdir)},
+                 "python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+                 "mosquitto": mosquitto_version},
+        "fsync_p50_ms": round(fsync_ms, 4),
+        "floor": figures["floor"],
+        "service": figures["service"],
+        "targets": report.target_dicts(goals),
+        "all_targets_passed": all(g.passed for g in goals),
+    }
+    report.write_json(args.json, results)
+    plotted = report.write_plot(args.json.with_suffix(".png"), samples)
+    print(f"\nwrote {args.json}{' and ' + str(args.json.with_suffix('.png')) if plotted else ''}; "
+          f"runtime {runtime:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
