@@ -161,9 +161,11 @@ class DeviceModel:
 
     def __post_init__(self) -> None:
         self._components: dict[tuple, dict[tuple[str, str | None], VariableDefinition]] = {}
+        self._component_versions: dict[tuple, set[str]] = {}  # a component exists where one of its variables does
         for definition in self.definitions:
-            variables = self._components.setdefault(definition.component.folded(), {})
-            variables[(definition.name.casefold(), _fold(definition.instance))] = definition
+            key = definition.component.folded()
+            self._components.setdefault(key, {})[(definition.name.casefold(), _fold(definition.instance))] = definition
+            self._component_versions.setdefault(key, set()).update(definition.versions)
         self._values: dict[StoredKey, str] = dict(self.stored)
         self._live = {(c.casefold(), v.casefold()): f for (c, v), f in self.live.items()}
         self.rules = {(c.casefold(), v.casefold()): f for (c, v), f in self.rules.items()}
@@ -176,8 +178,8 @@ class DeviceModel:
         key = (address.component.casefold(), _fold(address.component_instance),
                address.evse_id, address.connector_id)
         variables = self._components.get(key)
-        if variables is None:
-            return AttributeStatus.UNKNOWN_COMPONENT  # B05.FR.04, B06.FR.06
+        if variables is None or (ocpp_version is not None and ocpp_version not in self._component_versions[key]):
+            return AttributeStatus.UNKNOWN_COMPONENT  # B05.FR.04, B06.FR.06 (e.g. NetworkConfiguration in 2.0.1)
         definition = variables.get((address.variable.casefold(), _fold(address.variable_instance)))
         if definition is None or (ocpp_version is not None and ocpp_version not in definition.versions):
             return AttributeStatus.UNKNOWN_VARIABLE  # B05.FR.05, B06.FR.07
