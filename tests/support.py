@@ -164,8 +164,11 @@ class Mosquitto:
 
     def start(self) -> Mosquitto:
         conf = self.workdir / "mosquitto.conf"
+        # As root, mosquitto drops to user "mosquitto", which could not write its persistence file
+        # into our temporary directory: the session state would silently not survive a restart.
+        user = "user root\n" if os.geteuid() == 0 else ""
         conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
-                        f"persistence true\npersistence_location {self.workdir}/\n{self.extra_config}")
+                        f"persistence true\npersistence_location {self.workdir}/\n{user}{self.extra_config}")
         self.process = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
                                         stderr=open(self.workdir / "mosquitto.log", "ab"))  # noqa: SIM115
         wait_for_port(self.port)

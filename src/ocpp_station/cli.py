@@ -27,6 +27,8 @@ from .config import Config, ConfigError, load
 log = logging.getLogger("ocpp_station")
 
 EXIT_OK, EXIT_CALL_ERROR, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
+SHUTDOWN_GRACE_S = 5.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,12 +37,16 @@ def _parser() -> argparse.ArgumentParser:
         description="A station-side OCPP engine with a local MQTT API (the Josev OcppMessage API): "
                     "the OEM publishes OCPP requests on cs/josev and gets the answers on josev/cs.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+    parser.add_argument("--log-level", default="INFO", choices=LOG_LEVELS,
                         help="how much to log (default: INFO, one line per request)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Also accepted after the command (`ocpp-station serve --log-level DEBUG`), where people put it.
+    log_level = argparse.ArgumentParser(add_help=False)
+    log_level.add_argument("--log-level", default=argparse.SUPPRESS, choices=LOG_LEVELS,
+                           help="how much to log (default: INFO)")
 
     serve = commands.add_parser(
-        "serve", help="run the station",
+        "serve", help="run the station", parents=[log_level],
         description="Run the station. Without --mqtt-url (or mqtt.url in the config file) it starts an "
                     "embedded MQTT broker on 127.0.0.1:1883 for trying things out.")
     serve.add_argument("--mqtt-url", metavar="URL",
@@ -242,10 +248,15 @@ async def _run(config: Config, embedded_port: int) -> None:
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({service, stopping}, return_when=asyncio.FIRST_COMPLETED)
         log.info("stopping")
-        for task in (service, stopping):
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await service
+        stopping.cancel()
+        # Cancelling makes the door disconnect politely; a broker that does not answer the
+        # DISCONNECT must not keep us from exiting, so a second cancel ends the wait.
+        for grace_s in (SHUTDOWN_GRACE_S, 1.0):
+            service.cancel()
+            done, _ = await asyncio.wait({service}, timeout=grace_s)
+            if done:
+                break
+            log.warning("the MQTT link did not close within %.0f s; leaving without it", grace_s)
     station.close()
     log.info("stopped")
 

@@ -1,0 +1,244 @@
+"""The MQTT door under restarts, redelivery, outages and floods: no lost request, no double execution."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import psutil
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from ..support import Mosquitto, OemClient, StationProcess, check_response, envelope, free_port
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    own = Mosquitto(free_port(), tmp_path / "broker")
+    own.workdir.mkdir()
+    own.start()
+    yield own
+    own.stop()
+
+
+def set_offline_threshold(value: int, request_id: str | None = None) -> dict:
+    return envelope("SetVariables", {"setVariableData": [{
+        "attributeValue": str(value), "component": {"name": "OCPPCommCtrlr"},
+        "variable": {"name": "OfflineThreshold"}}]}, request_id=request_id)
+
+
+def offline_threshold(oem: OemClient) -> str:
+    return oem.result("GetVariables", {"getVariableData": [
+        {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "OfflineThreshold"}}]})[
+        "getVariableResult"][0]["attributeValue"]
+
+
+def executions(station: StationProcess, request_id: str) -> int:
+    """How often the station ran a request (the log has one 'SetVariables …' line per execution)."""
+    return sum(1 for line in station.log_text().splitlines()
+               if "SetVariables OCPPCommCtrlr.OfflineThreshold" in line and request_id in line) or \
+        station.log_text().count(f"answered {request_id}: CallResult")
+
+
+def test_a_request_sent_while_the_station_is_down_is_answered_when_it_is_back(
+        broker: Mosquitto, tmp_path: Path) -> None:
+    station = StationProcess(broker.url, tmp_path / "data", ["--client-id", "station-under-test"]).start()
+    station.terminate()  # the broker keeps the session: the subscription and what arrives for it
+    oem = OemClient(broker.port)
+    try:
+        request = set_offline_threshold(4242)
+        oem.publish(json.dumps(request))
+        time.sleep(0.2)
+        station.start()
+        answer = oem.wait_for(request["id"], timeout=10)
+        check_response(answer, "SetVariables", "ocpp2.0.1")
+        assert answer["data"]["payload"]["setVariableResult"][0]["attributeStatus"] == "Accepted"
+        assert offline_threshold(oem) == "4242"
+        assert [a for a in oem.drain(0.3) if a["id"] == request["id"]] == []  # answered once
+    finally:
+        oem.close()
+        station.terminate()
+
+
+def test_a_repeated_request_id_is_answered_again_but_not_executed_again(broker: Mosquitto, tmp_path: Path) -> None:
+    """id1 sets 111, id2 sets 222, id1 again: the same answer as the first time, and the value stays 222."""
+    station = StationProcess(broker.url, tmp_path / "data").start()
+    oem = OemClient(broker.port)
+    try:
+        first, second = set_offline_threshold(111), set_offline_threshold(222)
+        oem.publish(json.dumps(first))
+        answer_1 = oem.wait_for(first["id"])
+        oem.publish(json.dumps(second))
+        oem.wait_for(second["id"])
+        oem.publish(json.dumps(first))
+        answer_1_again = oem.wait_for(first["id"])
+        assert answer_1_again == answer_1
+        assert offline_threshold(oem) == "222"
+        assert f"{first['id']} was answered before" in station.log_text()
+        # The answer cache survives a restart.
+        station.terminate()
+        station.start()
+        oem.publish(json.dumps(first))
+        assert oem.wait_for(first["id"], timeout=10) == answer_1
+        assert offline_threshold(oem) == "222"
+    finally:
+        oem.close()
+        station.terminate()
+
+
+@pytest.mark.slow
+def test_a_request_delivered_to_a_dead_station_is_delivered_again_and_run_once(
+        broker: Mosquitto, tmp_path: Path) -> None:
+    """The broker hands the request to a frozen station, which is then killed: the request is not lost."""
+    station = StationProcess(broker.url, tmp_path / "data", ["--client-id", "station-under-test"]).start()
+    oem = OemClient(broker.port)
+    try:
+        assert station.process is not None
+        station.process.send_signal(signal.SIGSTOP)  # received by the kernel, never acknowledged
+        request = set_offline_threshold(777)
+        oem.publish(json.dumps(request))
+        time.sleep(0.3)
+        station.kill()
+        station.start()
+        answer = oem.wait_for(request["id"], timeout=10)
+        assert answer["data"]["payload"]["setVariableResult"][0]["attributeStatus"] == "Accepted"
+        assert offline_threshold(oem) == "777"
+    finally:
+        oem.close()
+        station.kill()
+
+
+@pytest.mark.slow
+def test_the_station_rides_out_a_broker_restart_under_load(broker: Mosquitto, tmp_path: Path) -> None:
+    """Requests keep coming while mosquitto restarts; every one of them is answered."""
+    station = StationProcess(broker.url, tmp_path / "data", ["--client-id", "station-under-test"]).start()
+    answered: dict[str, dict] = {}
+    got_all = threading.Event()
+    oem = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="oem-durable", clean_session=False)
+    oem.on_connect = lambda c, *_: c.subscribe("josev/cs", qos=1)
+
+    def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        answer = json.loads(msg.payload)
+        answered[answer["id"]] = answer
+
+    oem.on_message = on_message
+    oem.reconnect_delay_set(0.1, 0.5)
+    oem.connect("127.0.0.1", broker.port)
+    oem.loop_start()
+    sent: list[str] = []
+    try:
+        time.sleep(0.2)
+        for i in range(150):
+            request = set_offline_threshold(10_000 + i)
+            sent.append(request["id"])
+            oem.publish("cs/josev", json.dumps(request), qos=1)
+            time.sleep(0.01)
+            if i == 50:
+                broker.stop()
+                time.sleep(0.5)
+                broker.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not set(sent) <= set(answered):
+            time.sleep(0.1)
+        got_all.set()
+        missing = [sent.index(i) for i in set(sent) - set(answered)]
+        assert not missing, f"requests #{missing} never answered:\n{station.log_text()[-4000:]}"
+        log = station.log_text()
+        assert "lost or refused" in log and log.count("connected to") >= 2
+    finally:
+        oem.loop_stop()
+        oem.disconnect()
+        station.terminate()
+
+
+def test_a_request_that_expired_while_waiting_is_not_executed(broker: Mosquitto, tmp_path: Path) -> None:
+    """MQTT 5 Message Expiry Interval: a request queued past its expiry never runs."""
+    station = StationProcess(broker.url, tmp_path / "data", ["--client-id", "station-under-test"]).start()
+    station.terminate()
+    publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    publisher.connect("127.0.0.1", broker.port)
+    publisher.loop_start()
+    properties = Properties(PacketTypes.PUBLISH)
+    properties.MessageExpiryInterval = 1
+    stale = set_offline_threshold(31337)
+    publisher.publish("cs/josev", json.dumps(stale), qos=1, properties=properties).wait_for_publish(5)
+    publisher.loop_stop()
+    publisher.disconnect()
+    time.sleep(2.2)
+    station.start()
+    oem = OemClient(broker.port)
+    try:
+        assert offline_threshold(oem) != "31337"
+        assert stale["id"] not in station.log_text()
+    finally:
+        oem.close()
+        station.terminate()
+
+
+def test_secrets_never_reach_the_log(broker: Mosquitto, tmp_path: Path) -> None:
+    """MQTT password, BasicAuthPassword and a 2.1 profile password: set, misused, and never logged."""
+    mqtt_password, auth_password = "Mqtt-Pw-9f8e7d6c5b", "Basic-Auth-Pw-0123456789"
+    profile_password = "Prof-Pw-abcdef0123456"
+    url = f"mqtt://station:{mqtt_password}@127.0.0.1:{broker.port}"
+    station = StationProcess(url, tmp_path / "data", ["--log-level", "DEBUG"]).start()
+    oem = OemClient(broker.port)
+    try:
+        set_password = {"setVariableData": [{"attributeValue": auth_password, "component": {"name": "SecurityCtrlr"},
+                                             "variable": {"name": "BasicAuthPassword"}}]}
+        assert oem.result("SetVariables", set_password)["setVariableResult"][0]["attributeStatus"] == "Accepted"
+        bad_type = {"setVariableData": [{"attributeValue": auth_password, "attributeType": "Nope",
+                                         "component": {"name": "SecurityCtrlr"},
+                                         "variable": {"name": "BasicAuthPassword"}}]}
+        assert auth_password not in json.dumps(oem.error("SetVariables", bad_type))
+        profile = {"configurationSlot": 2, "connectionData": {
+            "ocppCsmsUrl": "ws://csms.example:9000/ocpp", "securityProfile": 1, "ocppInterface": "Wired0",
+            "messageTimeout": 30, "ocppTransport": "JSON", "identity": "CS1", "basicAuthPassword": profile_password}}
+        assert oem.result("SetNetworkProfile", profile, "ocpp2.1")["status"] == "Accepted"
+        read = oem.result("GetVariables", {"getVariableData": [
+            {"component": {"name": "NetworkConfiguration", "instance": "2"}, "variable": {"name": "BasicAuthPassword"}},
+            {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"}}]}, "ocpp2.1")
+        assert profile_password not in json.dumps(read) and auth_password not in json.dumps(read)
+    finally:
+        oem.close()
+        station.terminate()
+    log = station.log_text()
+    for secret in (mqtt_password, auth_password, profile_password):
+        assert secret not in log
+    assert "station:***@" in log
+
+
+@pytest.mark.slow
+def test_a_flood_is_answered_in_order_with_bounded_memory(tmp_path: Path) -> None:
+    """3,000 requests at once wait at the broker, not in the station's memory, and all get answered in order.
+
+    mosquitto drops what exceeds a client's max_queued_messages (default 1000), so a charger's
+    broker must be sized for the OEM's bursts (examples/mosquitto/mosquitto.conf).
+    """
+    broker = Mosquitto(free_port(), tmp_path / "broker", extra_config="max_queued_messages 10000\n")
+    broker.workdir.mkdir()
+    broker.start()
+    station = StationProcess(broker.url, tmp_path / "data", ["--log-level", "WARNING"]).start(wait=False)
+    time.sleep(1.0)
+    oem = OemClient(broker.port, timeout=60)
+    try:
+        assert offline_threshold(oem)  # the station is up
+        assert station.process is not None
+        baseline = psutil.Process(station.process.pid).memory_info().rss
+        requests = [set_offline_threshold(20_000 + i) for i in range(3000)]
+        for request in requests:
+            oem.publish(json.dumps(request))
+        answers = [oem.wait_for(r["id"], timeout=60) for r in requests]
+        assert len(answers) == len(requests)
+        peak = psutil.Process(station.process.pid).memory_info().rss
+        assert offline_threshold(oem) == str(20_000 + 2999)  # the last write won
+        assert peak - baseline < 60 * 1024 * 1024
+    finally:
+        oem.close()
+        station.terminate()
+        broker.stop()
