@@ -1,0 +1,354 @@
+"""The station behind a locked-down broker: TLS, passwords, mutual TLS, host-name checks and the ACL.
+
+One real mosquitto runs the configuration of ``examples/mosquitto`` (its global settings, its listener
+settings and its ACL file verbatim; paths and ports made local) with three TLS listeners:
+
+* ``password``: TLS, user name and password from a file made with ``mosquitto_passwd -b -c``;
+* ``mtls``: ``require_certificate true`` and ``use_identity_as_username true``, as the example's comments say;
+* ``wrong_name``: TLS with a server certificate for ``example.invalid`` instead of ``localhost``.
+
+Certificates are made here with ``cryptography``: a CA, server certificates, client certificates (CN=station,
+CN=oem) signed by the CA.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from ..support import REQUEST_TOPIC, RESPONSE_TOPIC, StationProcess, check_response, envelope, free_port, wait_for_port
+
+pytestmark = pytest.mark.slow
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mosquitto"
+STATION_PASSWORD = "st4tion-S3cret-pw-91c2e7"
+OEM_PASSWORD = "oem-S3cret-pw-5b80aa"
+GET_ONE = {"getVariableData": [{"component": {"name": "TxCtrlr"}, "variable": {"name": "TxStartPoint"}}]}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Certificates
+# --------------------------------------------------------------------------------------------------------------
+
+def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    path.chmod(0o600)
+
+
+def _certificate(path: Path, common_name: str, issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None,
+                 *, ca: bool = False, sans: list[x509.GeneralName] | None = None,
+                 usage: x509.ObjectIdentifier | None = None) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """Write ``path``.pem and ``path``.key; self-signed when ``issuer`` is None."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.now(UTC)
+    builder = (x509.CertificateBuilder().subject_name(name)
+               .issuer_name(issuer[0].subject if issuer else name)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=30))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False))
+    if ca:
+        builder = builder.add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
+            key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False),
+            critical=True)
+    else:
+        assert issuer is not None
+        builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+            issuer[1].public_key()), critical=False)
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    if usage is not None:
+        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    cert = builder.sign(issuer[1] if issuer else key, hashes.SHA256())
+    path.with_suffix(".pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(key, path.with_suffix(".key"))
+    return cert, key
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The broker
+# --------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class SecureBroker:
+    workdir: Path
+    ports: dict[str, int]
+    process: subprocess.Popen
+
+    def certs(self, name: str) -> tuple[str, str]:
+        return str(self.workdir / f"{name}.pem"), str(self.workdir / f"{name}.key")
+
+    @property
+    def ca(self) -> str:
+        return str(self.workdir / "ca.pem")
+
+    def log_text(self) -> str:
+        return (self.workdir / "mosquitto.log").read_text("utf-8", errors="replace")
+
+
+def _derived_conf(workdir: Path, ports: dict[str, int]) -> str:
+    """examples/mosquitto/mosquitto.conf with local paths and ports, its listener repeated three times."""
+    example = (EXAMPLE / "mosquitto.conf").read_text("utf-8")
+    assert not [line for line in example.splitlines() if re.match(r"\s*[^#\s].*\s#", line)], "end-of-line comment"
+    head, rest = example.split("\nlistener 8883", 1)
+    listener, _logging = rest.split("# -- Logging", 1)
+    listener = "listener 8883" + listener
+    paths = {"/etc/mosquitto/passwd": workdir / "passwd", "/etc/mosquitto/acl": workdir / "acl",
+             "/var/lib/mosquitto/": f"{workdir}/", "/etc/mosquitto/certs/": f"{workdir}/"}
+    for old, new in paths.items():
+        head, listener = head.replace(old, str(new)), listener.replace(old, str(new))
+    assert "allow_anonymous false" in head and "acl_file" in head and "password_file" in head
+    assert "#require_certificate true" in listener and "tls_version tlsv1.2" in listener
+    password = listener.replace("listener 8883", f"listener {ports['password']} 127.0.0.1")
+    mtls = (listener.replace("listener 8883", f"listener {ports['mtls']} 127.0.0.1")
+            .replace("#require_certificate true", "require_certificate true")
+            .replace("#use_identity_as_username true", "use_identity_as_username true"))
+    wrong_name = (listener.replace("listener 8883", f"listener {ports['wrong_name']} 127.0.0.1")
+                  .replace("server.pem", "wrong-name.pem").replace("server.key", "wrong-name.key"))
+    local = (f"user root\nlog_dest file {workdir}/mosquitto.log\nlog_type all\nconnection_messages true\n")
+    return "\n".join([head, password, mtls, wrong_name, local])
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBroker]:
+    if shutil.which("mosquitto") is None or shutil.which("mosquitto_passwd") is None:
+        pytest.fail("mosquitto and mosquitto_passwd are needed: run `make test`, which installs them")
+    workdir = tmp_path_factory.mktemp("secure-broker")
+    ca = _certificate(workdir / "ca", "Test charger CA", None, ca=True)
+    _certificate(workdir / "server", "localhost", ca, usage=ExtendedKeyUsageOID.SERVER_AUTH,
+                 sans=[x509.DNSName("localhost"), x509.IPAddress(IPv4Address("127.0.0.1"))])
+    _certificate(workdir / "wrong-name", "example.invalid", ca, usage=ExtendedKeyUsageOID.SERVER_AUTH,
+                 sans=[x509.DNSName("example.invalid")])
+    for user in ("station", "oem"):
+        _certificate(workdir / user, user, ca, usage=ExtendedKeyUsageOID.CLIENT_AUTH)
+    shutil.copy(EXAMPLE / "acl", workdir / "acl")
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(workdir / "passwd"), "station", STATION_PASSWORD],
+                   check=True, capture_output=True)
+    subprocess.run(["mosquitto_passwd", "-b", str(workdir / "passwd"), "oem", OEM_PASSWORD],
+                   check=True, capture_output=True)
+    assert STATION_PASSWORD not in (workdir / "passwd").read_text()  # hashed
+    ports = {"password": free_port(), "mtls": free_port(), "wrong_name": free_port()}
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(_derived_conf(workdir, ports))
+    process = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                               stderr=open(workdir / "mosquitto.stderr", "ab"))  # noqa: SIM115
+    try:
+        for port in ports.values():
+            wait_for_port(port)
+    except TimeoutError:
+        process.terminate()
+        raise RuntimeError(f"mosquitto did not start: {(workdir / 'mosquitto.stderr').read_text()}") from None
+    yield SecureBroker(workdir, ports, process)
+    process.terminate()
+    process.wait(10)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Clients
+# --------------------------------------------------------------------------------------------------------------
+
+class TlsClient:
+    """A paho client over TLS, as the OEM application (or an intruder) would run one."""
+
+    def __init__(self, broker: SecureBroker, listener: str, username: str | None = None,
+                 password: str | None = None, cert: str | None = None, subscribe: str | None = RESPONSE_TOPIC):
+        self.messages: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        self.connected: queue.Queue[Any] = queue.Queue()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{uuid.uuid4().hex[:8]}")
+        certfile, keyfile = broker.certs(cert) if cert else (None, None)
+        self.client.tls_set(ca_certs=broker.ca, certfile=certfile, keyfile=keyfile)
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        self.client.on_message = lambda _c, _u, msg: self.messages.put((msg.topic, msg.payload))
+        self.client.on_connect = lambda _c, _u, _f, reason, _p: self.connected.put(reason)
+        self.client.connect("localhost", broker.ports[listener])
+        self.client.loop_start()
+        reason = self.connected.get(timeout=5)
+        assert not reason.is_failure, reason
+        if subscribe is not None:
+            self.client.subscribe(subscribe, qos=1)
+            time.sleep(0.1)  # let the SUBACK arrive
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+    def publish(self, topic: str, body: bytes | str) -> None:
+        self.client.publish(topic, body, qos=1).wait_for_publish(5)
+
+    def answer_to(self, request_id: str, timeout: float = 10.0) -> dict[str, Any] | None:
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                _topic, body = self.messages.get(timeout=remaining)
+            except queue.Empty:
+                break
+            answer = json.loads(body)
+            if answer.get("id") == request_id:
+                return answer
+        return None
+
+    def call(self, action: str, payload: Any) -> dict[str, Any]:
+        message = envelope(action, payload)
+        self.publish(REQUEST_TOPIC, json.dumps(message))
+        answer = self.answer_to(message["id"])
+        assert answer is not None, f"no answer to {message['id']}"
+        check_response(answer, action, "ocpp2.0.1")
+        return answer
+
+
+@pytest.fixture
+def station_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+def _serve(broker: SecureBroker, url: str, data_dir: Path, *extra: str, wait: bool = True) -> StationProcess:
+    return StationProcess(url, data_dir, ["--ca-file", broker.ca, *extra]).start(wait=wait)
+
+
+def _stays_unconnected(station: StationProcess, seconds: float = 1.5) -> None:
+    time.sleep(seconds)
+    assert station.process is not None and station.process.poll() is None, station.log_text()[-2000:]
+    assert "connected to" not in station.log_text(), station.log_text()[-2000:]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Tests
+# --------------------------------------------------------------------------------------------------------------
+
+def test_tls_and_password_answer_the_oem_and_never_log_the_password(broker: SecureBroker, station_dir: Path) -> None:
+    url = f"mqtts://station:{STATION_PASSWORD}@localhost:{broker.ports['password']}"
+    station = _serve(broker, url, station_dir)
+    oem = TlsClient(broker, "password", "oem", OEM_PASSWORD)
+    try:
+        answer = oem.call("GetVariables", GET_ONE)
+        assert answer["data"]["message_type"] == "CallResult", answer
+        assert f"mqtts://station:***@localhost:{broker.ports['password']}" in station.log_text()
+    finally:
+        oem.close()
+        assert station.terminate() == 0
+    assert STATION_PASSWORD not in station.log_text()
+
+
+def test_acl_only_the_station_may_answer(broker: SecureBroker, station_dir: Path) -> None:
+    """A forged answer published by the `oem` user on josev/cs is dropped; the station's own answer arrives."""
+    url = f"mqtts://station:{STATION_PASSWORD}@localhost:{broker.ports['password']}"
+    station = _serve(broker, url, station_dir)
+    listener = TlsClient(broker, "password", "oem", OEM_PASSWORD)
+    forger = TlsClient(broker, "password", "oem", OEM_PASSWORD, subscribe=None)
+    try:
+        forged_id = str(uuid.uuid4())
+        forged = {"id": forged_id, "name": "ocpp_message", "type": "response",
+                  "data": {"ocpp_version": "ocpp2.0.1", "message_type": "CallResult", "payload": {}}}
+        forger.publish(RESPONSE_TOPIC, json.dumps(forged))
+        # the station's answer travels the same way: once it has arrived, the forged one would have too
+        assert listener.call("GetVariables", GET_ONE)["data"]["message_type"] == "CallResult"
+        assert listener.answer_to(forged_id, timeout=0.5) is None, "the broker delivered the oem's forged answer"
+        # nor may the oem read the requests of others
+        snoop = TlsClient(broker, "password", "oem", OEM_PASSWORD, subscribe=REQUEST_TOPIC)
+        try:
+            listener.call("GetVariables", GET_ONE)
+            time.sleep(0.2)
+            assert snoop.messages.empty(), "the oem user received a request from cs/josev"
+        finally:
+            snoop.close()
+        assert re.search(r"Denied PUBLISH from .* 'josev/cs'", broker.log_text()), broker.log_text()[-2000:]
+    finally:
+        listener.close()
+        forger.close()
+        assert station.terminate() == 0
+
+
+def test_mutual_tls_answers(broker: SecureBroker, station_dir: Path) -> None:
+    cert, key = broker.certs("station")
+    station = _serve(broker, f"mqtts://localhost:{broker.ports['mtls']}", station_dir,
+                     "--client-cert", cert, "--client-key", key)
+    oem = TlsClient(broker, "mtls", cert="oem")
+    try:
+        assert oem.call("GetVariables", GET_ONE)["data"]["message_type"] == "CallResult"
+    finally:
+        oem.close()
+        assert station.terminate() == 0
+    assert "BEGIN" not in station.log_text()  # no key material in the log
+
+
+def test_mutual_tls_without_a_client_certificate_does_not_connect(broker: SecureBroker, station_dir: Path) -> None:
+    station = _serve(broker, f"mqtts://localhost:{broker.ports['mtls']}", station_dir, wait=False)
+    try:
+        # TLS 1.3: the broker's alert arrives on the first read after the handshake (logged by paho)
+        station.wait_until_logged("certificate required")
+        _stays_unconnected(station)
+        [line] = [line for line in station.log_text().splitlines() if "certificate required" in line][:1]
+        assert " ERROR " in line, line
+    finally:
+        assert station.terminate() == 0
+    assert "connected to" not in station.log_text()
+
+
+def test_wrong_password_is_retried_logged_as_refused_and_never_shown(broker: SecureBroker,
+                                                                      station_dir: Path) -> None:
+    wrong = "Wr0ng-pa55word-3e1f0d"
+    url = f"mqtts://station:{wrong}@localhost:{broker.ports['password']}"
+    station = _serve(broker, url, station_dir, wait=False)
+    try:
+        station.wait_until_logged("refused: check the username and password")
+        station.wait_until_logged("retrying in")
+        _stays_unconnected(station, 1.5)
+        log = station.log_text()
+        [line, *_] = [line for line in log.splitlines() if "refused: check the username and password" in line]
+        assert " ERROR " in line, line
+        assert f"mqtts://station:***@localhost:{broker.ports['password']}" in line, line
+        assert log.count("refused: check the username and password") >= 2, log[-2000:]  # it keeps trying
+    finally:
+        assert station.terminate() == 0
+    assert wrong not in station.log_text()
+    assert "stopped" in station.log_text()
+
+
+def _serve_against_the_wrong_name(broker: SecureBroker, station_dir: Path) -> StationProcess:
+    url = f"mqtts://station:{STATION_PASSWORD}@localhost:{broker.ports['wrong_name']}"
+    station = _serve(broker, url, station_dir, wait=False)
+    station.wait_until_logged("CERTIFICATE_VERIFY_FAILED")
+    _stays_unconnected(station, 1.0)
+    return station
+
+
+def test_a_broker_certificate_for_another_name_is_refused(broker: SecureBroker, station_dir: Path) -> None:
+    station = _serve_against_the_wrong_name(broker, station_dir)
+    try:
+        log = station.log_text()
+        assert re.search(r"certificate verify failed: Hostname mismatch", log), log[-2000:]
+        assert f"localhost:{broker.ports['wrong_name']}" in log and "retrying in" in log, log[-2000:]
+    finally:
+        assert station.terminate() == 0
+    assert STATION_PASSWORD not in station.log_text()
+
+
+def test_a_refused_broker_certificate_is_logged_as_an_error(broker: SecureBroker, station_dir: Path) -> None:
+    station = _serve_against_the_wrong_name(broker, station_dir)
+    try:
+        lines = [line for line in station.log_text().splitlines() if "CERTIFICATE_VERIFY_FAILED" in line]
+        assert lines and all(" ERROR " in line for line in lines), lines
+    finally:
+        assert station.terminate() == 0
