@@ -221,7 +221,7 @@ async def _run(config: Config, embedded_port: int) -> None:
 
     from .api.broker import embedded_broker
     from .api.connection import BrokerAddress
-    from .api.mqtt import serve
+    from .api.mqtt import MqttDoor
     from .app import Station
 
     stop = asyncio.Event()
@@ -244,19 +244,11 @@ async def _run(config: Config, embedded_port: int) -> None:
                                    client_cert=settings.client_cert, client_key=settings.client_key)
         except (ValueError, OSError) as error:
             raise ConfigError(f"MQTT settings: {error}") from None
-        service = asyncio.create_task(serve(station, settings, address))
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({service, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        door = MqttDoor(station, settings, address)
+        door.start()
+        await stop.wait()
         log.info("stopping")
-        stopping.cancel()
-        # Cancelling makes the door disconnect politely; a broker that does not answer the
-        # DISCONNECT must not keep us from exiting, so a second cancel ends the wait.
-        for grace_s in (SHUTDOWN_GRACE_S, 1.0):
-            service.cancel()
-            done, _ = await asyncio.wait({service}, timeout=grace_s)
-            if done:
-                break
-            log.warning("the MQTT link did not close within %.0f s; leaving without it", grace_s)
+        await asyncio.to_thread(door.stop, SHUTDOWN_GRACE_S)
     station.close()
     log.info("stopped")
 

@@ -1,164 +1,172 @@
 """The MQTT door: take requests from the broker, hand them to the station, publish the answers.
 
+It runs paho-mqtt's network loop in one thread of its own. Each request is handled inside paho's
+message callback, on that thread: one at a time, in arrival order, with nothing queued in between.
+The station's work is synchronous and short (a schema check, lookups, at most one SQLite commit),
+so this is both the simplest and the fastest shape — the same as a do-nothing responder, which
+is what the benchmark compares us with. (An asyncio wrapper added a task, a future and a socket
+write per answer; see bench/README.md for the figures.)
+
 What it guarantees, and how:
 
-* **No lost request.** The station keeps a persistent session under a fixed client id
-  (MQTT 5: clean start off and a session expiry; 3.1.1: clean session off) and subscribes at
-  QoS 1, so requests published while it is down or reconnecting wait at the broker.
-* **No request run twice, none dropped after receipt.** Requests are acknowledged by hand, and
-  only once their answer has reached the broker (its PUBACK came back). If the station dies in
-  between, the broker delivers the request again; the station recognises the id and sends the
-  stored answer without executing anything (see :mod:`ocpp_station.station.answers`).
-* **Order.** Requests are executed one at a time in arrival order, so the later write wins;
-  answers are published in the same order.
-* **Bounded memory under a flood.** Unacknowledged requests are limited by the MQTT 5 Receive
-  Maximum we announce (3.1.1: by the broker's ``max_inflight_messages``), and outstanding
-  answers by :data:`MAX_UNACKED_ANSWERS`: a flood waits at the broker, not in our memory.
-* **Expiry.** A request whose MQTT 5 Message Expiry Interval ran out before we could run it
-  is not executed; it is answered with a CallError (GenericError) that says so, because a
-  requester that is still listening deserves to know, and one that is not loses nothing.
+* **No lost request.** A persistent session under a fixed client id (MQTT 5: clean start off and
+  a session expiry; 3.1.1: clean session off) and a QoS 1 subscription, so requests published
+  while the station is down or reconnecting wait at the broker. We subscribe again on every
+  connection, which is harmless when the broker kept the session and needed when it did not.
+* **No request run twice, none dropped after receipt.** Requests are acknowledged by hand, and only
+  when the broker has acknowledged their answer. If the station dies in between, the broker
+  delivers the request again; the station recognises its id and sends the stored answer without
+  executing anything (:mod:`ocpp_station.station.answers`).
+* **Bounded memory under a flood.** Unacknowledged requests are limited by the Receive Maximum we
+  announce (MQTT 5; with 3.1.1 by the broker's ``max_inflight_messages``): a flood waits at the
+  broker, not here.
+* **Expiry.** An MQTT 5 broker discards a request whose Message Expiry Interval ran out before it
+  could deliver it; we hold no queue of our own, so a delivered request runs at once.
 * **Broker outages.** Reconnect with capped exponential backoff and jitter, logging when the link
-  goes and comes back. A broker that refuses our credentials is retried the same way (an
-  operator may fix the password file while we wait), with an ERROR line each time.
+  goes and comes back. Refused credentials and refused certificates are retried the same way (an
+  operator may fix them while we wait) and logged as errors.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
+import threading
 import time
 from typing import Any
 
-import aiomqtt
+import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from ..app import Station
 from ..config import MqttConfig
-from ..rpc.dispatch import Answer
-from ..rpc.envelope import call_error, encode
-from ..rpc.errors import ErrorCode, OcppError
-from .connection import BrokerAddress, make_client
+from .connection import NODELAY, BrokerAddress
 
 log = logging.getLogger(__name__)
 
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
-MAX_UNACKED_ANSWERS = 256
-
-
-class _ArrivalQueue(asyncio.Queue):  # type: ignore[type-arg]
-    """aiomqtt's incoming queue, stamping each message with the time it reached this process."""
-
-    def _put(self, item: Any) -> None:
-        item.received_at = time.monotonic()
-        super()._put(item)
-
-
-def _connect_options(settings: MqttConfig) -> dict[str, Any]:
-    if settings.protocol == "3.1.1":
-        return {"clean_session": False}
-    properties = Properties(PacketTypes.CONNECT)
-    properties.SessionExpiryInterval = settings.session_expiry_s
-    properties.ReceiveMaximum = settings.receive_maximum
-    return {"clean_start": False, "properties": properties}
+NOT_AUTHORISED = {4, 5, 134, 135}  # CONNACK: 3.1.1 bad credentials / not authorised, and the MQTT 5 codes
 
 
 class MqttDoor:
-    """One station behind one broker connection (re-made as often as needed)."""
+    """One station behind one broker; :meth:`start` it, :meth:`stop` it."""
 
     def __init__(self, station: Station, settings: MqttConfig, address: BrokerAddress):
         self._station = station
         self._settings = settings
         self._address = address
-        self._answers = asyncio.Semaphore(MAX_UNACKED_ANSWERS)
-        self._pending: set[asyncio.Task[None]] = set()
+        self._stopping = threading.Event()
+        self.connected = threading.Event()
+        self._answer_of: dict[int, tuple[int, int]] = {}  # answer mid → (request mid, qos) to acknowledge
+        self._refusal: str | None = None  # why the broker refused the last CONNECT
+        self._thread = threading.Thread(target=self._run, name="mqtt-door", daemon=True)
+        self._client = self._make_client()
 
-    async def serve(self, ready: asyncio.Event | None = None) -> None:
-        """Serve requests until cancelled, reconnecting as often as needed."""
+    def _make_client(self) -> mqtt.Client:
+        settings, v5 = self._settings, self._settings.protocol == "5"
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id,
+                             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+                             clean_session=None if v5 else False, manual_ack=True)
+        options = self._address.client_options(client_id=settings.client_id, protocol=settings.protocol,
+                                               ca_file=settings.ca_file, client_cert=settings.client_cert,
+                                               client_key=settings.client_key)
+        if options["tls_context"] is not None:
+            client.tls_set_context(options["tls_context"])  # verifies the broker's certificate and name
+        if self._address.username is not None:
+            client.username_pw_set(self._address.username, self._address.password)
+        client.on_socket_open = lambda _c, _u, sock: sock.setsockopt(*NODELAY[0])
+        client.enable_logger(logging.getLogger("ocpp_station.api.paho"))  # socket and TLS errors, in paho's words
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        return client
+
+    def _connect_properties(self) -> Properties | None:
+        if self._settings.protocol != "5":
+            return None
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self._settings.session_expiry_s
+        properties.ReceiveMaximum = self._settings.receive_maximum
+        return properties
+
+    # -- lifecycle (any thread) ---------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Disconnect politely and wait for the network thread (at most ``timeout`` seconds)."""
+        self._stopping.set()
+        self._client.disconnect()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("the MQTT link did not close within %.0f s; leaving without it", timeout)
+
+    # -- the network thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
         delay = BACKOFF_FIRST_S
-        while True:
+        self._client.connect_async(self._address.host, self._address.port, keepalive=60, clean_start=False,
+                                   properties=self._connect_properties())
+        while not self._stopping.is_set():
             try:
-                await self._session(ready)
-            except aiomqtt.MqttCodeError as error:
-                refused = getattr(error, "rc", None) in (4, 5, 134, 135)  # bad credentials / not authorised
-                (log.error if refused else log.warning)(
-                    "MQTT link to %s %s (%s); retrying in %.1f s", self._address.redacted(),
-                    "refused: check the username and password" if refused else "lost or refused", error, delay)
-            except aiomqtt.MqttError as error:
-                log.warning("MQTT link to %s lost or refused (%s); retrying in %.1f s",
-                            self._address.redacted(), error, delay)
-            except OSError as error:  # ssl.SSLError included: a certificate the broker or we refuse
+                self._client.reconnect()
+                self._refusal = None
+                accepted = False
+                while not self._stopping.is_set():
+                    rc = self._client.loop(timeout=0.5)
+                    if rc != mqtt.MQTT_ERR_SUCCESS:
+                        break
+                    if self.connected.is_set():
+                        accepted, delay = True, BACKOFF_FIRST_S
+                if not accepted and not self._stopping.is_set():
+                    log.error("MQTT link to %s %s; retrying in %.1f s", self._address.redacted(),
+                              self._refusal or f"closed before the broker accepted it ({mqtt.error_string(rc)})",
+                              delay)
+            except OSError as error:  # ssl.SSLError included: a certificate one side refuses
                 log.error("cannot talk to %s (%s); retrying in %.1f s", self._address.redacted(), error, delay)
-            else:
-                delay = BACKOFF_FIRST_S
-            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            if self._stopping.is_set():
+                break
+            self._stopping.wait(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, BACKOFF_MAX_S)
 
-    async def _session(self, ready: asyncio.Event | None) -> None:
-        settings = self._settings
-        client = make_client(self._address, client_id=settings.client_id, protocol=settings.protocol,
-                             ca_file=settings.ca_file, client_cert=settings.client_cert,
-                             client_key=settings.client_key, queue_type=_ArrivalQueue,
-                             **_connect_options(settings))
-        client._client.manual_ack_set(True)  # aiomqtt 2.x does not wrap paho's manual acknowledgement
-        async with client:
-            # Subscribing again is harmless when the broker kept our session, and needed when it did not.
-            await client.subscribe(settings.request_topic, qos=1)
-            log.info("connected to %s as %r: requests on %r, answers on %r", self._address.redacted(),
-                     settings.client_id, settings.request_topic, settings.response_topic)
-            if ready is not None:
-                ready.set()
-            try:
-                async for message in client.messages:
-                    await self._answer(client, message)
-            finally:
-                for task in self._pending:
-                    task.cancel()
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        if reason.is_failure:
+            refused = getattr(reason, "value", None) in NOT_AUTHORISED
+            self._refusal = f"refused{': check the username and password' if refused else ''} ({reason})"
+            return
+        self._answer_of.clear()  # acknowledgements belong to the connection they were owed on
+        client.subscribe(self._settings.request_topic, qos=1)
+        self.connected.set()
+        log.info("connected to %s as %r: requests on %r, answers on %r", self._address.redacted(),
+                 self._settings.client_id, self._settings.request_topic, self._settings.response_topic)
 
-    async def _answer(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        was_connected = self.connected.is_set()
+        self.connected.clear()
+        if was_connected and not self._stopping.is_set():
+            log.warning("MQTT link to %s lost (%s); reconnecting", self._address.redacted(), reason)
+
+    def _on_message(self, client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         started = time.perf_counter()
-        raw = bytes(message.payload) if isinstance(message.payload, bytes | bytearray) else b""
-        answer = self._expired(message, raw) or self._station.handle(raw)
-        await self._answers.acquire()
-        task = asyncio.create_task(self._publish_then_ack(client, message, answer.body))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-        await asyncio.sleep(0)  # let the task hand the answer to paho now, in arrival order
-        if answer.body is not None:
+        try:
+            answer = self._station.handle(message.payload)
+        except Exception:  # Station.handle does not raise; if it ever did, keep the door open
+            log.exception("a request could not be handled; the broker will deliver it again")
+            return
+        if answer.body is None:
+            client.ack(message.mid, message.qos)
+            return
+        info = client.publish(self._settings.response_topic, answer.body, qos=1)
+        self._answer_of[info.mid] = (message.mid, message.qos)
+        if log.isEnabledFor(logging.INFO):
             log.info("answered %s: %s (%.1f ms)", answer.request_id, answer.outcome,
                      (time.perf_counter() - started) * 1000)
 
-    async def _publish_then_ack(self, client: aiomqtt.Client, message: aiomqtt.Message, body: bytes | None) -> None:
-        try:
-            if body is not None:
-                await client.publish(self._settings.response_topic, body, qos=1)
-            if message.qos > 0:
-                client._client.ack(message.mid, message.qos)  # only now may the broker forget the request
-        except aiomqtt.MqttError as error:
-            log.warning("answer not delivered (%s); the broker will deliver the request again", error)
-        finally:
-            self._answers.release()
-
-    def _expired(self, message: aiomqtt.Message, raw: bytes) -> Answer | None:
-        """A CallError answer when the request outlived its Message Expiry Interval, else None."""
-        remaining = getattr(message.properties, "MessageExpiryInterval", None)
-        if remaining is None:
-            return None
-        waited = time.monotonic() - getattr(message, "received_at", time.monotonic())
-        if waited <= remaining:
-            return None
-        parsed = self._station.dispatcher.parse(raw)
-        if isinstance(parsed, Answer):
-            return parsed
-        log.warning("%s expired %.1f s before it could run (MQTT Message Expiry Interval); not executed",
-                    parsed.id, waited - remaining)
-        error = OcppError(ErrorCode.GENERIC_ERROR, "the request expired (MQTT Message Expiry Interval) before "
-                                                   "the station could run it; it was not executed")
-        return Answer(encode(call_error(parsed.id, parsed.ocpp_version, error)), parsed.id, "expired")
-
-
-async def serve(station: Station, settings: MqttConfig, address: BrokerAddress,
-                ready: asyncio.Event | None = None) -> None:
-    await MqttDoor(station, settings, address).serve(ready)
+    def _on_publish(self, client: mqtt.Client, _userdata: Any, mid: int, _reason: Any, _props: Any) -> None:
+        request = self._answer_of.pop(mid, None)
+        if request is not None:
+            client.ack(*request)  # the broker has the answer: now it may forget the request
