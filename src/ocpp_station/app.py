@@ -24,7 +24,8 @@ from .station.storage import Storage
 log = logging.getLogger(__name__)
 
 VERSIONS_2X = ("ocpp2.0.1", "ocpp2.1")
-# Requests that may change state: their commit waits for the fsync. The others only record an answer.
+# Requests that may change state: their effect and answer commit together, with an fsync. The others
+# (reads) run outside any transaction and their answers are remembered in memory only.
 MUTATING_ACTIONS = frozenset({"SetVariables", "InstallCertificate", "DeleteCertificate", "SetNetworkProfile"})
 
 
@@ -69,7 +70,7 @@ class Station:
         self.routes: Routes = routes
         self.dispatcher = Dispatcher(routes, config.requests.max_bytes)
         self.answers = AnswerCache(self.storage, config.requests.answer_cache_size,
-                                   config.requests.answer_cache_max_age_s)
+                                   config.requests.answer_cache_max_age_s, config.requests.answer_cache_memory_bytes)
 
     def _network_configuration(self, definition: VariableDefinition) -> str | None:
         """2.1 NetworkConfiguration[slot].<Variable>: read from the stored profile of that slot."""
@@ -92,10 +93,15 @@ class Station:
             if cached is not None:
                 log.info("%s was answered before: sent the same answer again, executed nothing", request.id)
                 return Answer(cached, request.id, "repeated, answered from the answer cache")
-            with self.storage.unit_of_work(durable=request.action in MUTATING_ACTIONS):
+            if request.action not in MUTATING_ACTIONS:  # a read: nothing to commit
                 answer = self.dispatcher.execute(request, len(raw))
                 if answer.body is not None:
-                    self.answers.remember(request.id, answer.body)
+                    self.answers.remember(request.id, answer.body, durable=False)
+                return answer
+            with self.storage.unit_of_work():
+                answer = self.dispatcher.execute(request, len(raw))
+                if answer.body is not None:
+                    self.answers.remember(request.id, answer.body, durable=True)
             return answer
         except Exception:
             # The commit failed (disk full, I/O error): whatever the handler answered did not happen.

@@ -81,6 +81,7 @@ class Requests:
     max_bytes: int = 1024 * 1024  # larger → CallError FormatViolation, unparsed
     answer_cache_size: int = 10000  # answers kept to serve repeated request ids (count …
     answer_cache_max_age_s: float = 86400.0  # … and age)
+    answer_cache_memory_bytes: int = 4 * 1024 * 1024  # answers of reads are kept in memory only, up to this
 
 
 @dataclass(frozen=True)

@@ -45,14 +45,19 @@ def _result(element: dict[str, Any], outcome: Outcome, ocpp_version: str) -> dic
     return result
 
 
-def _enforce_limits(model: DeviceModel, call: Call, items: int, which: str) -> None:
+def _limits(model: DeviceModel, which: str) -> tuple[int, int]:
+    """ItemsPerMessage/BytesPerMessage[which]: read-only, set by the configuration, read once."""
+    return (model.read_int("DeviceDataCtrlr", "ItemsPerMessage", which),
+            model.read_int("DeviceDataCtrlr", "BytesPerMessage", which))
+
+
+def _enforce_limits(limits: tuple[int, int], call: Call, items: int, which: str) -> None:
     """B06.FR.16/17 (and the same for SetVariables): refuse a request beyond the announced limits."""
-    max_items = model.read_int("DeviceDataCtrlr", "ItemsPerMessage", which)
+    max_items, max_bytes = limits
     if max_items and items > max_items:
         raise OcppError(ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION,
                         f"{items} elements exceed ItemsPerMessage[{which}] = {max_items}",
                         {"limit": max_items, "received": items})
-    max_bytes = model.read_int("DeviceDataCtrlr", "BytesPerMessage", which)
     if max_bytes and call.size > max_bytes:
         raise OcppError(ErrorCode.FORMAT_VIOLATION,
                         f"{call.size} bytes exceed BytesPerMessage[{which}] = {max_bytes}",
@@ -60,9 +65,11 @@ def _enforce_limits(model: DeviceModel, call: Call, items: int, which: str) -> N
 
 
 def get_variables(model: DeviceModel) -> Handler:
+    limits = _limits(model, "GetVariables")
+
     def handle(call: Call) -> dict[str, Any]:
         elements = call.payload["getVariableData"]
-        _enforce_limits(model, call, len(elements), "GetVariables")  # B06.FR.16, B06.FR.17
+        _enforce_limits(limits, call, len(elements), "GetVariables")  # B06.FR.16, B06.FR.17
         results = []
         for element in elements:
             outcome = model.get(_address(element), call.version)
@@ -76,9 +83,11 @@ def get_variables(model: DeviceModel) -> Handler:
 
 
 def set_variables(model: DeviceModel) -> Handler:
+    limits = _limits(model, "SetVariables")
+
     def handle(call: Call) -> dict[str, Any]:
         elements = call.payload["setVariableData"]
-        _enforce_limits(model, call, len(elements), "SetVariables")
+        _enforce_limits(limits, call, len(elements), "SetVariables")
         outcomes = model.set_many([(_address(e), e["attributeValue"]) for e in elements], call.version)
         for element, outcome in zip(elements, outcomes, strict=True):
             log.info("SetVariables %s.%s%s [%s]: %s%s", element["component"]["name"],

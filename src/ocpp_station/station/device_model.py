@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Protocol
 
 from .datatypes import Characteristics, InvalidValue, validate
@@ -227,8 +228,13 @@ class DeviceModel:
             return Outcome(AttributeStatus.REJECTED, info=InvalidValue("WriteOnly", "the variable is write-only"))
         value = self.current_value(found, address.attribute)
         value = "" if value is None else value  # B06.FR.13: supported but unset → empty string
-        limit = self.read_int("DeviceDataCtrlr", "ReportingValueSize", default=2500)
-        return Outcome(AttributeStatus.ACCEPTED, value[: max(limit, 0)] if limit else value)  # B06.FR.10
+        limit = self._reporting_value_size
+        return Outcome(AttributeStatus.ACCEPTED, value[:limit] if len(value) > limit else value)  # B06.FR.10
+
+    @cached_property
+    def _reporting_value_size(self) -> int:
+        """DeviceDataCtrlr.ReportingValueSize: read-only, so read once; values are cut to it."""
+        return max(self.read_int("DeviceDataCtrlr", "ReportingValueSize", default=2500), 0) or 2500
 
     # -- B05 SetVariables -----------------------------------------------------------------------
 
@@ -251,6 +257,11 @@ class DeviceModel:
         status = AttributeStatus.REBOOT_REQUIRED if found.reboot_required else AttributeStatus.ACCEPTED
         return Outcome(status), found  # B05.FR.10
 
+    @cached_property
+    def _configuration_value_size(self) -> int:
+        """DeviceDataCtrlr.ConfigurationValueSize: read-only, so read once (0: no limit)."""
+        return self.read_int("DeviceDataCtrlr", "ConfigurationValueSize")
+
     def set_many(self, items: Sequence[tuple[VariableAddress, str]], ocpp_version: str) -> list[Outcome]:
         """Set values in order (a later element wins over an earlier one for the same attribute).
 
@@ -258,7 +269,7 @@ class DeviceModel:
         Accepted answer is never lost. If the write fails, every would-be-accepted element is
         Rejected instead (B05.FR.09: "could not be set for a technical reason") and nothing changes.
         """
-        max_value_size = self.read_int("DeviceDataCtrlr", "ConfigurationValueSize")
+        max_value_size = self._configuration_value_size
         outcomes: list[Outcome] = []
         writes: list[tuple[StoredKey, str]] = []
         for address, value in items:

@@ -75,14 +75,14 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 5: answers already given, by request id, so a repeated request is answered again without
     # being executed again (QoS 1 redelivery, a client's retry). Bounded by count and age.
+    # One B-tree keyed by id and no index: a commit then writes one page fewer per request.
     """
     CREATE TABLE answer (
-        request_id TEXT NOT NULL UNIQUE,
+        request_id TEXT PRIMARY KEY,
         body BLOB NOT NULL,
         answered_at REAL NOT NULL
-    )
+    ) WITHOUT ROWID
     """,
-    "CREATE INDEX answer_by_age ON answer (answered_at)",
 )
 
 
@@ -102,6 +102,9 @@ class Storage:
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        # Checkpoint rarely: a commit that only appends to an already grown WAL costs one fdatasync
+        # (~0.19 ms here) instead of ~0.4 ms; the WAL stays below ~16 MB.
+        self._db.execute("PRAGMA wal_autocheckpoint=4000")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._in_unit = False
         self._pending: list[Callable[[], None]] = []
@@ -126,16 +129,11 @@ class Storage:
         one (see :meth:`unit_of_work`) it is a SAVEPOINT: a failure undoes just this part, and
         the whole becomes durable when the unit of work commits.
         """
-        return self._savepoint() if self._in_unit else self._top_level(durable=True)
+        return self._savepoint() if self._in_unit else self._top_level()
 
-    def unit_of_work(self, durable: bool) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        """One request's writes — its effect and its remembered answer — as one transaction.
-
-        ``durable`` requests (those that may change state) commit with an fsync
-        (``synchronous=FULL``); the others only record an answer, which may be lost in a power
-        cut without harm (re-running a read is fine), and skip the fsync (``NORMAL``).
-        """
-        return self._top_level(durable)
+    def unit_of_work(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One request's writes — its effect and its remembered answer — as one durable transaction."""
+        return self._top_level()
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once what was written so far is committed (now, outside a unit of work).
@@ -148,8 +146,7 @@ class Storage:
             _run_derived(action)
 
     @contextlib.contextmanager
-    def _top_level(self, durable: bool) -> Iterator[sqlite3.Connection]:
-        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+    def _top_level(self) -> Iterator[sqlite3.Connection]:
         self._db.execute("BEGIN IMMEDIATE")
         self._in_unit, self._pending = True, []
         try:
