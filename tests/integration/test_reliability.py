@@ -242,3 +242,35 @@ def test_a_flood_is_answered_in_order_with_bounded_memory(tmp_path: Path) -> Non
         oem.close()
         station.terminate()
         broker.stop()
+
+
+def test_mqtt5_response_topic_and_correlation_data_are_honoured(broker: Mosquitto, tmp_path: Path) -> None:
+    """A generic MQTT 5 requester gets its answer on its own topic, with its Correlation Data."""
+    station = StationProcess(broker.url, tmp_path / "data").start()
+    oem = OemClient(broker.port)  # the answer is still published on josev/cs as well
+    got: list[mqtt.MQTTMessage] = []
+    arrived = threading.Event()
+    requester = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    requester.on_message = lambda _c, _u, msg: (got.append(msg), arrived.set())
+    requester.connect("127.0.0.1", broker.port)
+    requester.loop_start()
+    try:
+        requester.subscribe("tools/replies/42", qos=1)
+        time.sleep(0.2)
+        properties = Properties(PacketTypes.PUBLISH)
+        properties.ResponseTopic = "tools/replies/42"
+        properties.CorrelationData = b"corr-\x00\x01"
+        request = envelope("GetVariables", {"getVariableData": [
+            {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "OfflineThreshold"}}]})
+        requester.publish("cs/josev", json.dumps(request), qos=1, properties=properties).wait_for_publish(5)
+        assert arrived.wait(5)
+        answer = json.loads(got[0].payload)
+        check_response(answer, "GetVariables", "ocpp2.0.1")
+        assert answer["id"] == request["id"]
+        assert got[0].properties.CorrelationData == b"corr-\x00\x01"
+        assert oem.wait_for(request["id"]) == answer
+    finally:
+        requester.loop_stop()
+        requester.disconnect()
+        oem.close()
+        station.terminate()

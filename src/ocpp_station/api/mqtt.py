@@ -20,6 +20,8 @@ What it guarantees, and how:
 * **Bounded memory under a flood.** Unacknowledged requests are limited by the Receive Maximum we
   announce (MQTT 5; with 3.1.1 by the broker's ``max_inflight_messages``): a flood waits at the
   broker, not here.
+* **MQTT 5 request/response.** A request carrying a Response Topic (and Correlation Data) gets
+  its answer there too, with the same Correlation Data — in addition to ``josev/cs``.
 * **Expiry.** An MQTT 5 broker discards a request whose Message Expiry Interval ran out before it
   could deliver it; we hold no queue of our own, so a delivered request runs at once.
 * **Broker outages.** Reconnect with capped exponential backoff and jitter, logging when the link
@@ -160,11 +162,33 @@ class MqttDoor:
         if answer.body is None:
             client.ack(message.mid, message.qos)
             return
+        self._reply_to_requester(client, message, answer.body)
         info = client.publish(self._settings.response_topic, answer.body, qos=1)
         self._answer_of[info.mid] = (message.mid, message.qos)
         if log.isEnabledFor(logging.INFO):
             log.info("answered %s: %s (%.1f ms)", answer.request_id, answer.outcome,
                      (time.perf_counter() - started) * 1000)
+
+    def _reply_to_requester(self, client: mqtt.Client, message: mqtt.MQTTMessage, body: bytes) -> None:
+        """MQTT 5 request/response: also publish the answer on the request's Response Topic.
+
+        In addition to, not instead of, the answer topic: the OcppMessage API promises every
+        answer on ``josev/cs``, and an OEM's existing listener (or a logger) must not miss the
+        answers to requests made by generic MQTT 5 tools. The answer on the Response Topic is
+        published first, so when the broker has acknowledged the one on ``josev/cs`` (and the
+        request is acknowledged), it has both.
+        """
+        topic = getattr(message.properties, "ResponseTopic", None) if message.properties else None
+        if not topic:
+            return
+        if "+" in topic or "#" in topic or topic == self._settings.request_topic:
+            log.warning("ignored Response Topic %r: wildcards or the request topic cannot take an answer", topic)
+            return
+        properties = Properties(PacketTypes.PUBLISH)
+        correlation = getattr(message.properties, "CorrelationData", None)
+        if correlation is not None:
+            properties.CorrelationData = correlation
+        client.publish(topic, body, qos=1, properties=properties)
 
     def _on_publish(self, client: mqtt.Client, _userdata: Any, mid: int, _reason: Any, _props: Any) -> None:
         request = self._answer_of.pop(mid, None)
