@@ -8,11 +8,16 @@ later) get a :class:`Station` and call :meth:`Station.handle` with the bytes the
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from .config import Config
 from .handlers import provisioning, security
 from .rpc.dispatch import Answer, Dispatcher, Routes
+from .rpc.envelope import Request
+from .rpc.errors import ErrorCode, OcppError
 from .station.answers import AnswerCache
 from .station.certificate_store import CertificateStore
 from .station.device_model import DeviceModel, VariableDefinition
@@ -26,7 +31,7 @@ log = logging.getLogger(__name__)
 VERSIONS_2X = ("ocpp2.0.1", "ocpp2.1")
 # Requests that may change state: their effect and answer commit together, with an fsync. The others
 # (reads) run outside any transaction and their answers are remembered in memory only.
-MUTATING_ACTIONS = frozenset({"SetVariables", "InstallCertificate", "DeleteCertificate", "SetNetworkProfile"})
+MUTATING_ACTIONS = frozenset({"SetVariables", "InstallCertificate", "DeleteCertificate", "SetNetworkProfile", "Reset"})
 
 
 def _now() -> str:
@@ -38,6 +43,10 @@ class Station:
 
     def __init__(self, config: Config):
         self.config = config
+        # Two doors (MQTT on paho's thread, the CSMS link on the event loop) share one station:
+        # requests are still run one at a time (DESIGN rule 3).
+        self.lock = self._lock = threading.RLock()
+        self._reset_listeners: list[Callable[[], None]] = []
         self.storage = Storage(config.data_dir)
         self.certificates = CertificateStore(
             self.storage, config.data_dir, max_entries=lambda: config.security.certificate_entries_max,
@@ -62,6 +71,7 @@ class Station:
             routes[(version, "GetVariables")] = provisioning.get_variables(self.model)
             routes[(version, "SetVariables")] = provisioning.set_variables(self.model)
             routes[(version, "SetNetworkProfile")] = provisioning.set_network_profile(self.network)
+            routes[(version, "Reset")] = provisioning.reset(self._reset)
         for version in ("ocpp1.6", *VERSIONS_2X):
             routes[(version, "InstallCertificate")] = security.install_certificate(self.certificates)
             routes[(version, "DeleteCertificate")] = security.delete_certificate(self.certificates)
@@ -71,6 +81,14 @@ class Station:
         self.dispatcher = Dispatcher(routes, config.requests.max_bytes)
         self.answers = AnswerCache(self.storage, config.requests.answer_cache_size,
                                    config.requests.answer_cache_max_age_s, config.requests.answer_cache_memory_bytes)
+
+    def on_reset(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (from any thread) when a Reset is accepted: the CSMS link reconnects."""
+        self._reset_listeners.append(listener)
+
+    def _reset(self) -> None:
+        for listener in self._reset_listeners:
+            listener()
 
     def _network_configuration(self, definition: VariableDefinition) -> str | None:
         """2.1 NetworkConfiguration[slot].<Variable>: read from the stored profile of that slot."""
@@ -82,8 +100,27 @@ class Station:
         value = data.get(field)
         return "" if value is None else str(value)
 
+    def run(self, request: Request, size: int) -> dict[str, Any] | OcppError:
+        """Run a request that came through a door without an answer cache (the CSMS link).
+
+        Same handlers, same validation, same durability as :meth:`handle`; never raises.
+        """
+        with self._lock:
+            if request.action not in MUTATING_ACTIONS:
+                return self.dispatcher.run(request, size)
+            try:
+                with self.storage.unit_of_work():
+                    return self.dispatcher.run(request, size)
+            except Exception:
+                log.exception("%s: could not commit the request's effect", request.id)
+                return OcppError(ErrorCode.INTERNAL_ERROR, "the station could not store the result")
+
     def handle(self, raw: bytes) -> Answer:
         """Answer one request: once only, its effect and its answer committed together. Never raises."""
+        with self._lock:
+            return self._handle(raw)
+
+    def _handle(self, raw: bytes) -> Answer:
         parsed = self.dispatcher.parse(raw)
         if isinstance(parsed, Answer):
             return parsed  # nothing was executed: nothing to remember

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "OCPP_STATION_"
+SECTIONS = {"data_dir", "station", "evse", "limits", "security", "network", "requests", "csms", "mqtt"}
 
 
 class ConfigError(ValueError):
@@ -75,6 +76,13 @@ class Network:
 
 
 @dataclass(frozen=True)
+class Csms:
+    """The OCPP-J link to the CSMS (where to connect is the network profiles' business)."""
+
+    enabled: bool = True  # false: serve the MQTT API only
+
+
+@dataclass(frozen=True)
 class Requests:
     """How requests are received, whatever the door."""
 
@@ -107,6 +115,7 @@ class Config:
     security: Security = field(default_factory=Security)
     network: Network = field(default_factory=Network)
     requests: Requests = field(default_factory=Requests)
+    csms: Csms = field(default_factory=Csms)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
 
 
@@ -148,7 +157,7 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None,
             raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-        unknown = set(raw) - {"data_dir", "station", "evse", "limits", "security", "network", "requests", "mqtt"}
+        unknown = set(raw) - SECTIONS
         if unknown:
             raise ConfigError(f"{path}: unknown section(s): {', '.join(sorted(unknown))}")
         if "data_dir" in raw:
@@ -168,6 +177,8 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None,
                     if isinstance(network.get(name), list):
                         network[name] = tuple(network[name])
             config = replace(config, network=_section(Network, network, "network"))
+        if "csms" in raw:
+            config = replace(config, csms=_section(Csms, raw["csms"], "csms"))
         if "requests" in raw:
             config = replace(config, requests=_section(Requests, raw["requests"], "requests"))
         if "mqtt" in raw:
@@ -180,6 +191,8 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None,
             config = replace(config, mqtt=replace(config.mqtt, url=source["mqtt_url"]))
         if source.get("data_dir") is not None:
             config = replace(config, data_dir=Path(source["data_dir"]))
+        if source.get("no_csms"):
+            config = replace(config, csms=Csms(enabled=False))
         for name in ("ca_file", "client_cert", "client_key", "client_id", "request_topic", "response_topic",
                      "protocol"):
             if source.get(name) is not None:

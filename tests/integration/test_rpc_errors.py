@@ -198,7 +198,7 @@ def test_unknown_action_is_not_implemented(oem: OemClient, version: str) -> None
 
 
 @pytest.mark.parametrize("version", VERSIONS_2X)
-@pytest.mark.parametrize("action", ["Reset", "GetReport", "TriggerMessage"])
+@pytest.mark.parametrize("action", ["UnlockConnector", "GetReport", "TriggerMessage"])
 def test_known_but_unsupported_action_is_not_supported(oem: OemClient, version: str, action: str) -> None:
     data = oem.error(action, {}, version)
     assert data["error_code"] == "NotSupported"

@@ -10,6 +10,7 @@ B06.FR.11). Values are never logged: a SetVariables value can be a password.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from ..rpc.errors import ErrorCode, OcppError
@@ -120,6 +121,22 @@ def set_network_profile(network: NetworkStore) -> Handler:
             log.exception("SetNetworkProfile slot %d: could not store the profile", profile.slot)
             return {"status": "Failed", "statusInfo": status_info("OutOfStorage", "the profile could not be stored",
                                                                   call.ocpp_version)}
+        return {"status": "Accepted"}
+
+    return handle
+
+
+def reset(on_reset: Callable[[], None]) -> Handler:
+    """B11/B12 Reset (2.x). This station does not reboot its host: a Reset re-establishes the CSMS
+    connection from the top of NetworkConfigurationPriority, which is what a new priority or
+    security profile needs to take effect (B10, A05). Resetting a single EVSE is not supported."""
+
+    def handle(call: Call) -> dict[str, Any]:
+        if call.payload.get("evseId") is not None:
+            return {"status": "Rejected", "statusInfo": status_info(
+                "UnsupportedRequest", "this station does not reset a single EVSE", call.ocpp_version)}
+        log.info("Reset %s: the CSMS connection will be re-established", call.payload["type"])
+        on_reset()
         return {"status": "Accepted"}
 
     return handle

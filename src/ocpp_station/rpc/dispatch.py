@@ -101,18 +101,27 @@ class Dispatcher:
             return self._error(UNKNOWN_ID, None, OcppError(ErrorCode.INTERNAL_ERROR, "internal error"))
 
     def execute(self, request: Request, size: int) -> Answer:
-        """Run ``request`` (of ``size`` bytes as received) and build its answer. Never raises."""
+        """Run ``request`` (of ``size`` bytes as received) and build its envelope answer. Never raises."""
+        outcome = self.run(request, size)
+        if isinstance(outcome, OcppError):
+            return self._error(request.id, request.ocpp_version, outcome)
+        return Answer(encode(call_result(request, outcome)), request.id, "CallResult")
+
+    def run(self, request: Request, size: int) -> dict[str, Any] | OcppError:
+        """Run ``request``: the CALLRESULT payload, or the error for a CALLERROR. Never raises.
+
+        This is what every door shares; each formats the outcome its own way (a Josev envelope
+        over MQTT, an OCPP-J frame towards the CSMS).
+        """
         try:
-            payload = self._call(request, size)
+            return self._call(request, size)
         except OcppError as error:
             log.info("%s %s %s → CallError %s: %s", request.id, request.ocpp_version, request.action,
                      error.code.value, error.description)
-            return self._error(request.id, request.ocpp_version, error)
+            return error
         except Exception:
             log.exception("%s %s %s: handler failed", request.id, request.ocpp_version, request.action)
-            error = OcppError(ErrorCode.INTERNAL_ERROR, f"internal error while handling {request.action}")
-            return self._error(request.id, request.ocpp_version, error)
-        return Answer(encode(call_result(request, payload)), request.id, "CallResult")
+            return OcppError(ErrorCode.INTERNAL_ERROR, f"internal error while handling {request.action}")
 
     def fail(self, request: Request, why: str) -> Answer:
         """An InternalError answer for ``request``, for failures outside the handler (e.g. the commit)."""

@@ -210,6 +210,21 @@ class DeviceModel:
                                           connector_id, instance), None)
         return None if isinstance(found, AttributeStatus) else self.current_value(found)
 
+    def find_internal(self, component: str, variable: str, instance: str | None = None) -> VariableDefinition | None:
+        """The definition of a station-level variable, for the station's own reads (write-only ones too)."""
+        found = self.find(VariableAddress(component, variable, AttributeType.ACTUAL, None, None, None, instance), None)
+        return None if isinstance(found, AttributeStatus) else found
+
+    def write_internal(self, component: str, variable: str, value: str, instance: str | None = None) -> None:
+        """The station's own update of a value (e.g. HeartbeatInterval from BootNotification): durable,
+        and not subject to mutability — the station may change what the CSMS may only read."""
+        found = self.find(VariableAddress(component, variable, AttributeType.ACTUAL, None, None, None, instance), None)
+        if isinstance(found, AttributeStatus):
+            raise KeyError(f"{component}.{variable} is not in the device model")
+        rows = [(stored_key(found, AttributeType.ACTUAL), value)]
+        self.store.save_variable_values(rows)
+        self.store.after_commit(lambda: self._values.update(rows))
+
     def read_int(self, component: str, variable: str, instance: str | None = None, default: int = 0) -> int:
         value = self.read(component, variable, instance)
         try:

@@ -47,10 +47,28 @@ class NetworkStore:
 
     def profiles(self) -> dict[int, NetworkProfile]:
         """Every stored profile by slot (slot 1 from station.toml unless it was set)."""
-        stored = {slot: NetworkProfile(slot, json.loads(text))
-                  for slot, text in self._db.execute("SELECT slot, profile FROM network_profile")}
-        stored.setdefault(CONFIG_SLOT, self._config_profile)
+        rows = dict(self._db.execute("SELECT slot, profile FROM network_profile"))
+        rows.setdefault(CONFIG_SLOT, None)
+        stored = {slot: (self._config_profile if text is None else NetworkProfile(slot, json.loads(text)))
+                  for slot, text in rows.items() if text != "null"}  # "null": removed (A05.FR.06)
         return dict(sorted(stored.items()))
+
+    def set_active_slot(self, slot: int) -> None:
+        """The CSMS link connected with ``slot``: remember it (ActiveNetworkProfile)."""
+        with self._storage.transaction() as db:
+            db.execute("INSERT INTO station_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE"
+                       " SET value = excluded.value", (ACTIVE_SLOT_KEY, str(slot)))
+
+    def remove_profiles_below(self, level: int) -> list[int]:
+        """A05.FR.06: after connecting at security profile ``level``, forget every profile below it."""
+        removed = [slot for slot, profile in self.profiles().items() if profile.security_profile < level]
+        if removed:
+            with self._storage.transaction() as db:
+                db.executemany("INSERT INTO network_profile (slot, profile) VALUES (?, 'null') ON CONFLICT (slot)"
+                               " DO UPDATE SET profile = 'null'", [(slot,) for slot in removed])
+            log.info("removed the network profiles of slots %s: below security profile %d (A05.FR.06)",
+                     ",".join(map(str, removed)), level)
+        return removed
 
     def active_slot(self) -> int:
         """The slot the station connects with (until the CSMS link picks another: slot 1)."""

@@ -1,0 +1,80 @@
+"""OCPP-J message frames (Part 4 §4): CALL ``[2, id, action, payload]``, CALLRESULT ``[3, id, payload]``,
+CALLERROR ``[4, id, code, description, details]``. Pure functions; no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..rpc.errors import ErrorCode, OcppError, clip_description, parse_wire_code, wire_code
+
+CALL, CALLRESULT, CALLERROR = 2, 3, 4
+UNKNOWN_ID = "-1"  # Part 4 §4.2.3: the id of a CALLERROR about a message whose id could not be read
+MAX_ID_LENGTH = 36
+
+
+@dataclass(frozen=True)
+class Call:
+    id: str
+    action: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CallResult:
+    id: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CallError:
+    id: str
+    code: ErrorCode | None
+    description: str
+    details: dict[str, Any]
+
+
+class FrameError(OcppError):
+    """A frame we cannot use; ``request_id`` is what we could read of its id."""
+
+    def __init__(self, code: ErrorCode, description: str, request_id: str = UNKNOWN_ID):
+        super().__init__(code, description)
+        self.request_id = request_id
+
+
+def parse(text: str | bytes) -> Call | CallResult | CallError:
+    """Read one frame, or raise :class:`FrameError` saying what to answer."""
+    try:
+        frame = json.loads(text)
+    except (ValueError, RecursionError):
+        raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "the message is not valid JSON") from None
+    if not isinstance(frame, list) or len(frame) < 3:
+        raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "a message must be a JSON array of 3 to 5 elements")
+    kind, message_id = frame[0], frame[1]
+    if not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_ID_LENGTH:
+        raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "the message id must be a string of 1 to 36 characters")
+    if kind == CALL and len(frame) == 4 and isinstance(frame[2], str) and isinstance(frame[3], dict):
+        return Call(message_id, frame[2], frame[3])
+    if kind == CALLRESULT and len(frame) == 3 and isinstance(frame[2], dict):
+        return CallResult(message_id, frame[2])
+    if kind == CALLERROR and len(frame) == 5 and isinstance(frame[2], str):
+        details = frame[4] if isinstance(frame[4], dict) else {}
+        return CallError(message_id, parse_wire_code(frame[2]), str(frame[3]), details)
+    if kind in (CALL, CALLRESULT, CALLERROR):
+        raise FrameError(ErrorCode.FORMAT_VIOLATION, "the message does not have the shape of its type", message_id)
+    raise FrameError(ErrorCode.MESSAGE_TYPE_NOT_SUPPORTED, f"message type {kind!r} is not supported", message_id)
+
+
+def call(message_id: str, action: str, payload: dict[str, Any]) -> str:
+    return json.dumps([CALL, message_id, action, payload], separators=(",", ":"))
+
+
+def call_result(message_id: str, payload: dict[str, Any]) -> str:
+    return json.dumps([CALLRESULT, message_id, payload], separators=(",", ":"))
+
+
+def call_error(message_id: str, error: OcppError, ocpp_version: str) -> str:
+    return json.dumps([CALLERROR, message_id, wire_code(error.code, ocpp_version), clip_description(error.description),
+                       error.details], separators=(",", ":"))
