@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from . import __version__
+from . import __version__, oem_cli
 from .config import Config, ConfigError, load
 
 log = logging.getLogger("ocpp_station")
@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
                                            "fixed: the broker keeps queued requests under it")
     serve.add_argument("--client-cert", metavar="FILE", help="certificate for mutual TLS with the broker")
     serve.add_argument("--client-key", metavar="FILE", help="private key of --client-cert")
+    serve.add_argument("--no-csms", action="store_true",
+                       help="do not connect to a CSMS; serve the MQTT API only (config: [csms] enabled = false)")
     serve.add_argument("--embedded-port", type=int, default=1883, metavar="PORT",
                        help="port of the embedded broker when no --mqtt-url is given (default 1883)")
 
@@ -83,31 +85,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="seconds to wait for the answer (default 10)")
     _mqtt_options(call)
 
-    certs = commands.add_parser(
-        "certs", help="the station's certificates (local administration of the data directory)",
-        description="Import the station's own certificate chains and list what is installed. These "
-                    "commands work on the data directory directly, with or without the service running.")
-    certs_commands = certs.add_subparsers(dest="certs_command", required=True, metavar="COMMAND")
-    certs_import = certs_commands.add_parser(
-        "import", help="import the station's own certificate chain and private key",
-        description="Store the station's ChargingStationCertificate (security profile 3) or its V2G "
-                    "certificate chain, with the private key (kept 0600, never logged). The PEM file holds "
-                    "the leaf first, then the sub-CAs that issued it. Replaces what was there.")
-    certs_import.add_argument("--type", required=True, dest="use",
-                              choices=["ChargingStationCertificate", "V2GCertificateChain"])
-    certs_import.add_argument("certificate", type=Path, metavar="CERT.pem")
-    certs_import.add_argument("--key", required=True, type=Path, metavar="KEY.pem",
-                              help="the unencrypted private key of the first certificate")
-    certs_list = certs_commands.add_parser("list", help="print the installed certificates")
-    network = commands.add_parser(
-        "network", help="the station's network connection profiles (local, read-only)",
-        description="List the configuration slots: their profiles (passwords masked), the priority "
-                    "order (NetworkConfigurationPriority) and the active slot.")
-    network_commands = network.add_subparsers(dest="network_command", required=True, metavar="COMMAND")
-    network_list = network_commands.add_parser("list", help="print the slots and their profiles")
-    for sub in (certs_import, certs_list, network_list):
-        sub.add_argument("--data-dir", metavar="DIR", type=Path, help="the station's data directory")
-        sub.add_argument("--config", metavar="FILE", type=Path, help="station.toml (for its data_dir)")
+    oem_cli.add_commands(commands, log_level)  # get, set, certs, network (through the broker)
     return parser
 
 
@@ -125,10 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     if args.command == "serve":
         return _serve(args)
-    if args.command == "certs":
-        return _certs(args)
-    if args.command == "network":
-        return _network(args)
+    if hasattr(args, "oem_handler"):  # get, set, certs, network: see oem_cli
+        return args.oem_handler(args)
     return _call(args)
 
 
@@ -246,8 +222,18 @@ async def _run(config: Config, embedded_port: int) -> None:
             raise ConfigError(f"MQTT settings: {error}") from None
         door = MqttDoor(station, settings, address)
         door.start()
+        link = None
+        if config.csms.enabled:
+            from .csms.link import CsmsLink
+
+            link = asyncio.create_task(CsmsLink(station).run())
+        else:
+            log.info("the CSMS link is off ([csms] enabled = false or --no-csms): serving the MQTT API only")
         await stop.wait()
         log.info("stopping")
+        if link is not None:
+            link.cancel()
+            await asyncio.wait({link}, timeout=SHUTDOWN_GRACE_S)
         await asyncio.to_thread(door.stop, SHUTDOWN_GRACE_S)
     station.close()
     log.info("stopped")

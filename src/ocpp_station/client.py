@@ -1,0 +1,595 @@
+"""The OEM's side of the OcppMessage API: send OCPP requests to a station through its MQTT broker.
+
+:class:`StationClient` publishes each request on ``cs/josev`` and waits for the answer with the same
+``id``. Many calls may be in flight at once; one background reader hands every answer to the call
+that is waiting for it.
+
+With an MQTT 5 broker the client subscribes to a private reply topic (``josev/cs/client/<random>``)
+and sends each request with that Response Topic and the request id as Correlation Data, so it only
+receives its own answers. With MQTT 3.1.1 (e.g. the station's embedded broker) it subscribes to
+``josev/cs`` and picks its answers out by envelope id.
+
+Example (with a station running on the broker at 127.0.0.1:1883)::
+
+    import asyncio
+
+    from ocpp_station.client import StationClient, VariableRef
+
+    async def main() -> None:
+        async with StationClient("mqtt://127.0.0.1:1883") as station:
+            for result in await station.get_variables(["OCPPCommCtrlr.OfflineThreshold", "EVSE[1].Power"]):
+                print(result.ref, result.status, result.value)
+            await station.set_variables({"OCPPCommCtrlr.OfflineThreshold": 300})
+            print(await station.get_installed_certificate_ids())
+            print(VariableRef.parse("NetworkConfiguration(2).OcppCsmsUrl").to_ocpp())
+
+    asyncio.run(main())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import aiomqtt
+import orjson
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from .api.connection import BrokerAddress, make_client
+
+__all__ = [
+    "ATTRIBUTE_TYPES",
+    "OCPP_VERSIONS",
+    "CallError",
+    "InstalledCertificate",
+    "SetVariableResult",
+    "StationClient",
+    "StationUnreachable",
+    "Status",
+    "VariableRef",
+    "VariableResult",
+]
+
+log = logging.getLogger(__name__)
+
+OCPP_VERSIONS = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
+"""The values of the envelope's ``ocpp_version``."""
+ATTRIBUTE_TYPES = ("Actual", "Target", "MinSet", "MaxSet")
+"""OCPP 2.x AttributeEnumType."""
+
+_TO_16 = {"CSMSRootCertificate": "CentralSystemRootCertificate"}
+_FROM_16 = {v: k for k, v in _TO_16.items()}
+_TYPES_16 = ("CentralSystemRootCertificate", "ManufacturerRootCertificate")
+
+
+# -- errors ------------------------------------------------------------------------------------------
+
+class CallError(Exception):
+    """The station answered a request with a CallError.
+
+    ``code`` is the RPC framework error code (e.g. ``OccurrenceConstraintViolation``), ``description``
+    the station's human-readable text, ``details`` its ``error_details`` object, ``request_id`` the
+    envelope id of the request.
+    """
+
+    def __init__(self, code: str, description: str, details: dict[str, Any] | None, request_id: str):
+        super().__init__(f"{code}: {description}" if description else code)
+        self.code = code
+        self.description = description
+        self.details = details or {}
+        self.request_id = request_id
+
+
+class StationUnreachable(ConnectionError):
+    """The broker cannot be reached, refused us, or the link to it was lost during a call."""
+
+
+# -- variable references -----------------------------------------------------------------------------
+
+_NAME = r"[A-Za-z0-9*_\-=+|@.]+"  # identifierString, minus ':' (attribute suffix) and brackets
+_REF = re.compile(
+    r"(?P<component>[A-Za-z0-9*_\-=+|@]+)"
+    r"(?:\[(?P<evse>[^\]]*)\])?"
+    r"(?:\((?P<cinst>[^()]*)\))?"
+    r"\.(?P<variable>[A-Za-z0-9*_\-=+|@]+)"
+    r"(?:\[(?P<vinst>[^\]]*)\])?"
+)
+_INSTANCE = re.compile(_NAME)
+
+
+@dataclass(frozen=True)
+class VariableRef:
+    """One variable of the OCPP 2.x device model: a component (with its instance and EVSE/connector),
+    a variable (with its instance) and optionally an attribute type.
+
+    The text form, read by :meth:`parse` and written by ``str()``, is
+    ``Component[evse.connector](componentInstance).Variable[variableInstance]:AttributeType``,
+    every part but the two names optional — e.g. ``EVSE[1].AvailabilityState``,
+    ``Connector[1.2].ConnectorType``, ``NetworkConfiguration(2).OcppCsmsUrl``,
+    ``DeviceDataCtrlr.ItemsPerMessage[GetVariables]``, ``OCPPCommCtrlr.OfflineThreshold:Target``.
+    """
+
+    component: str
+    variable: str
+    component_instance: str | None = None
+    variable_instance: str | None = None
+    evse_id: int | None = None
+    connector_id: int | None = None
+    attribute_type: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.component or not self.variable:
+            raise ValueError("a variable reference needs a component name and a variable name")
+        if self.connector_id is not None and self.evse_id is None:
+            raise ValueError("a connector id needs an EVSE id")
+        if self.attribute_type is not None and self.attribute_type not in ATTRIBUTE_TYPES:
+            raise ValueError(f"unknown attribute type {self.attribute_type!r} (one of {', '.join(ATTRIBUTE_TYPES)})")
+
+    @classmethod
+    def parse(cls, text: str) -> VariableRef:
+        """Read the text form (see the class docstring); ``ValueError`` says what is wrong."""
+        source = text.strip()
+        if not source:
+            raise ValueError("empty variable reference (expected Component.Variable, "
+                             "e.g. OCPPCommCtrlr.OfflineThreshold)")
+        attribute_type = None
+        head, colon, tail = source.rpartition(":")
+        if colon and not any(c in tail for c in "])."):
+            if tail not in ATTRIBUTE_TYPES:
+                raise ValueError(f"{text!r}: unknown attribute type {tail!r} after ':' "
+                                 f"(one of {', '.join(ATTRIBUTE_TYPES)})")
+            source, attribute_type = head, tail
+        match = _REF.fullmatch(source)
+        if match is None:
+            if "." not in source:
+                raise ValueError(f"{text!r}: expected Component.Variable (e.g. OCPPCommCtrlr.OfflineThreshold)")
+            raise ValueError(f"{text!r}: not a variable reference; the syntax is "
+                             "Component[evse.connector](instance).Variable[instance]:AttributeType, "
+                             "e.g. EVSE[1].AvailabilityState or NetworkConfiguration(2).OcppCsmsUrl")
+        evse_id = connector_id = None
+        if match["evse"] is not None:
+            evse_text, _, connector_text = match["evse"].partition(".")
+            try:
+                evse_id = int(evse_text)
+                connector_id = int(connector_text) if connector_text else None
+            except ValueError:
+                raise ValueError(f"{text!r}: [{match['evse']}] must be an EVSE id or evse.connector ids, "
+                                 "e.g. EVSE[1] or Connector[1.2]") from None
+            if evse_id < 0 or (connector_id is not None and connector_id < 0) or (
+                    connector_text == "" and "." in match["evse"]):
+                raise ValueError(f"{text!r}: [{match['evse']}] must be non-negative integers, e.g. Connector[1.2]")
+        for part, what in ((match["cinst"], "component instance"), (match["vinst"], "variable instance")):
+            if part is not None and not _INSTANCE.fullmatch(part):
+                raise ValueError(f"{text!r}: empty or invalid {what} {part!r}")
+        return cls(match["component"], match["variable"], component_instance=match["cinst"],
+                   variable_instance=match["vinst"], evse_id=evse_id, connector_id=connector_id,
+                   attribute_type=attribute_type)
+
+    @classmethod
+    def coerce(cls, ref: VariableRef | str | Sequence[str]) -> VariableRef:
+        """A VariableRef from a VariableRef, its text form, or a ``(component, variable)`` pair."""
+        if isinstance(ref, VariableRef):
+            return ref
+        if isinstance(ref, str):
+            return cls.parse(ref)
+        if isinstance(ref, Sequence) and len(ref) == 2 and all(isinstance(p, str) for p in ref):
+            return cls(ref[0], ref[1])
+        raise ValueError(f"not a variable reference: {ref!r} (use a VariableRef, 'Component.Variable' or "
+                         "a (component, variable) pair)")
+
+    def to_ocpp(self) -> dict[str, Any]:
+        """The ``component``/``variable``(/``attributeType``) fields of a GetVariableData or SetVariableData."""
+        component: dict[str, Any] = {"name": self.component}
+        if self.component_instance is not None:
+            component["instance"] = self.component_instance
+        if self.evse_id is not None:
+            component["evse"] = {"id": self.evse_id}
+            if self.connector_id is not None:
+                component["evse"]["connectorId"] = self.connector_id
+        variable: dict[str, Any] = {"name": self.variable}
+        if self.variable_instance is not None:
+            variable["instance"] = self.variable_instance
+        data: dict[str, Any] = {"component": component, "variable": variable}
+        if self.attribute_type is not None:
+            data["attributeType"] = self.attribute_type
+        return data
+
+    @classmethod
+    def from_ocpp(cls, data: Mapping[str, Any]) -> VariableRef:
+        """The reference named by a GetVariableResult or SetVariableResult."""
+        component, variable = data["component"], data["variable"]
+        evse = component.get("evse") or {}
+        return cls(component["name"], variable["name"], component_instance=component.get("instance"),
+                   variable_instance=variable.get("instance"), evse_id=evse.get("id"),
+                   connector_id=evse.get("connectorId"), attribute_type=data.get("attributeType"))
+
+    def __str__(self) -> str:
+        text = self.component
+        if self.evse_id is not None:
+            text += f"[{self.evse_id}" + (f".{self.connector_id}" if self.connector_id is not None else "") + "]"
+        if self.component_instance is not None:
+            text += f"({self.component_instance})"
+        text += f".{self.variable}"
+        if self.variable_instance is not None:
+            text += f"[{self.variable_instance}]"
+        if self.attribute_type is not None:
+            text += f":{self.attribute_type}"
+        return text
+
+
+# -- results -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VariableResult:
+    """One GetVariableResult: ``value`` is None unless ``status`` is Accepted; ``reason`` is the
+    statusInfo reasonCode, if any. ``ref`` has no attribute type: it is in ``attribute_type``."""
+
+    ref: VariableRef
+    status: str
+    value: str | None
+    attribute_type: str
+    reason: str | None = None
+    additional_info: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """True when the station returned a value."""
+        return self.status == "Accepted"
+
+    @property
+    def label(self) -> str:
+        """The variable in the text form, with ``:AttributeType`` unless it is Actual."""
+        return str(self.ref) + ("" if self.attribute_type == "Actual" else f":{self.attribute_type}")
+
+
+@dataclass(frozen=True)
+class SetVariableResult:
+    """One SetVariableResult (status Accepted, Rejected, UnknownComponent, UnknownVariable,
+    NotSupportedAttributeType or RebootRequired). ``ref`` has no attribute type: it is in
+    ``attribute_type``."""
+
+    ref: VariableRef
+    status: str
+    attribute_type: str
+    reason: str | None = None
+    additional_info: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """True when the value was stored (RebootRequired: stored, effective after a restart)."""
+        return self.status in ("Accepted", "RebootRequired")
+
+    @property
+    def label(self) -> str:
+        """The variable in the text form, with ``:AttributeType`` unless it is Actual."""
+        return str(self.ref) + ("" if self.attribute_type == "Actual" else f":{self.attribute_type}")
+
+
+@dataclass(frozen=True)
+class Status:
+    """The answer of InstallCertificate, DeleteCertificate or SetNetworkProfile."""
+
+    status: str
+    reason: str | None = None
+    additional_info: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """True for status Accepted."""
+        return self.status == "Accepted"
+
+    @classmethod
+    def from_ocpp(cls, payload: Mapping[str, Any]) -> Status:
+        """Read a ``{"status": …, "statusInfo": {…}}`` payload."""
+        info = payload.get("statusInfo") or {}
+        return cls(payload["status"], info.get("reasonCode"), info.get("additionalInfo"))
+
+
+@dataclass(frozen=True)
+class InstalledCertificate:
+    """One installed certificate as GetInstalledCertificateIds reports it.
+
+    ``certificate_type`` uses the 2.x names (a 1.6 CentralSystemRootCertificate is reported as
+    CSMSRootCertificate); ``hash_data`` is the OCPP CertificateHashDataType (what
+    :meth:`StationClient.delete_certificate` takes); ``children`` the sub-CAs of a V2G chain.
+    """
+
+    certificate_type: str
+    hash_data: dict[str, str]
+    children: list[dict[str, str]] = field(default_factory=list)
+
+
+def _reason(item: Mapping[str, Any], key: str) -> tuple[str | None, str | None]:
+    info = item.get(key) or {}
+    return info.get("reasonCode"), info.get("additionalInfo")
+
+
+def _plain(item: Mapping[str, Any]) -> VariableRef:
+    """The reference a result names, without its attribute type (kept in the result's own field)."""
+    return replace(VariableRef.from_ocpp(item), attribute_type=None)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# -- the client --------------------------------------------------------------------------------------
+
+class StationClient:
+    """An MQTT connection to a station's OcppMessage API; use it as an async context manager.
+
+    ``url`` is ``mqtt[s]://[user[:password]@]host[:port]`` (the password is never logged);
+    ``ca_file``/``client_cert``/``client_key`` are for ``mqtts://`` brokers. ``protocol`` is
+    ``"5"``, ``"3.1.1"`` or None (the default: try MQTT 5, fall back to 3.1.1 when the broker
+    refuses it). Raises :class:`StationUnreachable` (a ConnectionError) when the broker cannot be
+    reached, ``ValueError`` for a bad URL.
+    """
+
+    def __init__(self, url: str, *, ca_file: str | None = None, client_cert: str | None = None,
+                 client_key: str | None = None, request_topic: str = "cs/josev", response_topic: str = "josev/cs",
+                 protocol: str | None = None, connect_timeout: float = 10.0):
+        if protocol not in (None, "5", "3.1.1"):
+            raise ValueError(f"protocol must be '5', '3.1.1' or None (got {protocol!r})")
+        self.address = BrokerAddress.parse(url)
+        self._tls = {"ca_file": ca_file, "client_cert": client_cert, "client_key": client_key}
+        self.request_topic = request_topic
+        self.response_topic = response_topic
+        self._wanted_protocol = protocol
+        self._connect_timeout = connect_timeout
+        self.protocol: str | None = None
+        """The MQTT version in use once connected: ``"5"`` or ``"3.1.1"``."""
+        self.reply_topic: str | None = None
+        """Where answers arrive: the private MQTT 5 reply topic, or ``response_topic`` with 3.1.1."""
+        self._client: aiomqtt.Client | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._lost: BaseException | None = None
+
+    # -- connection ------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> StationClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def connect(self) -> None:
+        """Connect and subscribe; called by ``async with``."""
+        attempts = [self._wanted_protocol] if self._wanted_protocol else ["5", "3.1.1"]
+        for protocol in attempts:
+            client = make_client(self.address, client_id=f"oem-{uuid.uuid4().hex[:12]}", protocol=protocol,
+                                 timeout=self._connect_timeout, **self._tls)
+            try:
+                await client.__aenter__()
+            except aiomqtt.MqttError as error:
+                if protocol == "5" and len(attempts) > 1 and _refused_protocol(error):
+                    log.debug("%s refused MQTT 5 (%s); using MQTT 3.1.1", self.address.redacted(), error)
+                    continue
+                raise StationUnreachable(f"cannot reach {self.address.redacted()}: {error}") from error
+            except OSError as error:  # e.g. an unreadable CA file
+                raise StationUnreachable(f"cannot reach {self.address.redacted()}: {error}") from error
+            self._client, self.protocol = client, protocol
+            break
+        assert self._client is not None
+        if self.protocol == "5":
+            self.reply_topic = f"{self.response_topic}/client/{secrets.token_hex(8)}"
+        else:
+            self.reply_topic = self.response_topic
+        try:
+            await self._client.subscribe(self.reply_topic, qos=1)
+        except aiomqtt.MqttError as error:
+            await self.close()
+            raise StationUnreachable(f"cannot subscribe on {self.address.redacted()}: {error}") from error
+        self._reader = asyncio.create_task(self._read(), name="station-client-reader")
+
+    async def close(self) -> None:
+        """Stop reading, fail the calls still waiting, and disconnect."""
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+            self._reader = None
+        self._fail_pending(StationUnreachable("the client was closed"))
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(aiomqtt.MqttError, OSError):
+                await client.__aexit__(None, None, None)
+
+    async def _read(self) -> None:
+        assert self._client is not None
+        try:
+            async for message in self._client.messages:
+                self._dispatch(message)
+        except aiomqtt.MqttError as error:
+            self._lost = StationUnreachable(f"lost the link to {self.address.redacted()}: {error}")
+            self._fail_pending(self._lost)
+
+    def _dispatch(self, message: aiomqtt.Message) -> None:
+        try:
+            answer = orjson.loads(message.payload)  # type: ignore[arg-type]
+        except (orjson.JSONDecodeError, TypeError):
+            return
+        if not isinstance(answer, dict):
+            return
+        request_id = answer.get("id")
+        correlation = getattr(message.properties, "CorrelationData", None) if message.properties else None
+        if isinstance(correlation, bytes | bytearray):
+            with contextlib.suppress(UnicodeDecodeError):
+                request_id = correlation.decode()
+        future = self._pending.get(request_id) if isinstance(request_id, str) else None
+        if future is not None and not future.done():
+            future.set_result(answer)
+
+    def _fail_pending(self, error: BaseException) -> None:
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(error)
+
+    # -- calls -----------------------------------------------------------------------------------
+
+    async def call(self, action: str, payload: Mapping[str, Any], *, ocpp_version: str = "ocpp2.0.1",
+                   timeout: float = 10.0) -> dict[str, Any]:
+        """Send one OCPP request and return the CallResult payload.
+
+        Raises :class:`CallError` for a CallError answer, ``TimeoutError`` when no answer came within
+        ``timeout`` seconds, :class:`StationUnreachable` when the link is down.
+        """
+        answer = await self.call_raw(action, payload, ocpp_version=ocpp_version, timeout=timeout)
+        data = answer.get("data") if isinstance(answer.get("data"), dict) else {}
+        if data.get("message_type") == "CallError":
+            raise CallError(str(data.get("error_code", "GenericError")), str(data.get("error_description", "")),
+                            data.get("error_details") if isinstance(data.get("error_details"), dict) else None,
+                            str(answer.get("id")))
+        if data.get("message_type") != "CallResult" or not isinstance(data.get("payload"), dict):
+            raise CallError("ProtocolError", "the station's answer is not a CallResult or CallError",
+                            {"answer": answer}, str(answer.get("id")))
+        return data["payload"]
+
+    async def call_raw(self, action: str, payload: Mapping[str, Any], *, ocpp_version: str = "ocpp2.0.1",
+                       timeout: float = 10.0) -> dict[str, Any]:
+        """Like :meth:`call`, but return the whole answer envelope (CallResult or CallError) as received."""
+        if ocpp_version not in OCPP_VERSIONS:
+            raise ValueError(f"ocpp_version must be one of {', '.join(OCPP_VERSIONS)} (got {ocpp_version!r})")
+        if self._client is None:
+            raise StationUnreachable("the client is not connected (use `async with StationClient(...)`)")
+        if self._lost is not None:
+            raise self._lost
+        request_id = str(uuid.uuid4())
+        body = orjson.dumps({"id": request_id, "name": "ocpp_message", "type": "request",
+                             "data": {"ocpp_version": ocpp_version, "message_name": action, "payload": payload}})
+        properties = None
+        if self.protocol == "5":
+            properties = Properties(PacketTypes.PUBLISH)
+            properties.ResponseTopic = self.reply_topic
+            properties.CorrelationData = request_id.encode()
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future  # before publishing: the answer may come at once
+        try:
+            async with asyncio.timeout(timeout):
+                try:
+                    await self._client.publish(self.request_topic, body, qos=1, properties=properties)
+                except aiomqtt.MqttError as error:
+                    raise StationUnreachable(f"cannot publish to {self.address.redacted()}: {error}") from error
+                return await future
+        finally:
+            self._pending.pop(request_id, None)
+
+    # -- typed helpers ---------------------------------------------------------------------------
+
+    async def get_variables(self, refs: Iterable[VariableRef | str | Sequence[str]], *,
+                            ocpp_version: str = "ocpp2.0.1", timeout: float = 10.0) -> list[VariableResult]:
+        """GetVariables (2.0.1/2.1) for ``refs`` (VariableRefs, ``"Component.Variable"`` texts or
+        ``(component, variable)`` pairs); one result per ref, in the station's order."""
+        wanted = [VariableRef.coerce(ref) for ref in refs]
+        payload = await self.call("GetVariables", {"getVariableData": [ref.to_ocpp() for ref in wanted]},
+                                  ocpp_version=ocpp_version, timeout=timeout)
+        results = []
+        for item in payload.get("getVariableResult", []):
+            reason, info = _reason(item, "attributeStatusInfo")
+            results.append(VariableResult(_plain(item), item["attributeStatus"], item.get("attributeValue"),
+                                          item.get("attributeType") or "Actual", reason, info))
+        return results
+
+    async def set_variables(self, values: Mapping[VariableRef | str, Any] | Iterable[tuple[Any, Any]], *,
+                            ocpp_version: str = "ocpp2.0.1", timeout: float = 10.0) -> list[SetVariableResult]:
+        """SetVariables (2.0.1/2.1): ``{"OCPPCommCtrlr.OfflineThreshold": "300"}`` or a list of
+        ``(ref, value)`` pairs; values may be str, int or bool (written ``true``/``false``)."""
+        pairs = list(values.items()) if isinstance(values, Mapping) else list(values)
+        data = []
+        for ref, value in pairs:
+            item = VariableRef.coerce(ref).to_ocpp()
+            item["attributeValue"] = _text(value)
+            data.append(item)
+        payload = await self.call("SetVariables", {"setVariableData": data}, ocpp_version=ocpp_version,
+                                  timeout=timeout)
+        results = []
+        for item in payload.get("setVariableResult", []):
+            reason, info = _reason(item, "attributeStatusInfo")
+            results.append(SetVariableResult(_plain(item), item["attributeStatus"],
+                                             item.get("attributeType") or "Actual", reason, info))
+        return results
+
+    async def get_installed_certificate_ids(self, types: Iterable[str] | None = None, *,
+                                            ocpp_version: str = "ocpp2.0.1",
+                                            timeout: float = 10.0) -> list[InstalledCertificate]:
+        """GetInstalledCertificateIds: the installed certificates of ``types`` (2.x names; None = all).
+
+        In 1.6, which asks for one type at a time, this asks once per type (CSMSRootCertificate and
+        ManufacturerRootCertificate when ``types`` is None). An empty list means NotFound.
+        """
+        wanted = list(types) if types is not None else None
+        if ocpp_version == "ocpp1.6":
+            found = []
+            for use in wanted if wanted is not None else [_FROM_16.get(t, t) for t in _TYPES_16]:
+                payload = await self.call("GetInstalledCertificateIds", {"certificateType": _TO_16.get(use, use)},
+                                          ocpp_version=ocpp_version, timeout=timeout)
+                found += [InstalledCertificate(use, dict(h)) for h in payload.get("certificateHashData") or []]
+            return found
+        request: dict[str, Any] = {"certificateType": wanted} if wanted else {}
+        payload = await self.call("GetInstalledCertificateIds", request, ocpp_version=ocpp_version, timeout=timeout)
+        return [InstalledCertificate(chain["certificateType"], dict(chain["certificateHashData"]),
+                                     [dict(c) for c in chain.get("childCertificateHashData") or []])
+                for chain in payload.get("certificateHashDataChain") or []]
+
+    async def install_certificate(self, pem: str | bytes, certificate_type: str = "CSMSRootCertificate", *,
+                                  ocpp_version: str = "ocpp2.0.1", timeout: float = 10.0) -> Status:
+        """InstallCertificate of a root certificate (PEM text); in 1.6 CSMSRootCertificate is sent
+        as CentralSystemRootCertificate."""
+        text = pem.decode() if isinstance(pem, bytes) else pem
+        use = _TO_16.get(certificate_type, certificate_type) if ocpp_version == "ocpp1.6" else certificate_type
+        payload = await self.call("InstallCertificate", {"certificateType": use, "certificate": text},
+                                  ocpp_version=ocpp_version, timeout=timeout)
+        return Status.from_ocpp(payload)
+
+    async def delete_certificate(self, hash_data: Mapping[str, str], *, ocpp_version: str = "ocpp2.0.1",
+                                 timeout: float = 10.0) -> Status:
+        """DeleteCertificate of the certificate with this CertificateHashDataType (``hashAlgorithm``,
+        ``issuerNameHash``, ``issuerKeyHash``, ``serialNumber``)."""
+        payload = await self.call("DeleteCertificate", {"certificateHashData": dict(hash_data)},
+                                  ocpp_version=ocpp_version, timeout=timeout)
+        return Status.from_ocpp(payload)
+
+    async def set_network_profile(self, slot: int, *, url: str, security_profile: int, interface: str = "Wired0",
+                                  message_timeout: int = 30, ocpp_version: str = "OCPP20",
+                                  identity: str | None = None, basic_auth_password: str | None = None,
+                                  envelope_version: str = "ocpp2.0.1", timeout: float = 10.0) -> Status:
+        """SetNetworkProfile of configuration ``slot``.
+
+        Note: here ``ocpp_version`` is the profile's ``ocppVersion`` field (OCPP20, OCPP201, OCPP21);
+        the OCPP version of the request itself is ``envelope_version``. ``identity`` and
+        ``basic_auth_password`` exist in OCPP 2.1 only.
+        """
+        if ocpp_version in OCPP_VERSIONS:
+            raise ValueError(f"set_network_profile: ocpp_version is the profile's ocppVersion (e.g. OCPP20, "
+                             f"OCPP21); pass envelope_version={ocpp_version!r} for the request's version")
+        data: dict[str, Any] = {"ocppCsmsUrl": url, "securityProfile": security_profile, "ocppInterface": interface,
+                                "ocppTransport": "JSON", "messageTimeout": message_timeout,
+                                "ocppVersion": ocpp_version}
+        if identity is not None:
+            data["identity"] = identity
+        if basic_auth_password is not None:
+            data["basicAuthPassword"] = basic_auth_password
+        payload = await self.call("SetNetworkProfile", {"configurationSlot": slot, "connectionData": data},
+                                  ocpp_version=envelope_version, timeout=timeout)
+        return Status.from_ocpp(payload)
+
+
+def _refused_protocol(error: aiomqtt.MqttError) -> bool:
+    """Whether a failed MQTT 5 CONNECT looks like a broker that does not speak MQTT 5 (rather than
+    one that is not there): it answered, then refused or hung up."""
+    text = str(error).lower()
+    if isinstance(error, aiomqtt.MqttCodeError):
+        return error.rc in (1, 132)  # 3.1.1 "unacceptable protocol version", MQTT 5 "unsupported protocol version"
+    return not any(word in text for word in ("refused", "no route", "name or service", "timed out",
+                                             "certificate", "ssl", "not known"))

@@ -1,0 +1,499 @@
+"""The OEM's commands of ``ocpp-station``: read and change a running station through its MQTT API.
+
+``get``, ``set``, ``certs list|install|delete`` and ``network list|set`` send OCPP requests with
+:class:`ocpp_station.client.StationClient`, exactly as a CSMS would send them, so they work on
+any station reachable through the broker. ``certs import`` (the station's own certificate and key;
+OCPP has no message for it) and the ``--data-dir`` form of ``certs list``/``network list`` work on
+the data directory directly and stay in :mod:`ocpp_station.cli`.
+
+Exit statuses, common to these commands: 0 success (every variable Accepted, the certificate
+installed …), 1 the station refused something or answered a CallError, 2 bad usage,
+3 the broker cannot be reached or no answer came within ``--timeout``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .client import CallError, InstalledCertificate, StationClient, VariableRef
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+V16, V201, V21 = "ocpp1.6", "ocpp2.0.1", "ocpp2.1"
+MAX_PROBED_SLOTS = 10
+NETWORK_VARIABLES = ("OcppCsmsUrl", "OcppInterface", "OcppTransport", "OcppVersion", "MessageTimeout",
+                     "SecurityProfile", "Identity", "VpnEnabled", "ApnEnabled")
+ROOT_TYPES = ("CSMSRootCertificate", "ManufacturerRootCertificate", "V2GRootCertificate", "MORootCertificate",
+              "OEMRootCertificate")
+LISTED_TYPES = (*ROOT_TYPES, "V2GCertificateChain")
+
+EXIT_EPILOG = ("exit status: 0 success, 1 {refused}, 2 bad usage, "
+               "3 the broker cannot be reached or no answer came within --timeout")
+
+
+class UsageError(Exception):
+    """Bad command-line input found after parsing (exit status 2)."""
+
+
+# -- parsers -----------------------------------------------------------------------------------------
+
+def add_commands(subparsers: Any, common_parent_parser: argparse.ArgumentParser) -> None:
+    """Add ``get``, ``set``, ``certs`` and ``network`` to the ``ocpp-station`` sub-commands.
+
+    ``common_parent_parser`` holds the options every command accepts (``--log-level``). Each parser
+    sets ``oem_handler``: ``main`` calls ``args.oem_handler(args)`` for its exit status.
+    """
+    mqtt = argparse.ArgumentParser(add_help=False)
+    mqtt.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883", metavar="URL",
+                      help="broker the station listens on: mqtt://[user:pass@]host[:port] or mqtts://… "
+                           "(default mqtt://127.0.0.1:1883)")
+    mqtt.add_argument("--ca-file", metavar="FILE", help="CA certificate(s) to verify an mqtts:// broker")
+    mqtt.add_argument("--mqtt-protocol", choices=["5", "3.1.1"], dest="protocol",
+                      help="MQTT version (default: 5 if the broker speaks it, else 3.1.1)")
+    mqtt.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                      help="seconds to wait for the broker and for each answer (default 10)")
+    mqtt.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
+    parents = [common_parent_parser, mqtt]
+    raw = argparse.RawDescriptionHelpFormatter
+
+    get = subparsers.add_parser(
+        "get", parents=parents, formatter_class=raw, help="read device-model variables (GetVariables)",
+        description="Read variables of a running station with GetVariables. A variable is written "
+                    "Component[evse.connector](instance).Variable[instance]:AttributeType, e.g. "
+                    "OCPPCommCtrlr.OfflineThreshold, EVSE[1].Power, Connector[1.2].ConnectorType, "
+                    "DeviceDataCtrlr.ItemsPerMessage[GetVariables], NetworkConfiguration(2).OcppCsmsUrl "
+                    "(2.1), OCPPCommCtrlr.OfflineThreshold:Target.",
+        epilog=EXIT_EPILOG.format(refused="a variable was not Accepted (or a CallError)") +
+        "\nexample: ocpp-station get OCPPCommCtrlr.OfflineThreshold TxCtrlr.TxStartPoint EVSE[1].Power")
+    get.add_argument("variables", nargs="+", metavar="VARIABLE")
+    _version(get, [V201, V21], V201)
+    get.set_defaults(oem_handler=_get)
+
+    set_ = subparsers.add_parser(
+        "set", parents=parents, formatter_class=raw, help="change device-model variables (SetVariables)",
+        description="Change variables of a running station with SetVariables (VARIABLE=VALUE, see `get --help` "
+                    "for how to name a variable). RebootRequired counts as success: the value takes effect "
+                    "after a restart.",
+        epilog=EXIT_EPILOG.format(refused="a value was not Accepted/RebootRequired (or a CallError)") +
+        "\nexample: ocpp-station set OCPPCommCtrlr.OfflineThreshold=300 AuthCtrlr.LocalAuthorizeOffline=true")
+    set_.add_argument("assignments", nargs="+", metavar="VARIABLE=VALUE")
+    _version(set_, [V201, V21], V201)
+    set_.set_defaults(oem_handler=_set)
+
+    certs = subparsers.add_parser(
+        "certs", help="the station's certificates", formatter_class=raw,
+        description="list, install and delete the station's root certificates through the broker "
+                    "(GetInstalledCertificateIds, InstallCertificate, DeleteCertificate); import the "
+                    "station's own certificate chain into its data directory")
+    certs_commands = certs.add_subparsers(dest="certs_command", required=True, metavar="COMMAND")
+    certs_list = certs_commands.add_parser(
+        "list", parents=parents, formatter_class=raw, help="print the installed certificates",
+        description="List the installed certificates with GetInstalledCertificateIds. With --data-dir or "
+                    "--config, read the data directory directly instead (the service may be stopped); that "
+                    "view also shows the station's own certificates.",
+        epilog=EXIT_EPILOG.format(refused="a CallError"))
+    certs_list.add_argument("--type", action="append", dest="types", choices=LISTED_TYPES, metavar="TYPE",
+                            help=f"only this type (repeatable): {', '.join(LISTED_TYPES)}")
+    _version(certs_list, [V16, V201, V21], V201)
+    _local_options(certs_list)
+    certs_list.set_defaults(oem_handler=_certs_list)
+
+    certs_install = certs_commands.add_parser(
+        "install", parents=parents, formatter_class=raw, help="install a root certificate (InstallCertificate)",
+        description="Install a root certificate (PEM) with InstallCertificate.",
+        epilog=EXIT_EPILOG.format(refused="the station rejected the certificate (or a CallError)"))
+    certs_install.add_argument("certificate", type=Path, metavar="FILE.pem")
+    certs_install.add_argument("--type", dest="certificate_type", default="CSMSRootCertificate", choices=ROOT_TYPES,
+                               help="the certificate's use (default CSMSRootCertificate; "
+                                    "1.6 sends it as CentralSystemRootCertificate)")
+    _version(certs_install, [V16, V201, V21], V201)
+    certs_install.set_defaults(oem_handler=_certs_install)
+
+    certs_delete = certs_commands.add_parser(
+        "delete", parents=parents, formatter_class=raw, help="delete a certificate (DeleteCertificate)",
+        description="Delete an installed certificate with DeleteCertificate: name it by its hash data "
+                    "(as `certs list` prints it), or give the PEM file of a self-signed root and let the "
+                    "hash data be computed here.",
+        epilog=EXIT_EPILOG.format(refused="NotFound or Failed (or a CallError)"))
+    certs_delete.add_argument("certificate", nargs="?", type=Path, metavar="FILE.pem",
+                              help="a self-signed root certificate to delete")
+    certs_delete.add_argument("--issuer-name-hash", metavar="HEX")
+    certs_delete.add_argument("--issuer-key-hash", metavar="HEX")
+    certs_delete.add_argument("--serial", metavar="HEX", help="serial number, hexadecimal")
+    certs_delete.add_argument("--hash-algorithm", default="SHA256", choices=["SHA256", "SHA384", "SHA512"])
+    _version(certs_delete, [V16, V201, V21], V201)
+    certs_delete.set_defaults(oem_handler=_certs_delete)
+
+    certs_import = certs_commands.add_parser(
+        "import", parents=[common_parent_parser], help="import the station's own certificate chain and private key",
+        description="Store the station's ChargingStationCertificate (security profile 3) or its V2G "
+                    "certificate chain, with the private key (kept 0600, never logged), in the data "
+                    "directory. The PEM file holds the leaf first, then the sub-CAs that issued it. "
+                    "Replaces what was there. Local: OCPP has no message for it.")
+    certs_import.add_argument("--type", required=True, dest="use",
+                              choices=["ChargingStationCertificate", "V2GCertificateChain"])
+    certs_import.add_argument("certificate", type=Path, metavar="CERT.pem")
+    certs_import.add_argument("--key", required=True, type=Path, metavar="KEY.pem",
+                              help="the unencrypted private key of the first certificate")
+    _local_options(certs_import)
+    certs_import.set_defaults(oem_handler=_local_certs)
+
+    network = subparsers.add_parser(
+        "network", help="the station's network connection profiles",
+        description="List the configuration slots and their profiles (OCPP 2.1 NetworkConfiguration), "
+                    "or store a profile in a slot (SetNetworkProfile).")
+    network_commands = network.add_subparsers(dest="network_command", required=True, metavar="COMMAND")
+    network_list = network_commands.add_parser(
+        "list", parents=parents, formatter_class=raw, help="print the slots and their profiles",
+        description="Read every configuration slot with OCPP 2.1 GetVariables of NetworkConfiguration(slot) "
+                    f"(slots 1, 2, … up to the first the station does not have, at most {MAX_PROBED_SLOTS}), "
+                    "with the priority order (OCPPCommCtrlr.NetworkConfigurationPriority) and the active "
+                    "slot (ActiveNetworkProfile). With --data-dir or --config, read the data directory "
+                    "directly instead (passwords masked).",
+        epilog=EXIT_EPILOG.format(refused="a CallError or an unreadable variable"))
+    _version(network_list, [V21], V21)
+    _local_options(network_list)
+    network_list.set_defaults(oem_handler=_network_list)
+
+    network_set = network_commands.add_parser(
+        "set", parents=parents, formatter_class=raw, help="store a profile in a slot (SetNetworkProfile)",
+        description="Store a network connection profile in configuration SLOT with SetNetworkProfile. The "
+                    "station uses it once the slot is in NetworkConfigurationPriority, e.g. "
+                    "`ocpp-station set OCPPCommCtrlr.NetworkConfigurationPriority=2,1`. The Basic-auth "
+                    "password (2.1) is read from an environment variable, never from the command line.",
+        epilog=EXIT_EPILOG.format(refused="the station rejected the profile (or a CallError)") +
+        "\nexample: OCPP_PASSWORD=… ocpp-station network set 2 --url wss://csms.example.com/ocpp "
+        "--security-profile 2 --ocpp-version ocpp2.1 --identity CS001 --password-env OCPP_PASSWORD")
+    network_set.add_argument("slot", type=int, metavar="SLOT")
+    network_set.add_argument("--url", required=True, help="the CSMS URL (ws:// or wss://)")
+    network_set.add_argument("--security-profile", required=True, type=int, metavar="N")
+    network_set.add_argument("--interface", default="Wired0", help="OCPP interface (default Wired0)")
+    network_set.add_argument("--message-timeout", type=int, default=30, metavar="S",
+                             help="messageTimeout in seconds (default 30)")
+    network_set.add_argument("--profile-ocpp-version", default="OCPP20",
+                             choices=["OCPP12", "OCPP15", "OCPP16", "OCPP20", "OCPP201", "OCPP21"],
+                             help="the profile's ocppVersion field (default OCPP20)")
+    network_set.add_argument("--identity", help="Basic-auth identity (OCPP 2.1)")
+    network_set.add_argument("--password-env", metavar="VAR",
+                             help="environment variable holding the Basic-auth password (OCPP 2.1)")
+    _version(network_set, [V201, V21], V201)
+    network_set.set_defaults(oem_handler=_network_set)
+
+
+def _version(parser: argparse.ArgumentParser, choices: list[str], default: str) -> None:
+    parser.add_argument("--ocpp-version", default=default, choices=choices,
+                        help=f"OCPP version of the requests (default {default})")
+
+
+def _local_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", metavar="DIR", type=Path,
+                        help="the station's data directory (work on it directly, not through the broker)")
+    parser.add_argument("--config", metavar="FILE", type=Path, help="station.toml (for its data_dir)")
+
+
+# -- running a command -------------------------------------------------------------------------------
+
+def _name(args: argparse.Namespace) -> str:
+    sub = getattr(args, "certs_command", None) or getattr(args, "network_command", None)
+    return f"ocpp-station {args.command}" + (f" {sub}" if sub else "")
+
+
+def _run(args: argparse.Namespace, work: Callable[[StationClient], Awaitable[int]]) -> int:
+    """Connect, run ``work``, and turn failures into messages and exit statuses."""
+    name = _name(args)
+
+    async def session() -> int:
+        async with StationClient(args.mqtt_url, ca_file=args.ca_file, protocol=args.protocol,
+                                 connect_timeout=args.timeout) as client:
+            return await work(client)
+
+    try:
+        return asyncio.run(session())
+    except UsageError as error:
+        print(f"{name}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except CallError as error:
+        if args.json:
+            _print_json({"error": {"code": error.code, "description": error.description,
+                                   "details": error.details, "request_id": error.request_id}})
+        print(f"{name}: the station answered CallError {error.code}: {error.description}", file=sys.stderr)
+        return EXIT_REFUSED
+    except TimeoutError:
+        print(f"{name}: no answer within {args.timeout:g} s (is the station running on this broker?)",
+              file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except ConnectionError as error:
+        print(f"{name}: {error}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except ValueError as error:  # a bad --mqtt-url
+        print(f"{name}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _print_json(value: Any) -> None:
+    print(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Left-aligned columns separated by two spaces; the last column is not padded."""
+    cells = [[str(c) for c in headers], *[["" if c is None else str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+             for row in cells]
+    return "\n".join(lines)
+
+
+def _explain(reason: str | None, info: str | None) -> str:
+    return ": ".join(part for part in (reason, info) if part)
+
+
+# -- get / set ---------------------------------------------------------------------------------------
+
+def _get(args: argparse.Namespace) -> int:
+    try:
+        refs = [VariableRef.parse(text) for text in args.variables]
+    except ValueError as error:
+        print(f"ocpp-station get: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def work(client: StationClient) -> int:
+        results = await client.get_variables(refs, ocpp_version=args.ocpp_version, timeout=args.timeout)
+        if args.json:
+            _print_json([{"variable": r.label, "status": r.status, "value": r.value,
+                          "attributeType": r.attribute_type, "reason": r.reason,
+                          "additionalInfo": r.additional_info} for r in results])
+        else:
+            print(_table(["VARIABLE", "STATUS", "VALUE / REASON"],
+                         [[r.label, r.status, r.value if r.accepted else _explain(r.reason, r.additional_info)]
+                          for r in results]))
+        return EXIT_OK if results and all(r.accepted for r in results) else EXIT_REFUSED
+
+    return _run(args, work)
+
+
+def _set(args: argparse.Namespace) -> int:
+    pairs: list[tuple[VariableRef, str]] = []
+    for text in args.assignments:
+        ref_text, equals, value = text.partition("=")
+        try:
+            if not equals:
+                raise ValueError(f"{text!r}: expected VARIABLE=VALUE, e.g. OCPPCommCtrlr.OfflineThreshold=300")
+            pairs.append((VariableRef.parse(ref_text), value))
+        except ValueError as error:
+            print(f"ocpp-station set: {error}", file=sys.stderr)
+            return EXIT_USAGE
+
+    async def work(client: StationClient) -> int:
+        results = await client.set_variables(pairs, ocpp_version=args.ocpp_version, timeout=args.timeout)
+        labels = {str(replace(ref, attribute_type=None) if ref.attribute_type == "Actual" else ref): value
+                  for ref, value in pairs}
+
+        def note(status: str, reason: str | None, info: str | None) -> str:
+            if status == "RebootRequired":
+                return "stored; takes effect after a restart"
+            return "" if status == "Accepted" else _explain(reason, info)
+
+        if args.json:
+            _print_json([{"variable": r.label, "value": labels.get(r.label), "status": r.status,
+                          "attributeType": r.attribute_type, "reason": r.reason, "additionalInfo": r.additional_info,
+                          "rebootRequired": r.status == "RebootRequired"} for r in results])
+        else:
+            print(_table(["VARIABLE", "VALUE", "STATUS", "NOTE"],
+                         [[r.label, labels.get(r.label, ""), r.status, note(r.status, r.reason, r.additional_info)]
+                          for r in results]))
+        return EXIT_OK if results and all(r.accepted for r in results) else EXIT_REFUSED
+
+    return _run(args, work)
+
+
+# -- certs -------------------------------------------------------------------------------------------
+
+def _local_certs(args: argparse.Namespace) -> int:
+    from .cli import _certs  # the data-directory commands (import, and list --data-dir)
+
+    return _certs(args)
+
+
+def _certs_list(args: argparse.Namespace) -> int:
+    if args.data_dir is not None or args.config is not None:
+        return _local_certs(args)
+
+    async def work(client: StationClient) -> int:
+        found = await client.get_installed_certificate_ids(args.types, ocpp_version=args.ocpp_version,
+                                                           timeout=args.timeout)
+        if args.json:
+            _print_json([_certificate_json(c) for c in found])
+            return EXIT_OK
+        if not found:
+            print("no certificates installed")
+            return EXIT_OK
+        rows = []
+        for cert in found:
+            rows.append(_certificate_row(cert.certificate_type, cert.hash_data))
+            rows += [_certificate_row("  sub-CA", child) for child in cert.children]
+        print(_table(["TYPE", "SERIAL", "ALGORITHM", "ISSUER NAME HASH", "ISSUER KEY HASH"], rows))
+        return EXIT_OK
+
+    return _run(args, work)
+
+
+def _certificate_row(label: str, data: dict[str, str]) -> list[str]:
+    return [label, data.get("serialNumber", ""), data.get("hashAlgorithm", ""), data.get("issuerNameHash", ""),
+            data.get("issuerKeyHash", "")]
+
+
+def _certificate_json(cert: InstalledCertificate) -> dict[str, Any]:
+    item: dict[str, Any] = {"certificateType": cert.certificate_type, "certificateHashData": cert.hash_data}
+    if cert.children:
+        item["childCertificateHashData"] = cert.children
+    return item
+
+
+def _status_exit(args: argparse.Namespace, status: Any, success: str, extra: dict[str, Any] | None = None) -> int:
+    if args.json:
+        _print_json({"status": status.status, "reason": status.reason, "additionalInfo": status.additional_info,
+                     **(extra or {})})
+    elif status.accepted:
+        print(success)
+    else:
+        print(f"{status.status}" + (f": {_explain(status.reason, status.additional_info)}"
+                                    if status.reason or status.additional_info else ""))
+    return EXIT_OK if status.accepted else EXIT_REFUSED
+
+
+def _certs_install(args: argparse.Namespace) -> int:
+    try:
+        pem = args.certificate.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"ocpp-station certs install: cannot read {args.certificate}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def work(client: StationClient) -> int:
+        status = await client.install_certificate(pem, args.certificate_type, ocpp_version=args.ocpp_version,
+                                                  timeout=args.timeout)
+        return _status_exit(args, status, f"Accepted: installed {args.certificate} as {args.certificate_type}")
+
+    return _run(args, work)
+
+
+def _hash_data_of(args: argparse.Namespace) -> dict[str, str]:
+    given = [args.issuer_name_hash, args.issuer_key_hash, args.serial]
+    if args.certificate is not None:
+        if any(v is not None for v in given):
+            raise UsageError("give either FILE.pem or --issuer-name-hash/--issuer-key-hash/--serial, not both")
+        from cryptography import x509
+
+        from .station.certificates import HashAlgorithm, compute_hash_data
+
+        try:
+            cert = x509.load_pem_x509_certificate(args.certificate.read_bytes())
+        except OSError as error:
+            raise UsageError(f"cannot read {args.certificate}: {error.strerror}") from None
+        except ValueError as error:
+            raise UsageError(f"{args.certificate} is not a PEM certificate: {error}") from None
+        try:
+            return compute_hash_data(cert, cert, HashAlgorithm(args.hash_algorithm)).to_ocpp()
+        except ValueError as error:
+            raise UsageError(f"{args.certificate} is not self-signed, so its hash data cannot be computed "
+                             f"from it alone ({error}); give --issuer-name-hash/--issuer-key-hash/--serial "
+                             "as `ocpp-station certs list` prints them") from None
+    if any(v is None for v in given):
+        raise UsageError("name the certificate: FILE.pem, or all of --issuer-name-hash, --issuer-key-hash "
+                         "and --serial")
+    return {"hashAlgorithm": args.hash_algorithm, "issuerNameHash": args.issuer_name_hash.lower(),
+            "issuerKeyHash": args.issuer_key_hash.lower(), "serialNumber": args.serial}
+
+
+def _certs_delete(args: argparse.Namespace) -> int:
+    try:
+        hash_data = _hash_data_of(args)
+    except UsageError as error:
+        print(f"ocpp-station certs delete: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def work(client: StationClient) -> int:
+        status = await client.delete_certificate(hash_data, ocpp_version=args.ocpp_version, timeout=args.timeout)
+        return _status_exit(args, status, f"Accepted: deleted the certificate with serial {hash_data['serialNumber']}",
+                            {"certificateHashData": hash_data})
+
+    return _run(args, work)
+
+
+# -- network -----------------------------------------------------------------------------------------
+
+def _network_list(args: argparse.Namespace) -> int:
+    if args.data_dir is not None or args.config is not None:
+        from .cli import _network  # the data-directory view
+
+        return _network(args)
+
+    async def work(client: StationClient) -> int:
+        version, timeout = args.ocpp_version, args.timeout
+        head = await client.get_variables([("OCPPCommCtrlr", "NetworkConfigurationPriority"),
+                                           ("OCPPCommCtrlr", "ActiveNetworkProfile")],
+                                          ocpp_version=version, timeout=timeout)
+        priority_result, active_result = head
+        priority = [int(s) for s in (priority_result.value or "").split(",") if s.strip().isdigit()]
+        active = int(active_result.value) if (active_result.value or "").isdigit() else None
+        # Ask for slots 1..MAX at once; the station has the ones before the first UnknownComponent.
+        probes = await asyncio.gather(*(
+            client.get_variables([VariableRef("NetworkConfiguration", v, component_instance=str(slot))
+                                  for v in NETWORK_VARIABLES], ocpp_version=version, timeout=timeout)
+            for slot in range(1, MAX_PROBED_SLOTS + 1)))
+        slots: list[dict[str, Any]] = []
+        unreadable = not (priority_result.accepted and active_result.accepted)
+        for slot, results in enumerate(probes, start=1):
+            if any(r.status == "UnknownComponent" for r in results):
+                break
+            values = {r.ref.variable: r.value for r in results if r.accepted}
+            unreadable |= len(values) != len(results)
+            slots.append({"slot": slot, "active": slot == active,
+                          "priority": priority.index(slot) + 1 if slot in priority else None,
+                          "configured": bool(values.get("OcppCsmsUrl")), **values})
+        if args.json:
+            _print_json({"activeNetworkProfile": active, "networkConfigurationPriority": priority, "slots": slots})
+        else:
+            if not slots:
+                print("the station reports no NetworkConfiguration slots")
+            else:
+                print(_table(
+                    ["SLOT", "ACTIVE", "PRIORITY", "URL", "SECURITY", "INTERFACE", "TIMEOUT", "VERSION", "IDENTITY"],
+                    [[s["slot"], "*" if s["active"] else "", s["priority"] or "-",
+                      s.get("OcppCsmsUrl") or "(empty)", s.get("SecurityProfile", ""), s.get("OcppInterface", ""),
+                      s.get("MessageTimeout", ""), s.get("OcppVersion", ""), s.get("Identity", "")]
+                     for s in slots]))
+                print(f"priority order: {','.join(map(str, priority)) or '-'}; active slot: {active or '-'}")
+        return EXIT_REFUSED if unreadable else EXIT_OK
+
+    return _run(args, work)
+
+
+def _network_set(args: argparse.Namespace) -> int:
+    password = None
+    if args.password_env is not None:
+        password = os.environ.get(args.password_env)
+        if password is None:
+            print(f"ocpp-station network set: the environment variable {args.password_env} is not set",
+                  file=sys.stderr)
+            return EXIT_USAGE
+    if (password is not None or args.identity is not None) and args.ocpp_version != V21:
+        print("ocpp-station network set: --identity and --password-env need --ocpp-version ocpp2.1",
+              file=sys.stderr)
+        return EXIT_USAGE
+
+    async def work(client: StationClient) -> int:
+        status = await client.set_network_profile(
+            args.slot, url=args.url, security_profile=args.security_profile, interface=args.interface,
+            message_timeout=args.message_timeout, ocpp_version=args.profile_ocpp_version, identity=args.identity,
+            basic_auth_password=password, envelope_version=args.ocpp_version, timeout=args.timeout)
+        return _status_exit(args, status, f"Accepted: slot {args.slot} now holds {args.url}", {"slot": args.slot})
+
+    return _run(args, work)
