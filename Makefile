@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: $(VENV)/.installed  ## start a station on an embedded MQTT broker at 127.0.0.1:1883
-	$(VENV)/bin/ocpp-station serve --data-dir station-data
+	$(VENV)/bin/ocpp-station serve --data-dir station-data --no-csms
 
 mosquitto:  ## the broker the tests run against (Debian's package)
 	@command -v mosquitto >/dev/null || { $(SUDO) apt-get update -qq && \
