@@ -13,7 +13,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from ..support import Mosquitto, OemClient, StationProcess, free_port
+from ..support import Mosquitto, OemClient, StationProcess
 
 V201, V21, V16 = "ocpp2.0.1", "ocpp2.1", "ocpp1.6"
 OPENSSL = shutil.which("openssl")
@@ -211,16 +210,6 @@ def assert_rejected(answer: dict[str, Any], version: str, reason: str = "Invalid
 
 def ocpp_station(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "ocpp_station", *args], capture_output=True, text=True, timeout=30)
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    """A broker of this test's own, so no other station answers on its topics."""
-    own = Mosquitto(free_port(), tmp_path / "broker")
-    own.workdir.mkdir()
-    own.start()
-    yield own
-    own.stop()
 
 
 def configured_station(broker: Mosquitto, tmp_path: Path, security: str) -> StationProcess:

@@ -7,22 +7,11 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ..support import Mosquitto, OemClient, StationProcess, envelope, free_port
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    """A broker of this test's own, so no other station answers on its topics."""
-    own = Mosquitto(free_port(), tmp_path / "broker")
-    own.workdir.mkdir()
-    own.start()
-    yield own
-    own.stop()
+from ..support import Mosquitto, OemClient, StationProcess, envelope
 
 
 def _set(component: str, variable: str, value: str) -> dict:

@@ -6,7 +6,6 @@ import json
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -16,15 +15,6 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from ..support import Mosquitto, OemClient, StationProcess, check_response, envelope, free_port
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    own = Mosquitto(free_port(), tmp_path / "broker")
-    own.workdir.mkdir()
-    own.start()
-    yield own
-    own.stop()
 
 
 def set_offline_threshold(value: int, request_id: str | None = None) -> dict:
