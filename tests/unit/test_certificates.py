@@ -31,6 +31,8 @@ from ocpp_station.station.certificates import (
     serial_number_hex,
 )
 
+from ..seed_vectors import SEED_PEM
+
 # --------------------------------------------------------------------------------------
 # Certificate factories
 # --------------------------------------------------------------------------------------
@@ -269,21 +271,7 @@ def reject_pem(text: str, *fragments: str) -> None:
 # Seed vector (public OCTT test certificate, from the InstallCertificate example)
 # --------------------------------------------------------------------------------------
 
-OCTT_ROOT_CA_2_PEM = (
-    "-----BEGIN CERTIFICATE-----\n"
-    "MIIB6TCCAY+gAwIBAgIBBDAKBggqhkjOPQQDAjBbMRcwFQYDVQQDDA5PQ1RUIFJv\n"
-    "b3QgQ0EgMjEdMBsGA1UECgwUT3BlbiBDaGFyZ2UgQWxsaWFuY2UxCzAJBgNVBAYT\n"
-    "Ak5MMRQwEgYKCZImiZPyLGQBGRYET0NUVDAgFw0yNDA1MzAxMzE3MjBaGA8yMDY0\n"
-    "MDUyMDEzMTcyMFowWzEXMBUGA1UEAwwOT0NUVCBSb290IENBIDIxHTAbBgNVBAoM\n"
-    "FE9wZW4gQ2hhcmdlIEFsbGlhbmNlMQswCQYDVQQGEwJOTDEUMBIGCgmSJomT8ixk\n"
-    "ARkWBE9DVFQwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAATuV4ikq+qqgURL2m4g\n"
-    "cWRNHvUffxvZQVf2W66PIMAcIUShWQBGxeoTh4dA50lppIZ9VnCGqqUPuzp9o76K\n"
-    "Zh0jo0IwQDAPBgNVHRMBAf8EBTADAQH/MA4GA1UdDwEB/wQEAwIBBjAdBgNVHQ4E\n"
-    "FgQUofbdHSg6eZ0gV58pJ9cGYcj9AgEwCgYIKoZIzj0EAwIDSAAwRQIgMxFfJo32\n"
-    "XJMda8wNqIa5InptZd1uqBT6RUgItUBEi7QCIQDZywzquLFUV2xWPzm4vV2jWUlZ\n"
-    "yS1DpSC11DclzOkvUw==\n"
-    "-----END CERTIFICATE-----\n"
-)
+OCTT_ROOT_CA_2_PEM = SEED_PEM
 
 # certificateHashData of the DeleteCertificate example in the same seed.
 OCTT_ROOT_CA_2_HASH_DATA = {

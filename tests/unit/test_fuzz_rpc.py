@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 from ocpp_station.app import Station
 from ocpp_station.config import Config
 
+from ..seed_vectors import SEED_HASH_DATA, SEED_PEM
 from ..support import ERROR_CODES, response_validator
 
 VERSIONS = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
@@ -58,25 +59,6 @@ def _settings(name: str) -> settings:
 # Valid payloads (from the seed's examples), which the mutation strategies start from
 # ---------------------------------------------------------------------------------------------------------
 
-SEED_PEM = (
-    "-----BEGIN CERTIFICATE-----\nMIIB6TCCAY+gAwIBAgIBBDAKBggqhkjOPQQDAjBbMRcwFQYDVQQDDA5PQ1RUIFJv\n"
-    "b3QgQ0EgMjEdMBsGA1UECgwUT3BlbiBDaGFyZ2UgQWxsaWFuY2UxCzAJBgNVBAYT\n"
-    "Ak5MMRQwEgYKCZImiZPyLGQBGRYET0NUVDAgFw0yNDA1MzAxMzE3MjBaGA8yMDY0\n"
-    "MDUyMDEzMTcyMFowWzEXMBUGA1UEAwwOT0NUVCBSb290IENBIDIxHTAbBgNVBAoM\n"
-    "FE9wZW4gQ2hhcmdlIEFsbGlhbmNlMQswCQYDVQQGEwJOTDEUMBIGCgmSJomT8ixk\n"
-    "ARkWBE9DVFQwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAATuV4ikq+qqgURL2m4g\n"
-    "cWRNHvUffxvZQVf2W66PIMAcIUShWQBGxeoTh4dA50lppIZ9VnCGqqUPuzp9o76K\n"
-    "Zh0jo0IwQDAPBgNVHRMBAf8EBTADAQH/MA4GA1UdDwEB/wQEAwIBBjAdBgNVHQ4E\n"
-    "FgQUofbdHSg6eZ0gV58pJ9cGYcj9AgEwCgYIKoZIzj0EAwIDSAAwRQIgMxFfJo32\n"
-    "XJMda8wNqIa5InptZd1uqBT6RUgItUBEi7QCIQDZywzquLFUV2xWPzm4vV2jWUlZ\n"
-    "yS1DpSC11DclzOkvUw==\n-----END CERTIFICATE-----\n"
-)
-SEED_HASH_DATA = {
-    "hashAlgorithm": "SHA256",
-    "issuerKeyHash": "6fb6606900c9143982873363e815ae67163667c5792cd919afd37783bbff3095",
-    "issuerNameHash": "d1c53ae0a9d11dda803bf38fc580dc9869ffb234b561fa624a20e618ce4bb656",
-    "serialNumber": "4",
-}
 GET_ONE = {"getVariableData": [{"component": {"name": "TxCtrlr"}, "variable": {"name": "TxStartPoint"}}]}
 VALID_PAYLOADS: dict[str, list[dict[str, Any]]] = {
     "GetVariables": [
