@@ -15,7 +15,6 @@ import contextlib
 import logging
 import signal
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -242,7 +241,7 @@ async def _run(config: Config, embedded_port: int) -> None:
 # -- call -------------------------------------------------------------------------------------------
 
 def _call(args: argparse.Namespace) -> int:
-    from .api.connection import BrokerAddress
+    from .client import StationClient
 
     text = sys.stdin.read() if args.payload == "-" else args.payload
     try:
@@ -251,44 +250,28 @@ def _call(args: argparse.Namespace) -> int:
         print(f"ocpp-station call: the payload is not valid JSON: {error}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        address = BrokerAddress.parse(args.mqtt_url)
+        client = StationClient(args.mqtt_url, ca_file=args.ca_file, request_topic=args.request_topic or "cs/josev",
+                               response_topic=args.response_topic or "josev/cs", protocol=args.protocol)
     except ValueError as error:
         print(f"ocpp-station call: {error}", file=sys.stderr)
         return EXIT_USAGE
-    request = {"id": str(uuid.uuid4()), "name": "ocpp_message", "type": "request",
-               "data": {"ocpp_version": args.ocpp_version, "message_name": args.action, "payload": payload}}
+
+    async def round_trip() -> dict[str, Any]:
+        async with client:
+            return await client.call_raw(args.action, payload, ocpp_version=args.ocpp_version, timeout=args.timeout)
+
     try:
-        answer = asyncio.run(_round_trip(address, args, request))
+        answer = asyncio.run(round_trip())
     except TimeoutError:
         print(f"ocpp-station call: no answer within {args.timeout:g} s from a station on "
-              f"{address.redacted()}", file=sys.stderr)
+              f"{client.address.redacted()}", file=sys.stderr)
         return EXIT_UNREACHABLE
-    except Exception as error:  # aiomqtt.MqttError and OSError: the broker is not there
-        print(f"ocpp-station call: cannot reach {address.redacted()}: {error}", file=sys.stderr)
+    except ConnectionError as error:  # StationUnreachable: the broker is not there
+        print(f"ocpp-station call: cannot reach {client.address.redacted()}: {error}", file=sys.stderr)
         return EXIT_UNREACHABLE
     print(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode())
     data = answer.get("data") if isinstance(answer, dict) else None
     return EXIT_OK if isinstance(data, dict) and data.get("message_type") == "CallResult" else EXIT_CALL_ERROR
-
-
-async def _round_trip(address: Any, args: argparse.Namespace, request: dict[str, Any]) -> Any:
-    from .api.connection import make_client
-
-    request_topic = args.request_topic or "cs/josev"
-    response_topic = args.response_topic or "josev/cs"
-    async with asyncio.timeout(args.timeout):
-        async with make_client(address, client_id=None, protocol=args.protocol or "3.1.1",
-                               ca_file=args.ca_file) as client:
-            await client.subscribe(response_topic, qos=1)
-            await client.publish(request_topic, orjson.dumps(request), qos=1)
-            async for message in client.messages:
-                try:
-                    answer = orjson.loads(bytes(message.payload))  # type: ignore[arg-type]
-                except (orjson.JSONDecodeError, TypeError):
-                    continue
-                if isinstance(answer, dict) and answer.get("id") == request["id"]:
-                    return answer
-    raise TimeoutError
 
 
 if __name__ == "__main__":
