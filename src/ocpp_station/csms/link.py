@@ -46,12 +46,23 @@ class CsmsLink:
         self._model = station.model
         self._reset = asyncio.Event()
         self._loop = asyncio.get_running_loop()
-        station.on_reset(lambda: self._loop.call_soon_threadsafe(self._reset.set))
+        station.on_reset(lambda: self._loop.call_soon_threadsafe(self._reset_requested))
+        self._answering = False  # a CSMS CALL is being answered: a Reset it caused waits for its answer
+        self._reset_after_answer = False
+        self._boot_reason = "PowerUp"
         self._answers: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._call_lock = asyncio.Lock()
         self._accepted = False
         self._rejected = False  # B03: while the CSMS rejects us we answer its CALLs with SecurityError
         self.connected_slot: int | None = None
+
+    def _reset_requested(self) -> None:
+        """An accepted Reset (from either door): reconnect — but only after the CSMS has its answer."""
+        self._boot_reason = "RemoteReset"
+        if self._answering:
+            self._reset_after_answer = True
+        else:
+            self._reset.set()
 
     # -- the walk through the priority list ----------------------------------------------------
 
@@ -158,7 +169,7 @@ class CsmsLink:
     async def _boot(self, ws: ClientConnection, profile: NetworkProfile, version: str, timeout: float) -> None:
         """B01–B03: BootNotification until Accepted; Pending/Rejected wait the interval the CSMS gives."""
         identity = self._station.config.station
-        payload = {"reason": "PowerUp", "chargingStation": {
+        payload = {"reason": self._boot_reason, "chargingStation": {
             "model": identity.model, "vendorName": identity.vendor, "serialNumber": identity.serial_number,
             "firmwareVersion": identity.firmware_version}}
         while True:
@@ -167,6 +178,7 @@ class CsmsLink:
             log.info("CSMS link: BootNotification %s (interval %d s)", status, interval)
             if status == "Accepted":
                 self._accepted, self._rejected = True, False
+                self._boot_reason = "PowerUp"
                 if interval > 0:  # B01.FR.?: the heartbeat interval is the CSMS's
                     self._station_write("OCPPCommCtrlr", "HeartbeatInterval", str(interval))
                 return
@@ -223,7 +235,14 @@ class CsmsLink:
                     await ws.send(frames.call_error(error.request_id, error, version))
                 continue  # 2.1 ignores unknown message types (Part 4 §4.4)
             if isinstance(frame, frames.Call):
-                await ws.send(await self._answer(frame, version, len(text)))
+                self._answering = True
+                try:
+                    await ws.send(await self._answer(frame, version, len(text)))
+                finally:
+                    self._answering = False
+                if self._reset_after_answer:  # the answer is out: now the Reset may close the connection
+                    self._reset_after_answer = False
+                    self._reset.set()
             elif isinstance(frame, frames.CallResult):
                 future = self._answers.get(frame.id)
                 if future is not None and not future.done():
