@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ..seed_vectors import SEED_HASH_DATA, SEED_PEM
 from ..support import Mosquitto, StationProcess, check_response, free_port, wait_for_port
 
 SEED_PAYLOADS = {
@@ -147,3 +148,30 @@ connectors = [{ id = 1, type = "sType2" }]
     finally:
         station.terminate()
         lonely.stop()
+
+
+def test_every_seed_example_works_through_call(station: StationProcess, mosquitto: Mosquitto) -> None:
+    """The seed's seven example requests, in the order a user tries them, each a CallResult (exit 0)."""
+    examples = [
+        ("GetVariables", {"getVariableData": [{"component": {"name": "TxCtrlr"},
+                                               "variable": {"name": "TxStartPoint"}}]}),
+        ("GetVariables", SEED_PAYLOADS["GetVariables"]),
+        ("GetInstalledCertificateIds", {"certificateType": ["CSMSRootCertificate"]}),
+        ("SetVariables", {"setVariableData": [
+            {"attributeType": "Actual", "attributeValue": "300", "component": {"name": "OCPPCommCtrlr"},
+             "variable": {"name": "OfflineThreshold"}},
+            {"attributeType": "Actual", "attributeValue": "true", "component": {"name": "AuthCtrlr"},
+             "variable": {"name": "LocalAuthorizeOffline"}}]}),
+        ("InstallCertificate", {"certificate": SEED_PEM, "certificateType": "CSMSRootCertificate"}),
+        ("DeleteCertificate", {"certificateHashData": SEED_HASH_DATA}),
+        ("SetNetworkProfile", {"configurationSlot": 2, "connectionData": {
+            "messageTimeout": 75, "ocppCsmsUrl": "wss://324595e6999a17ae.octt.openchargealliance.org:18603",
+            "ocppInterface": "Wired0", "ocppTransport": "JSON", "ocppVersion": "OCPP20", "securityProfile": 2}}),
+    ]
+    for action, payload in examples:
+        done = ocpp_station("call", action, json.dumps(payload), "--mqtt-url", mosquitto.url)
+        assert done.returncode == 0, (action, done.stdout, done.stderr)
+        answer = json.loads(done.stdout)
+        check_response(answer, action, "ocpp2.0.1")
+        status = answer["data"]["payload"].get("status")
+        assert status in (None, "Accepted", "NotFound"), (action, answer)
