@@ -215,8 +215,8 @@ async def _run(config: Config, embedded_port: int) -> None:
         try:
             address = BrokerAddress.parse(settings.url)
             # Fail now, not in the retry loop, when a TLS file is missing or unreadable.
-            address.client_options(client_id=None, protocol=settings.protocol, ca_file=settings.ca_file,
-                                   client_cert=settings.client_cert, client_key=settings.client_key)
+            address.tls_context(ca_file=settings.ca_file, client_cert=settings.client_cert,
+                                client_key=settings.client_key)
         except (ValueError, OSError) as error:
             raise ConfigError(f"MQTT settings: {error}") from None
         door = MqttDoor(station, settings, address)

@@ -38,10 +38,11 @@ from typing import Any
 
 import aiomqtt
 import orjson
+from paho.mqtt.client import MQTTv5, MQTTv311
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from .api.connection import BrokerAddress, make_client
+from .api.connection import NODELAY, BrokerAddress
 from .oem_types import (
     _FROM_16,
     _TO_16,
@@ -118,7 +119,7 @@ class StationClient:
         """Connect and subscribe; called by ``async with``."""
         attempts = [self._wanted_protocol] if self._wanted_protocol else ["5", "3.1.1"]
         for protocol in attempts:
-            client = make_client(self.address, client_id=f"oem-{uuid.uuid4().hex[:12]}", protocol=protocol,
+            client = _mqtt_client(self.address, client_id=f"oem-{uuid.uuid4().hex[:12]}", protocol=protocol,
                                  timeout=self._connect_timeout, **self._tls)
             try:
                 await client.__aenter__()
@@ -343,3 +344,12 @@ def _refused_protocol(error: aiomqtt.MqttError) -> bool:
         return error.rc in (1, 132)  # 3.1.1 "unacceptable protocol version", MQTT 5 "unsupported protocol version"
     return not any(word in text for word in ("refused", "no route", "name or service", "timed out",
                                              "certificate", "ssl", "not known"))
+
+
+def _mqtt_client(address: BrokerAddress, *, client_id: str, protocol: str, ca_file: str | None,
+                 client_cert: str | None, client_key: str | None, **extra: Any) -> aiomqtt.Client:
+    """An aiomqtt client for ``address`` (TCP_NODELAY on: ~0.3 ms instead of ~44 ms per round trip)."""
+    return aiomqtt.Client(
+        hostname=address.host, port=address.port, username=address.username, password=address.password,
+        identifier=client_id, socket_options=NODELAY, protocol=MQTTv5 if protocol == "5" else MQTTv311,
+        tls_context=address.tls_context(ca_file=ca_file, client_cert=client_cert, client_key=client_key), **extra)

@@ -1,6 +1,6 @@
-"""How to reach a broker: ``mqtt://`` / ``mqtts://`` URLs turned into aiomqtt client settings.
+"""How to reach a broker: ``mqtt://`` / ``mqtts://`` URLs, their credentials and TLS settings.
 
-Shared by the service and by ``ocpp-station call`` so both read URLs the same way. Credentials may
+Shared by the station's MQTT door and by the OEM's client so both read URLs the same way. Credentials may
 sit in the URL (``mqtt://user:pass@host:1883``); :meth:`BrokerAddress.redacted` is the only form
 that is ever logged.
 """
@@ -10,11 +10,7 @@ from __future__ import annotations
 import socket
 import ssl
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import unquote, urlsplit
-
-import aiomqtt
-from paho.mqtt.client import MQTTv5, MQTTv311
 
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 
@@ -53,19 +49,17 @@ class BrokerAddress:
             f"{self.username}@" if self.username else "")
         return f"{self.scheme}://{user}{self.host}:{self.port}"
 
-    def client_options(self, *, client_id: str | None, protocol: str, ca_file: str | None,
-                       client_cert: str | None = None, client_key: str | None = None,
-                       **extra: Any) -> dict[str, Any]:
-        """Keyword arguments for :class:`aiomqtt.Client`."""
-        tls = None
-        if self.scheme == "mqtts":
-            tls = ssl.create_default_context(cafile=ca_file)  # verifies the certificate and the server name
-            if client_cert is not None:  # mutual TLS
-                tls.load_cert_chain(client_cert, client_key)
-        return dict(hostname=self.host, port=self.port, username=self.username, password=self.password,
-                    identifier=client_id, tls_context=tls, socket_options=NODELAY,
-                    protocol=MQTTv5 if protocol == "5" else MQTTv311, **extra)
+    def tls_context(self, *, ca_file: str | None = None, client_cert: str | None = None,
+                    client_key: str | None = None) -> ssl.SSLContext | None:
+        """The TLS settings for an ``mqtts://`` broker (None for ``mqtt://``).
 
-
-def make_client(address: BrokerAddress, **options: Any) -> aiomqtt.Client:
-    return aiomqtt.Client(**address.client_options(**options))
+        The broker's certificate and host name are verified against ``ca_file`` (default: the
+        system's CAs); ``client_cert``/``client_key`` add mutual TLS. Raises OSError/ssl.SSLError
+        for a missing or unreadable file, so a configuration error shows at start.
+        """
+        if self.scheme != "mqtts":
+            return None
+        context = ssl.create_default_context(cafile=ca_file)
+        if client_cert is not None:
+            context.load_cert_chain(client_cert, client_key)
+        return context

@@ -71,11 +71,10 @@ class MqttDoor:
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id,
                              protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
                              clean_session=None if v5 else False, manual_ack=True)
-        options = self._address.client_options(client_id=settings.client_id, protocol=settings.protocol,
-                                               ca_file=settings.ca_file, client_cert=settings.client_cert,
-                                               client_key=settings.client_key)
-        if options["tls_context"] is not None:
-            client.tls_set_context(options["tls_context"])  # verifies the broker's certificate and name
+        tls = self._address.tls_context(ca_file=settings.ca_file, client_cert=settings.client_cert,
+                                        client_key=settings.client_key)
+        if tls is not None:
+            client.tls_set_context(tls)  # verifies the broker's certificate and name
         if self._address.username is not None:
             client.username_pw_set(self._address.username, self._address.password)
         client.on_socket_open = lambda _c, _u, sock: sock.setsockopt(*NODELAY[0])
