@@ -101,7 +101,7 @@ def test_embedded_broker_smoke(tmp_path: Path) -> None:
     """`ocpp-station serve` with no broker URL runs amqtt in-process; `call` gets answers through it."""
     port = free_port()
     station = subprocess.Popen([sys.executable, "-m", "ocpp_station", "serve", "--embedded-port", str(port),
-                                "--data-dir", str(tmp_path / "data")],
+                                "--data-dir", str(tmp_path / "data"), "--no-csms"],
                                stderr=subprocess.PIPE, text=True)
     try:
         wait_for_port(port)
@@ -115,6 +115,7 @@ def test_embedded_broker_smoke(tmp_path: Path) -> None:
     assert station.returncode == 0
     assert "embedded MQTT broker listening on mqtt://127.0.0.1:" in log
     assert "for trying things out only" in log
+    assert "the CSMS link is off" in log and "CSMS link: connecting" not in log  # what make run does
 
 
 def test_config_file_shapes_the_station(tmp_path: Path, mosquitto: Mosquitto) -> None:

@@ -1,0 +1,104 @@
+"""SQLite units of work: nested parts, all-or-nothing, and derived state only after the commit."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from ocpp_station.station.answers import AnswerCache
+from ocpp_station.station.storage import MIGRATIONS, Storage
+
+
+def _values(storage: Storage) -> list[tuple[str, str]]:
+    return [tuple(r) for r in storage.connection.execute("SELECT variable, value FROM variable_value ORDER BY 1")]
+
+
+def _key(variable: str) -> tuple[str, str, str, str, str, str, str]:
+    return ("C", "", "", "", variable, "", "Actual")
+
+
+def test_a_failed_part_is_undone_and_the_rest_of_the_unit_commits(tmp_path: Path) -> None:
+    storage = Storage(tmp_path)
+    with storage.unit_of_work():
+        storage.save_variable_values([(_key("kept"), "1")])
+        with pytest.raises(RuntimeError), storage.transaction() as db:
+            db.execute("INSERT INTO variable_value (component, component_instance, evse_id, connector_id, variable,"
+                       " variable_instance, attribute_type, value)"
+                       " VALUES ('C', '', '', '', 'undone', '', 'Actual', 'x')")
+            raise RuntimeError("this part fails")
+    assert _values(storage) == [("kept", "1")]
+
+
+def test_after_commit_runs_after_the_commit_and_never_for_a_rollback(tmp_path: Path) -> None:
+    storage = Storage(tmp_path)
+    ran: list[str] = []
+    with storage.unit_of_work():
+        storage.after_commit(lambda: ran.append("committed"))
+        assert ran == []  # not before the commit
+    assert ran == ["committed"]
+    with pytest.raises(ValueError), storage.unit_of_work():
+        storage.after_commit(lambda: ran.append("rolled back"))
+        raise ValueError
+    assert ran == ["committed"]
+    storage.after_commit(lambda: ran.append("now"))  # outside a unit of work: at once
+    assert ran == ["committed", "now"]
+
+
+def test_a_failing_derived_update_does_not_undo_the_commit(tmp_path: Path) -> None:
+    storage = Storage(tmp_path)
+
+    def broken() -> None:
+        raise OSError("disk full")
+
+    with storage.unit_of_work():
+        storage.save_variable_values([(_key("x"), "1")])
+        storage.after_commit(broken)
+    assert _values(storage) == [("x", "1")]
+
+
+def test_migrations_run_once_and_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    Storage(tmp_path).close()
+    storage = Storage(tmp_path)  # again: nothing to do
+    assert storage.connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    storage.connection.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    storage.close()
+    with pytest.raises(RuntimeError, match="newer release"):
+        Storage(tmp_path)
+
+
+def test_durability_settings(tmp_path: Path) -> None:
+    storage = Storage(tmp_path)
+    assert storage.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert storage.connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert isinstance(storage.connection, sqlite3.Connection)
+
+
+def test_answer_cache_keeps_durable_answers_across_restarts_and_reads_in_memory(tmp_path: Path) -> None:
+    storage = Storage(tmp_path)
+    cache = AnswerCache(storage, max_count=100, max_age_s=3600)
+    with storage.unit_of_work():
+        cache.remember("write", b"answer to a write", durable=True)
+    cache.remember("read", b"answer to a read", durable=False)
+    assert cache.get("write") == b"answer to a write" and cache.get("read") == b"answer to a read"
+    storage.close()
+    storage = Storage(tmp_path)
+    again = AnswerCache(storage, max_count=100, max_age_s=3600)
+    assert again.get("write") == b"answer to a write"  # survives the restart
+    assert again.get("read") is None  # a read may simply run again
+
+
+def test_answer_cache_is_bounded_by_count_bytes_and_age(tmp_path: Path) -> None:
+    storage = Storage(tmp_path)
+    by_count = AnswerCache(storage, max_count=3, max_age_s=3600)
+    for i in range(5):
+        by_count.remember(f"id{i}", b"x", durable=False)
+    assert [by_count.get(f"id{i}") for i in range(5)] == [None, None, b"x", b"x", b"x"]
+    by_bytes = AnswerCache(storage, max_count=100, max_age_s=3600, max_memory_bytes=1000)
+    for i in range(5):
+        by_bytes.remember(f"big{i}", b"y" * 400, durable=False)
+    assert sum(by_bytes.get(f"big{i}") is not None for i in range(5)) == 2
+    by_age = AnswerCache(storage, max_count=100, max_age_s=0)
+    by_age.remember("old", b"z", durable=False)
+    assert by_age.get("old") is None
