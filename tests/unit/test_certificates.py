@@ -848,3 +848,12 @@ def test_certificate_rejected_bounds() -> None:
     )
     with pytest.raises(ValueError, match="reason_code"):
         CertificateRejected("info", reason_code="X" * 21)
+
+
+def test_M05_FR_07_a_certificate_with_an_unreadable_issuer_is_rejected_not_a_crash() -> None:
+    """Found by the fuzzer: cryptography reads names lazily, so a one-byte change inside the issuer
+    passed loading and then raised ValueError in the middle of the root checks."""
+    corrupted = SEED_PEM.replace("T3BlbiBDaGFy", "T3Bl7iBDaGFy")
+    with pytest.raises(CertificateRejected, match="issuer cannot be read") as caught:
+        parse_pem_certificate(corrupted)
+    assert caught.value.reason_code == "InvalidCertificate"

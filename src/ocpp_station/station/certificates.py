@@ -314,7 +314,7 @@ def parse_pem_certificate(text: str) -> x509.Certificate:
         )
 
     try:
-        return x509.load_pem_x509_certificate(block.group(0).encode("ascii"))
+        cert = x509.load_pem_x509_certificate(block.group(0).encode("ascii"))
     except UnicodeEncodeError:
         raise CertificateRejected(
             "PEM CERTIFICATE body contains non-ASCII characters"
@@ -323,6 +323,17 @@ def parse_pem_certificate(text: str) -> x509.Certificate:
         raise CertificateRejected(
             f"PEM CERTIFICATE body is not a valid X.509 certificate: {_short(exc)}"
         ) from None
+    # cryptography parses names, validity and the key lazily: a certificate whose outer structure
+    # is sound but whose issuer (say) is garbage would only fail later, in the middle of a check.
+    # Read every field we use now, so such a certificate is rejected here like any other.
+    for field, read in (("subject", lambda: cert.subject), ("issuer", lambda: cert.issuer),
+                        ("validity", lambda: (cert.not_valid_before_utc, cert.not_valid_after_utc)),
+                        ("public key", cert.public_key), ("serial number", lambda: cert.serial_number)):
+        try:
+            read()
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            raise CertificateRejected(f"the certificate's {field} cannot be read: {_short(exc)}") from None
+    return cert
 
 
 def _short(exc: BaseException, limit: int = 160) -> str:
