@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from .datatypes import Characteristics, InvalidValue, validate
 
@@ -102,10 +102,16 @@ class VariableDefinition:
     def label(self) -> str:
         return f"{self.component.label()}.{self.name}" + (f"[{self.instance}]" if self.instance else "")
 
+    @cached_property
+    def key_prefix(self) -> tuple[str, ...]:
+        """How its values are keyed in storage, less the attribute type (computed once)."""
+        c = self.component
+        return (c.name, c.instance or "", "" if c.evse_id is None else str(c.evse_id),
+                "" if c.connector_id is None else str(c.connector_id), self.name, self.instance or "")
 
-@dataclass(frozen=True)
-class VariableAddress:
-    """What a Get/SetVariableData element asks for."""
+
+class VariableAddress(NamedTuple):
+    """What a Get/SetVariableData element asks for (a tuple: one is built per element, cheaply)."""
 
     component: str
     variable: str
@@ -116,8 +122,7 @@ class VariableAddress:
     variable_instance: str | None = None
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """The answer for one element: a status, the value (Get, Accepted only) and why (if refused)."""
 
     status: AttributeStatus
@@ -130,10 +135,7 @@ StoredKey = tuple[str, str, str, str, str, str, str]
 
 
 def stored_key(definition: VariableDefinition, attribute: AttributeType) -> StoredKey:
-    c = definition.component
-    return (c.name, c.instance or "", "" if c.evse_id is None else str(c.evse_id),
-            "" if c.connector_id is None else str(c.connector_id),
-            definition.name, definition.instance or "", attribute.value)
+    return (*definition.key_prefix, attribute.value)  # type: ignore[return-value]
 
 
 class ValueStore(Protocol):
@@ -168,7 +170,15 @@ class DeviceModel:
             self._components.setdefault(key, {})[(definition.name.casefold(), _fold(definition.instance))] = definition
             self._component_versions.setdefault(key, set()).update(definition.versions)
         self._values: dict[StoredKey, str] = dict(self.stored)
-        self._live = {(c.casefold(), v.casefold()): f for (c, v), f in self.live.items()}
+        live = {(c.casefold(), v.casefold()): f for (c, v), f in self.live.items()}
+        # Which definitions are computed at read time, resolved once rather than per read.
+        self._live_for: dict[int, Callable[[VariableDefinition], str | None]] = {}
+        for variables in self._components.values():
+            for definition in variables.values():
+                component = definition.component.name.casefold()
+                found = live.get((component, definition.name.casefold())) or live.get((component, "*"))
+                if found is not None:
+                    self._live_for[id(definition)] = found
         self.rules = {(c.casefold(), v.casefold()): f for (c, v), f in self.rules.items()}
 
     # -- lookup ---------------------------------------------------------------------------------
@@ -194,8 +204,7 @@ class DeviceModel:
     def current_value(self, definition: VariableDefinition,
                       attribute: AttributeType = AttributeType.ACTUAL) -> str | None:
         """The value now: live, else set and stored, else the default; None when it has none."""
-        component = definition.component.name.casefold()
-        live = self._live.get((component, definition.name.casefold())) or self._live.get((component, "*"))
+        live = self._live_for.get(id(definition))
         if live is not None and attribute is AttributeType.ACTUAL:
             return live(definition)
         stored = self._values.get(stored_key(definition, attribute))
