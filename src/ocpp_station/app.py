@@ -7,6 +7,7 @@ later) get a :class:`Station` and call :meth:`Station.handle` with the bytes the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -45,7 +46,7 @@ class Station:
         self.config = config
         # Two doors (MQTT on paho's thread, the CSMS link on the event loop) share one station:
         # requests are still run one at a time (DESIGN rule 3).
-        self.lock = self._lock = threading.RLock()
+        self.lock = threading.RLock()
         self._reset_listeners: list[Callable[[], None]] = []
         self.storage = Storage(config.data_dir)
         self.certificates = CertificateStore(
@@ -105,11 +106,9 @@ class Station:
 
         Same handlers, same validation, same durability as :meth:`handle`; never raises.
         """
-        with self._lock:
-            if request.action not in MUTATING_ACTIONS:
-                return self.dispatcher.run(request, size)
+        with self.lock:
             try:
-                with self.storage.unit_of_work():
+                with self._work(request):
                     return self.dispatcher.run(request, size)
             except Exception:
                 log.exception("%s: could not commit the request's effect", request.id)
@@ -117,7 +116,7 @@ class Station:
 
     def handle(self, raw: bytes) -> Answer:
         """Answer one request: once only, its effect and its answer committed together. Never raises."""
-        with self._lock:
+        with self.lock:
             return self._handle(raw)
 
     def _handle(self, raw: bytes) -> Answer:
@@ -130,20 +129,19 @@ class Station:
             if cached is not None:
                 log.info("%s was answered before: sent the same answer again, executed nothing", request.id)
                 return Answer(cached, request.id, "repeated, answered from the answer cache")
-            if request.action not in MUTATING_ACTIONS:  # a read: nothing to commit
+            with self._work(request):
                 answer = self.dispatcher.execute(request, len(raw))
                 if answer.body is not None:
-                    self.answers.remember(request.id, answer.body, durable=False)
-                return answer
-            with self.storage.unit_of_work():
-                answer = self.dispatcher.execute(request, len(raw))
-                if answer.body is not None:
-                    self.answers.remember(request.id, answer.body, durable=True)
+                    self.answers.remember(request.id, answer.body, durable=request.action in MUTATING_ACTIONS)
             return answer
         except Exception:
             # The commit failed (disk full, I/O error): whatever the handler answered did not happen.
             log.exception("%s: could not commit the request's effect and answer", request.id)
             return self.dispatcher.fail(request, "the station could not store the result")
+
+    def _work(self, request: Request) -> contextlib.AbstractContextManager[object]:
+        """The transaction a request runs in: a durable unit of work if it may change state, else none."""
+        return self.storage.unit_of_work() if request.action in MUTATING_ACTIONS else contextlib.nullcontext()
 
     def close(self) -> None:
         self.storage.close()

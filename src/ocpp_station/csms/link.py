@@ -54,7 +54,6 @@ class CsmsLink:
         self._call_lock = asyncio.Lock()
         self._accepted = False
         self._rejected = False  # B03: while the CSMS rejects us we answer its CALLs with SecurityError
-        self.connected_slot: int | None = None
 
     def _reset_requested(self) -> None:
         """An accepted Reset (from either door): reconnect — but only after the CSMS has its answer."""
@@ -124,7 +123,6 @@ class CsmsLink:
                     return True
             finally:
                 self._accepted = False
-                self.connected_slot = None
             if attempt + 1 < attempts:
                 await asyncio.sleep(self._backoff(attempt))
         log.warning("CSMS link: slot %d failed %d time(s); moving on to the next slot", profile.slot, attempts)
@@ -187,7 +185,6 @@ class CsmsLink:
 
     async def _after_boot(self, ws: ClientConnection, profile: NetworkProfile, timeout: float) -> None:
         network = self._station.network
-        self.connected_slot = profile.slot
         with self._station.lock:
             network.set_active_slot(profile.slot)  # OCPPCommCtrlr.ActiveNetworkProfile
             removed = network.remove_profiles_below(profile.security_profile)  # A05.FR.06

@@ -1,16 +1,17 @@
 """From the bytes of a request to the bytes of its answer: the sans-I/O heart of every door.
 
-:meth:`Dispatcher.handle` never raises and never blocks on the network. It
+:meth:`Dispatcher.parse` and :meth:`Dispatcher.run` never raise and never block on the network.
+Together they
 
-1. decodes the JSON (not JSON, not UTF-8 → RpcFrameworkError, id ``"-1"``);
-2. checks the Josev envelope (:mod:`.envelope`);
-3. routes by (version, action): an action the version does not define → NotImplemented, one it
+1. decode the JSON (not JSON, not UTF-8 → RpcFrameworkError, id ``"-1"``);
+2. check the Josev envelope (:mod:`.envelope`);
+3. route by (version, action): an action the version does not define → NotImplemented, one it
    defines but the station does not offer → NotSupported;
-4. validates the payload against the official request schema (:mod:`.schemas`);
-5. calls the handler;
-6. validates the handler's answer against the official response schema, so that a bug of ours
+4. validate the payload against the official request schema (:mod:`.schemas`);
+5. call the handler;
+6. validate the handler's answer against the official response schema, so that a bug of ours
    becomes an honest InternalError instead of a malformed CallResult;
-7. turns any failure into a CallError spelled for the request's version.
+7. turn any failure into a CallError spelled for the request's version.
 
 Every request with a readable id gets exactly one answer (DESIGN rule 4). A message that is not a
 request (a response echoed onto the request topic) gets none.
@@ -65,9 +66,9 @@ class Answer:
 class Dispatcher:
     """Routes requests to handlers; pure apart from what the handlers themselves do.
 
-    :meth:`handle` does it all; a door that needs to act between reading a request and running
-    it (to look up an answer already given, or to wrap the work in a transaction) calls
-    :meth:`parse` and then :meth:`execute`.
+    :meth:`parse` reads a request; :meth:`run` runs it and returns the outcome, which
+    :meth:`execute` wraps in the Josev envelope. A door acts in between (the station looks up
+    answers already given and wraps the work in a transaction).
     """
 
     def __init__(self, routes: Routes, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES):
@@ -77,11 +78,6 @@ class Dispatcher:
         for version, action in self._routes:
             wanted[version].add(action)
         self._schemas = SchemaSet({v: tuple(sorted(a)) for v, a in wanted.items()})
-
-    def handle(self, raw: bytes) -> Answer:
-        """Answer one raw message. Never raises."""
-        parsed = self.parse(raw)
-        return parsed if isinstance(parsed, Answer) else self.execute(parsed, len(raw))
 
     def parse(self, raw: bytes) -> Request | Answer:
         """The request in ``raw``, or the answer to give without executing anything. Never raises."""

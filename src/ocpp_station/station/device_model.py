@@ -72,12 +72,6 @@ class ComponentKey:
     def folded(self) -> tuple[str, str | None, int | None, int | None]:
         return (self.name.casefold(), _fold(self.instance), self.evse_id, self.connector_id)
 
-    def label(self) -> str:
-        """``EVSE[1]``-style text for logs and CLI output."""
-        text = self.name
-        if self.evse_id is not None:
-            text += f"@evse{self.evse_id}" + (f".{self.connector_id}" if self.connector_id is not None else "")
-        return text + (f"[{self.instance}]" if self.instance else "")
 
 
 @dataclass(frozen=True)
@@ -99,8 +93,6 @@ class VariableDefinition:
     versions: frozenset[str] = frozenset({"2.0.1", "2.1"})
     reboot_required: bool = False
 
-    def label(self) -> str:
-        return f"{self.component.label()}.{self.name}" + (f"[{self.instance}]" if self.instance else "")
 
     @cached_property
     def key_prefix(self) -> tuple[str, ...]:
@@ -198,8 +190,6 @@ class DeviceModel:
             return AttributeStatus.NOT_SUPPORTED_ATTRIBUTE_TYPE  # B05.FR.06, B06.FR.08
         return definition
 
-    def all_definitions(self) -> list[VariableDefinition]:
-        return [d for variables in self._components.values() for d in variables.values()]
 
     def current_value(self, definition: VariableDefinition,
                       attribute: AttributeType = AttributeType.ACTUAL) -> str | None:
