@@ -81,6 +81,24 @@ def check_response(answer: dict[str, Any], action: str | None, ocpp_version: str
         response_validator(ocpp_version, action).validate(data["payload"])
 
 
+def variable_data(component: str, variable: str, *, attribute: str | None = None,
+                  component_instance: str | None = None, evse: dict[str, int] | None = None,
+                  variable_instance: str | None = None) -> dict[str, Any]:
+    """One Get/SetVariableData element (without a value); optional fields are left out when None."""
+    comp: dict[str, Any] = {"name": component}
+    if component_instance is not None:
+        comp["instance"] = component_instance
+    if evse is not None:
+        comp["evse"] = evse
+    var: dict[str, Any] = {"name": variable}
+    if variable_instance is not None:
+        var["instance"] = variable_instance
+    data: dict[str, Any] = {"component": comp, "variable": var}
+    if attribute is not None:
+        data["attributeType"] = attribute
+    return data
+
+
 def envelope(action: str, payload: Any, ocpp_version: str = "ocpp2.0.1", request_id: str | None = None) -> dict:
     return {"id": request_id or str(uuid.uuid4()), "name": "ocpp_message", "type": "request",
             "data": {"ocpp_version": ocpp_version, "message_name": action, "payload": payload}}
@@ -109,7 +127,9 @@ class OemClient:
     def publish(self, body: bytes | str) -> None:
         self._client.publish(REQUEST_TOPIC, body, qos=1).wait_for_publish(self.timeout)
 
-    def wait_for(self, request_id: str, timeout: float | None = None) -> dict[str, Any]:
+    def wait_for(self, request_id: str, timeout: float | None = None,
+                 passed_over: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The answer to ``request_id``; answers to other ids are dropped, or collected in ``passed_over``."""
         deadline = time.monotonic() + (timeout or self.timeout)
         while True:
             remaining = deadline - time.monotonic()
@@ -121,6 +141,8 @@ class OemClient:
                 continue
             if answer.get("id") == request_id:
                 return answer
+            if passed_over is not None:
+                passed_over.append(answer)
 
     def call(self, action: str, payload: Any, ocpp_version: str = "ocpp2.0.1") -> dict[str, Any]:
         """Send one request; return the checked answer envelope."""

@@ -14,26 +14,13 @@ from typing import Any
 
 import pytest
 
-from ..support import OemClient, StationProcess
+from ..support import OemClient, StationProcess, variable_data
 
 VERSIONS = ("ocpp2.0.1", "ocpp2.1")
 version_param = pytest.mark.parametrize("version", VERSIONS)
 
 
-def address(component: str, variable: str, *, attribute: str | None = None, evse: dict[str, int] | None = None,
-            component_instance: str | None = None, variable_instance: str | None = None) -> dict[str, Any]:
-    comp: dict[str, Any] = {"name": component}
-    if component_instance is not None:
-        comp["instance"] = component_instance
-    if evse is not None:
-        comp["evse"] = evse
-    var: dict[str, Any] = {"name": variable}
-    if variable_instance is not None:
-        var["instance"] = variable_instance
-    data: dict[str, Any] = {"component": comp, "variable": var}
-    if attribute is not None:
-        data["attributeType"] = attribute
-    return data
+address = variable_data
 
 
 def setting(component: str, variable: str, value: str, **kwargs: Any) -> dict[str, Any]:

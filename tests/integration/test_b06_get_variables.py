@@ -19,27 +19,13 @@ import pytest
 from ocpp_station.app import Station
 from ocpp_station.config import Config, Limits
 
-from ..support import OemClient, StationProcess, check_response, envelope
+from ..support import OemClient, StationProcess, check_response, envelope, variable_data
 
 VERSIONS = ("ocpp2.0.1", "ocpp2.1")
 version_param = pytest.mark.parametrize("version", VERSIONS)
 
 
-def element(component: str, variable: str, *, attribute: str | None = None, component_instance: str | None = None,
-            evse: dict[str, int] | None = None, variable_instance: str | None = None) -> dict[str, Any]:
-    """One GetVariableData element; optional fields are left out when None."""
-    comp: dict[str, Any] = {"name": component}
-    if component_instance is not None:
-        comp["instance"] = component_instance
-    if evse is not None:
-        comp["evse"] = evse
-    var: dict[str, Any] = {"name": variable}
-    if variable_instance is not None:
-        var["instance"] = variable_instance
-    data: dict[str, Any] = {"component": comp, "variable": var}
-    if attribute is not None:
-        data["attributeType"] = attribute
-    return data
+element = variable_data
 
 
 def get_many(oem: OemClient, elements: list[dict[str, Any]], version: str = "ocpp2.0.1") -> list[dict[str, Any]]:

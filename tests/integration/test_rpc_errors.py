@@ -43,20 +43,10 @@ def exchange(oem: OemClient, raw: bytes | str, timeout: float = 10.0) -> list[di
     oem.publish(raw)
     oem.publish(json.dumps(sentinel))
     before: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError(f"no answer to the sentinel; got {before}")
-        try:
-            answer = oem.answers.get(timeout=remaining)
-        except queue.Empty:
-            continue
-        if answer.get("id") == sentinel["id"]:
-            check_response(answer, "GetVariables", "ocpp2.0.1")
-            assert answer["data"]["message_type"] == "CallResult", answer
-            return before
-        before.append(answer)
+    answer = oem.wait_for(sentinel["id"], timeout, passed_over=before)
+    check_response(answer, "GetVariables", "ocpp2.0.1")
+    assert answer["data"]["message_type"] == "CallResult", answer
+    return before
 
 
 def only_error(oem: OemClient, raw: bytes | str) -> dict[str, Any]:
