@@ -63,6 +63,7 @@ class MqttDoor:
         self.connected = threading.Event()
         self._answer_of: dict[int, tuple[int, int]] = {}  # answer mid → (request mid, qos) to acknowledge
         self._refusal: str | None = None  # why the broker refused the last CONNECT
+        self._subscription: int | None = None  # mid of the SUBSCRIBE whose SUBACK makes us ready
         self._thread = threading.Thread(target=self._run, name="mqtt-door", daemon=True)
         self._client = self._make_client()
 
@@ -81,6 +82,7 @@ class MqttDoor:
         client.enable_logger(logging.getLogger("ocpp_station.api.paho"))  # socket and TLS errors, in paho's words
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         client.on_publish = self._on_publish
         return client
@@ -140,7 +142,16 @@ class MqttDoor:
             self._refusal = f"refused{': check the username and password' if refused else ''} ({reason})"
             return
         self._answer_of.clear()  # acknowledgements belong to the connection they were owed on
-        client.subscribe(self._settings.request_topic, qos=1)
+        _, self._subscription = client.subscribe(self._settings.request_topic, qos=1)
+
+    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, mid: int, reasons: list[Any], _props: Any) -> None:
+        """Ready only now: before the SUBACK, a request published by a new session could miss us."""
+        if mid != self._subscription:
+            return
+        if any(reason.is_failure for reason in reasons):
+            log.error("the broker refused the subscription to %r (%s): check its ACL",
+                      self._settings.request_topic, ", ".join(str(reason) for reason in reasons))
+            return
         self.connected.set()
         log.info("connected to %s as %r: requests on %r, answers on %r", self._address.redacted(),
                  self._settings.client_id, self._settings.request_topic, self._settings.response_topic)
