@@ -1,8 +1,10 @@
-"""SQLite units of work: nested parts, all-or-nothing, and derived state only after the commit."""
+"""SQLite units of work: nested parts, all-or-nothing, derived state only after the commit; the
+answer log."""
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,62 @@ def test_answer_cache_is_bounded_by_count_bytes_and_age(tmp_path: Path) -> None:
     by_age = AnswerCache(storage, max_count=100, max_age_s=0)
     by_age.remember("old", b"z", durable=False)
     assert by_age.get("old") is None
+
+
+def test_a_rolled_back_answer_is_forgotten_with_its_effect(tmp_path: Path) -> None:
+    """If the commit fails, a retry of the request must run it, not be told it succeeded."""
+    storage = Storage(tmp_path)
+    cache = AnswerCache(storage, max_count=100, max_age_s=3600)
+    with pytest.raises(OSError), storage.unit_of_work():
+        cache.remember("lost", b"Accepted", durable=True)
+        raise OSError("the commit failed")
+    assert cache.get("lost") is None
+    storage.close()
+    assert AnswerCache(Storage(tmp_path), max_count=100, max_age_s=3600).get("lost") is None
+
+
+def test_stored_answers_are_bounded_by_count_and_age_oldest_first(tmp_path: Path) -> None:
+    storage = Storage(tmp_path)
+    cache = AnswerCache(storage, max_count=3, max_age_s=3600)
+    for i in range(5):
+        with storage.unit_of_work():
+            cache.remember(f"id{i}", f"answer {i}".encode(), durable=True)
+    cache.prune()
+    storage.close()
+    storage = Storage(tmp_path)
+    again = AnswerCache(storage, max_count=3, max_age_s=3600)
+    assert [again.get(f"id{i}") for i in range(5)] == [None, None, b"answer 2", b"answer 3", b"answer 4"]
+    assert storage.connection.execute("SELECT count(*) FROM answer").fetchone()[0] == 3
+    expired = AnswerCache(storage, max_count=3, max_age_s=0)  # loading prunes what is too old
+    assert expired.get("id4") is None
+    assert storage.connection.execute("SELECT count(*) FROM answer").fetchone()[0] == 0
+
+
+def test_an_answer_given_again_replaces_the_stored_one(tmp_path: Path) -> None:
+    storage = Storage(tmp_path)
+    cache = AnswerCache(storage, max_count=10, max_age_s=3600)
+    for body in (b"first", b"second"):
+        with storage.unit_of_work():
+            cache.remember("same", body, durable=True)
+    storage.close()
+    storage = Storage(tmp_path)
+    assert AnswerCache(storage, max_count=10, max_age_s=3600).get("same") == b"second"
+    assert storage.connection.execute("SELECT count(*) FROM answer").fetchone()[0] == 1
+
+
+def test_migration_6_keeps_the_answers_of_schema_5(tmp_path: Path) -> None:
+    """A station upgraded with answers in its database still recognises those requests."""
+    db = sqlite3.connect(tmp_path / "station.sqlite3", isolation_level=None)
+    for step in MIGRATIONS[:5]:
+        db.execute(step)  # the first five steps are single statements
+    db.execute("PRAGMA user_version = 5")
+    now = time.time()
+    db.executemany("INSERT INTO answer (request_id, body, answered_at) VALUES (?, ?, ?)",
+                   [("newer", b"B", now), ("older", b"A", now - 10)])
+    db.close()
+    storage = Storage(tmp_path)
+    cache = AnswerCache(storage, max_count=10, max_age_s=3600)
+    assert cache.get("older") == b"A" and cache.get("newer") == b"B"
+    in_order = [row[0] for row in storage.connection.execute("SELECT request_id FROM answer ORDER BY seq")]
+    assert in_order == ["older", "newer"]
+

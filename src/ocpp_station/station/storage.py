@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 DATABASE_NAME = "station.sqlite3"
 
-MIGRATIONS: tuple[str, ...] = (
+# Each step is one statement, or a tuple of statements run in order (all in one transaction).
+MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     # 1: values of device-model attributes set through SetVariables (defaults are never stored).
     """
     CREATE TABLE variable_value (
@@ -83,6 +84,23 @@ MIGRATIONS: tuple[str, ...] = (
         answered_at REAL NOT NULL
     ) WITHOUT ROWID
     """,
+    # 6: the answers as a log in the order they were given (answers.py says why: keyed by random
+    # request ids, an insert rewrote ~5 pages; appended, it writes one). No index on request_id:
+    # the station keeps the id → seq map in memory.
+    (
+        "ALTER TABLE answer RENAME TO answer_by_id",
+        """
+        CREATE TABLE answer (
+            seq INTEGER PRIMARY KEY,
+            request_id TEXT NOT NULL,
+            body BLOB NOT NULL,
+            answered_at REAL NOT NULL
+        )
+        """,
+        "INSERT INTO answer (request_id, body, answered_at)"
+        " SELECT request_id, body, answered_at FROM answer_by_id ORDER BY answered_at",
+        "DROP TABLE answer_by_id",
+    ),
 )
 
 
@@ -99,17 +117,21 @@ class Storage:
     def __init__(self, data_dir: Path):
         prepare_data_dir(data_dir)
         self.path = data_dir / DATABASE_NAME
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        # Checkpoint rarely: a commit that only appends to an already grown WAL costs one fdatasync
-        # (~0.19 ms here) instead of ~0.4 ms; the WAL stays below ~16 MB.
-        self._db.execute("PRAGMA wal_autocheckpoint=4000")
-        self._db.execute("PRAGMA foreign_keys=ON")
         self._in_unit = False
         self._pending: list[Callable[[], None]] = []
-        os.chmod(self.path, 0o600)
+        self._db = self._connect()
         self._migrate()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")  # the WAL is synced at every COMMIT: durable when it returns
+        # Checkpoint rarely: a commit that only appends to an already grown WAL costs one fdatasync
+        # (~0.19 ms here) instead of ~0.4 ms; the WAL stays below ~16 MB.
+        db.execute("PRAGMA wal_autocheckpoint=4000")
+        db.execute("PRAGMA foreign_keys=ON")
+        os.chmod(self.path, 0o600)
+        return db
 
     def _migrate(self) -> None:
         current = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -117,8 +139,10 @@ class Storage:
             raise RuntimeError(f"{self.path} was written by a newer release (schema {current}); "
                                f"this release knows schema {len(MIGRATIONS)} at most")
         for number in range(current + 1, len(MIGRATIONS) + 1):
+            step = MIGRATIONS[number - 1]
             with self.transaction():
-                self._db.execute(MIGRATIONS[number - 1])
+                for statement in (step,) if isinstance(step, str) else step:
+                    self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {number}")
             log.info("database %s migrated to schema %d", self.path, number)
 
