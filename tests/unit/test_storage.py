@@ -1,8 +1,9 @@
 """SQLite units of work: nested parts, all-or-nothing, derived state only after the commit; the
-answer log."""
+answer log; the WAL that commits overwrite in place."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ocpp_station.station.answers import AnswerCache
-from ocpp_station.station.storage import MIGRATIONS, Storage
+from ocpp_station.station.storage import MIGRATIONS, WAL_CHECKPOINT_FRAMES, WAL_PRESIZED_BYTES, Storage
 
 
 def _values(storage: Storage) -> list[tuple[str, str]]:
@@ -163,3 +164,35 @@ def test_migration_6_keeps_the_answers_of_schema_5(tmp_path: Path) -> None:
     in_order = [row[0] for row in storage.connection.execute("SELECT request_id FROM answer ORDER BY seq")]
     assert in_order == ["older", "newer"]
 
+
+def _wal(tmp_path: Path) -> Path:
+    return tmp_path / "station.sqlite3-wal"
+
+
+def test_the_wal_is_presized_and_commits_never_grow_it(tmp_path: Path) -> None:
+    """Commits overwrite the WAL in place (one disk write per fdatasync), across a checkpoint."""
+    storage = Storage(tmp_path)  # a new database
+    assert _wal(tmp_path).stat().st_size == WAL_PRESIZED_BYTES
+    for i in range(WAL_CHECKPOINT_FRAMES):  # ≥ 2 frames per commit: past at least one checkpoint
+        with storage.unit_of_work():
+            storage.save_variable_values([(_key(f"v{i % 7}"), str(i))])
+            storage.connection.execute("INSERT INTO station_state (key, value) VALUES ('n', ?)"
+                                       " ON CONFLICT DO UPDATE SET value = excluded.value", (str(i),))
+    assert _wal(tmp_path).stat().st_size == WAL_PRESIZED_BYTES
+    storage.close()
+    assert not _wal(tmp_path).exists()  # a clean close checkpoints and removes it
+    storage = Storage(tmp_path)  # an existing database: presized again before SQLite opens it
+    assert _wal(tmp_path).stat().st_size == WAL_PRESIZED_BYTES
+    assert dict(_values(storage))["v6"] == str(max(i for i in range(WAL_CHECKPOINT_FRAMES) if i % 7 == 6))
+
+
+def test_a_wal_left_by_a_crash_is_recovered_not_overwritten(tmp_path: Path) -> None:
+    """What a crash leaves (database + WAL with committed frames) opens with every commit in it."""
+    live, crashed = tmp_path / "live", tmp_path / "crashed"
+    storage = Storage(live)
+    with storage.unit_of_work():
+        storage.save_variable_values([(_key("committed"), "yes")])
+    crashed.mkdir()
+    for name in ("station.sqlite3", "station.sqlite3-wal"):  # the files as a kill -9 would leave them
+        shutil.copy2(live / name, crashed / name)
+    assert _values(Storage(crashed)) == [("committed", "yes")]

@@ -6,6 +6,10 @@ right after the answer loses nothing (DESIGN rule 3). It also gives us numbered 
 release appends to :data:`MIGRATIONS`, never edits an applied step, and the schema version lives in
 ``PRAGMA user_version``. Values someone set are rows, defaults are not stored at all, so a release
 that adds variables or changes a default keeps every value already set.
+
+What a durable write costs is one fdatasync of the WAL, and we keep it at one disk write: the WAL
+is given its full size before SQLite opens it (:func:`_presize_wal`), so commits overwrite it in
+place instead of making it longer.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from .device_model import StoredKey
+from .files import sync_directory
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +109,56 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
 )
 
 
+# The WAL is checkpointed (copied into the database) when it holds this many frames, and then
+# written again from its start. SQLite's default; a WAL of ~4 MB.
+WAL_CHECKPOINT_FRAMES = 1000
+PAGE_SIZE = 4096  # SQLite's default page size, which we never change
+WAL_PRESIZED_BYTES = 32 + (WAL_CHECKPOINT_FRAMES + 64) * (24 + PAGE_SIZE)  # header, frames, one commit's overshoot
+
+
+def _presize_wal(database: Path) -> bool:
+    """Give an absent WAL its full size in advance, so that commits overwrite it in place.
+
+    Why: a commit's fdatasync costs one disk write when the WAL keeps its size, and about twice
+    that when the commit makes the file longer (the new size is metadata the filesystem must
+    journal too): 0.13 against 0.31 ms on the bench machine. SQLite writes the WAL from its start
+    again after each checkpoint, so once the file is as large as a checkpoint interval it never
+    grows — but SQLite deletes the WAL when the station closes the database, so every start would
+    begin with a growing WAL. A WAL whose header is not valid (here: zeros) is empty to SQLite,
+    which writes its header and frames from offset 0 at the first commit.
+
+    Never touches a WAL that exists (after a crash it holds committed transactions), and only for
+    a database that has content (SQLite deletes the WAL of an empty database file). The zeros are
+    written and synced under a temporary name and linked into place, which fails if a WAL
+    appeared meanwhile. Returns whether the database existed with content.
+    """
+    wal = database.with_name(database.name + "-wal")
+    try:
+        if database.stat().st_size == 0:
+            return False
+    except FileNotFoundError:
+        return False
+    if wal.exists():
+        return True
+    temporary = database.with_name(f".{database.name}-wal.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        zeros = bytes(1 << 20)
+        for offset in range(0, WAL_PRESIZED_BYTES, len(zeros)):
+            os.write(fd, zeros[:WAL_PRESIZED_BYTES - offset])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(temporary, wal)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()
+    sync_directory(database.parent)
+    return True
+
+
 def prepare_data_dir(path: Path) -> Path:
     """Create the data directory readable by its owner only (it holds passwords and keys)."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -119,16 +174,19 @@ class Storage:
         self.path = data_dir / DATABASE_NAME
         self._in_unit = False
         self._pending: list[Callable[[], None]] = []
+        existed = _presize_wal(self.path)
         self._db = self._connect()
         self._migrate()
+        if not existed:  # a new database: reopen it so that its WAL is presized too
+            self._db.close()
+            _presize_wal(self.path)
+            self._db = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")  # the WAL is synced at every COMMIT: durable when it returns
-        # Checkpoint rarely: a commit that only appends to an already grown WAL costs one fdatasync
-        # (~0.19 ms here) instead of ~0.4 ms; the WAL stays below ~16 MB.
-        db.execute("PRAGMA wal_autocheckpoint=4000")
+        db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_FRAMES}")
         db.execute("PRAGMA foreign_keys=ON")
         os.chmod(self.path, 0o600)
         return db
