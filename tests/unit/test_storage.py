@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -196,3 +199,25 @@ def test_a_wal_left_by_a_crash_is_recovered_not_overwritten(tmp_path: Path) -> N
     for name in ("station.sqlite3", "station.sqlite3-wal"):  # the files as a kill -9 would leave them
         shutil.copy2(live / name, crashed / name)
     assert _values(Storage(crashed)) == [("committed", "yes")]
+
+
+def test_a_disk_too_full_to_presize_the_wal_still_opens_the_database(tmp_path: Path) -> None:
+    """A full disk at start costs speed, not service: the station opens its database and writes."""
+    Storage(tmp_path).close()  # an existing database, whose WAL is presized at the next open
+    # A real failure, in a child process: writes beyond 1 MB fail with EFBIG (RLIMIT_FSIZE).
+    script = textwrap.dedent(f"""
+        import logging, resource, signal
+        from pathlib import Path
+        from ocpp_station.station.storage import Storage
+        logging.basicConfig(level=logging.WARNING)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+        storage = Storage(Path({str(tmp_path)!r}))
+        storage.save_variable_values([(("C", "", "", "", "written", "", "Actual"), "yes")])
+        storage.close()
+    """)
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=False)
+    assert child.returncode == 0, child.stderr
+    assert "could not presize the database's WAL (File too large)" in child.stderr
+    assert not list(tmp_path.glob(".*tmp"))  # no half-written file left behind
+    assert _values(Storage(tmp_path)) == [("written", "yes")]

@@ -141,21 +141,24 @@ def _presize_wal(database: Path) -> bool:
     if wal.exists():
         return True
     temporary = database.with_name(f".{database.name}-wal.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        zeros = bytes(1 << 20)
-        for offset in range(0, WAL_PRESIZED_BYTES, len(zeros)):
-            os.write(fd, zeros[:WAL_PRESIZED_BYTES - offset])
-        os.fsync(fd)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            zeros, written = bytes(1 << 20), 0
+            while written < WAL_PRESIZED_BYTES:
+                written += os.write(fd, zeros[:WAL_PRESIZED_BYTES - written])
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, wal)
+        sync_directory(database.parent)
+    except OSError as error:  # a full disk: run with a growing WAL rather than not at all
+        log.warning("could not presize the database's WAL (%s): durable writes will be slower until it has grown",
+                    error.strerror or error)
     finally:
-        os.close(fd)
-    try:
-        os.link(temporary, wal)
-    except FileExistsError:
-        pass
-    finally:
-        temporary.unlink()
-    sync_directory(database.parent)
+        with contextlib.suppress(OSError):
+            temporary.unlink()
     return True
 
 
