@@ -19,6 +19,7 @@ from typing import Any
 from . import report
 from .broker import Mosquitto
 from .disk import fsync_p50_ms
+from .inprocess import in_process_p50_ms
 from .load import BenchError
 from .run import REPO, Settings, measure
 
@@ -64,10 +65,12 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             mosquitto_version = broker.version()
         fsync_ms = fsync_p50_ms(root, settings.fsync_rounds)
+        print("measuring the station in process…", flush=True)
+        in_process = in_process_p50_ms(root / "in-process", settings.heavy_requests)
     goals = report.targets(figures["floor"], figures["service"], fsync_ms)
     runtime = time.perf_counter() - started
     print()
-    print(report.table(figures["floor"], figures["service"], fsync_ms, goals))
+    print(report.table(figures["floor"], figures["service"], fsync_ms, in_process, goals))
     results = {
         "meta": {"date": datetime.now(UTC).isoformat(timespec="seconds"), "runtime_s": round(runtime, 1),
                  "settings": vars(args) | {"requests": settings.requests, "duration": settings.duration,
@@ -75,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                  "python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
                  "mosquitto": mosquitto_version},
         "fsync_p50_ms": round(fsync_ms, 4),
+        "in_process": in_process,
         "floor": figures["floor"],
         "service": figures["service"],
         "targets": report.target_dicts(goals),

@@ -60,7 +60,8 @@ def targets(floor: dict[str, Any], service: dict[str, Any], fsync_ms: float) -> 
     ]
 
 
-def _rows(floor: dict[str, Any], service: dict[str, Any], fsync_ms: float) -> list[tuple[str, str, str, str]]:
+def _rows(floor: dict[str, Any], service: dict[str, Any], fsync_ms: float,
+          in_process: dict[str, float]) -> list[tuple[str, str, str, str]]:
     def row(label: str, path: tuple[str, ...], fmt: str = "{:.3f}") -> tuple[str, str, str, str]:
         f, s = floor, service
         for key in path:
@@ -80,15 +81,19 @@ def _rows(floor: dict[str, Any], service: dict[str, Any], fsync_ms: float) -> li
         row("SetVariables 1 item, durable: p50 (ms)", ("set1_durable", "p50_ms")),
         row("  p99 (ms)", ("set1_durable", "p99_ms")),
         ("  one fsync of 4 KiB on the data dir: p50 (ms)", "", f"{fsync_ms:.3f}", ""),
+        ("in process, no MQTT: GetVariables 1 item p50 (ms)", "", f"{in_process['get1_handle_p50_ms']:.3f}", ""),
+        ("  SetVariables 1 item p50 (ms)", "", f"{in_process['set1_handle_p50_ms']:.3f}", ""),
+        ("  one SQLite commit of one row p50 (ms)", "", f"{in_process['commit_p50_ms']:.3f}", ""),
         row("RSS after the load (MB)", ("rss_mb",), "{:.1f}"),
         row("CPU used, launch to end (s)", ("cpu_s",), "{:.2f}"),
         row("launch → first answer (s)", ("launch_to_first_answer_s",)),
     ]
 
 
-def table(floor: dict[str, Any], service: dict[str, Any], fsync_ms: float, goals: list[Target]) -> str:
+def table(floor: dict[str, Any], service: dict[str, Any], fsync_ms: float, in_process: dict[str, float],
+          goals: list[Target]) -> str:
     """The human-readable report: figures with service/floor ratios, then the targets."""
-    rows = [("figure", "floor", "service", "service/floor"), *_rows(floor, service, fsync_ms)]
+    rows = [("figure", "floor", "service", "service/floor"), *_rows(floor, service, fsync_ms, in_process)]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = ["  ".join((r[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True))))
              for r in rows]

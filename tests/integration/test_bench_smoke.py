@@ -30,6 +30,7 @@ def test_bench_quick_run_writes_all_figures(tmp_path: Path) -> None:
     assert run.returncode == 0, f"stdout:\n{run.stdout}\nstderr:\n{run.stderr}"
     results = json.loads(out.read_text("utf-8"))
     assert results["fsync_p50_ms"] > 0
+    assert all(results["in_process"][key] > 0 for key in ("get1_handle_p50_ms", "set1_handle_p50_ms", "commit_p50_ms"))
     for kind in ("floor", "service"):
         figures = results[kind]
         for phase in PHASES:
