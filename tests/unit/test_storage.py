@@ -221,3 +221,24 @@ def test_a_disk_too_full_to_presize_the_wal_still_opens_the_database(tmp_path: P
     assert "could not presize the database's WAL (File too large)" in child.stderr
     assert not list(tmp_path.glob(".*tmp"))  # no half-written file left behind
     assert _values(Storage(tmp_path)) == [("written", "yes")]
+
+
+def test_a_failed_atomic_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    """A write that fails midway (real EFBIG, in a child) changes nothing that a reader could see."""
+    target = tmp_path / "bundle.pem"
+    target.write_bytes(b"old content")
+    script = textwrap.dedent(f"""
+        import resource, signal
+        from pathlib import Path
+        from ocpp_station.station.files import atomic_write
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+        try:
+            atomic_write(Path({str(target)!r}), bytes(2 << 20))
+        except OSError as error:
+            print(error.strerror)
+    """)
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=False)
+    assert child.returncode == 0 and child.stdout.strip() == "File too large", child.stderr
+    assert target.read_bytes() == b"old content"
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle.pem"]

@@ -16,16 +16,46 @@ from pathlib import Path
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Replace ``path`` with ``data`` atomically and durably, with permissions ``mode``."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.fchmod(fd, mode)  # O_CREAT's mode is filtered by the umask; this one is not
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    temporary = _write_synced_temporary(path, data, mode)
     os.replace(temporary, path)
     sync_directory(path.parent)
+
+
+def create_durably(path: Path, data: bytes, mode: int = 0o644) -> bool:
+    """Create ``path`` with ``data``, complete and synced, unless it exists; whether it was created.
+
+    Like :func:`atomic_write`, but never replaces an existing file: the synced temporary file is
+    linked into place, and the link fails if ``path`` appeared in the meantime.
+    """
+    temporary = _write_synced_temporary(path, data, mode)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        return False
+    finally:
+        temporary.unlink()
+    sync_directory(path.parent)
+    return True
+
+
+def _write_synced_temporary(path: Path, data: bytes, mode: int) -> Path:
+    """Write ``data`` to a temporary file beside ``path`` and fsync it; removed again on failure."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        try:
+            os.fchmod(fd, mode)  # O_CREAT's mode is filtered by the umask; this one is not
+            view, written = memoryview(data), 0
+            while written < len(data):  # a write may be short (a full disk, a file size limit)
+                written += os.write(fd, view[written:])
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+    return temporary
 
 
 def remove_durably(path: Path) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from .device_model import StoredKey
-from .files import sync_directory
+from .files import create_durably
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +128,9 @@ def _presize_wal(database: Path) -> bool:
     which writes its header and frames from offset 0 at the first commit.
 
     Never touches a WAL that exists (after a crash it holds committed transactions), and only for
-    a database that has content (SQLite deletes the WAL of an empty database file). The zeros are
-    written and synced under a temporary name and linked into place, which fails if a WAL
-    appeared meanwhile. Returns whether the database existed with content.
+    a database that has content (SQLite deletes the WAL of an empty database file); the zeros are
+    created with :func:`create_durably`, which does not replace a WAL that appeared meanwhile.
+    Returns whether the database existed with content.
     """
     wal = database.with_name(database.name + "-wal")
     try:
@@ -140,25 +140,11 @@ def _presize_wal(database: Path) -> bool:
         return False
     if wal.exists():
         return True
-    temporary = database.with_name(f".{database.name}-wal.tmp")
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            zeros, written = bytes(1 << 20), 0
-            while written < WAL_PRESIZED_BYTES:
-                written += os.write(fd, zeros[:WAL_PRESIZED_BYTES - written])
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, wal)
-        sync_directory(database.parent)
+        create_durably(wal, bytes(WAL_PRESIZED_BYTES), mode=0o600)
     except OSError as error:  # a full disk: run with a growing WAL rather than not at all
         log.warning("could not presize the database's WAL (%s): durable writes will be slower until it has grown",
                     error.strerror or error)
-    finally:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
     return True
 
 
