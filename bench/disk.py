@@ -8,25 +8,23 @@ beat the floor plus one fsync. Measuring that fsync in the same run, on the same
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
-from .load import percentile
+from .load import timed_p50_ms
 
 
 def fsync_p50_ms(directory: Path, rounds: int = 200) -> float:
     """p50 of (write 4 KiB at the start of a file + os.fsync), in ms, inside ``directory``."""
     path = directory / "fsync-probe.bin"
     block = os.urandom(4096)
-    samples: list[float] = []
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+
+    def write_and_sync(_round: int) -> None:
+        os.pwrite(fd, block, 0)
+        os.fsync(fd)
+
     try:
-        for _ in range(rounds):
-            start = time.perf_counter_ns()
-            os.pwrite(fd, block, 0)
-            os.fsync(fd)
-            samples.append((time.perf_counter_ns() - start) / 1e6)
+        return timed_p50_ms(rounds, write_and_sync)
     finally:
         os.close(fd)
         path.unlink(missing_ok=True)
-    return percentile(samples, 50)

@@ -9,27 +9,15 @@ SQLite commit splits a durable write into the commit (fsync included) and everyt
 from __future__ import annotations
 
 import logging
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from ocpp_station.app import Station
 from ocpp_station.config import Config
 
-from .load import envelope, percentile
+from .load import envelope, timed_p50_ms
 from .run import GET1, set_payload
-
-
-def _p50_ms(rounds: int, work: Callable[[int], Any]) -> float:
-    samples = []
-    for i in range(rounds):
-        start = time.perf_counter_ns()
-        work(i)
-        samples.append((time.perf_counter_ns() - start) / 1e6)
-    return round(percentile(samples, 50), 4)
 
 
 def in_process_p50_ms(data_dir: Path, rounds: int) -> dict[str, float]:
@@ -48,8 +36,9 @@ def in_process_p50_ms(data_dir: Path, rounds: int) -> dict[str, float]:
                 db.execute("INSERT INTO station_state (key, value) VALUES ('bench', ?)"
                            " ON CONFLICT DO UPDATE SET value = excluded.value", (str(i),))
 
-        return {"get1_handle_p50_ms": _p50_ms(rounds, lambda i: station.handle(get[i])),
-                "set1_handle_p50_ms": _p50_ms(rounds, lambda i: station.handle(set_[i])),
-                "commit_p50_ms": _p50_ms(rounds, commit)}
+        figures = {"get1_handle_p50_ms": timed_p50_ms(rounds, lambda i: station.handle(get[i])),
+                   "set1_handle_p50_ms": timed_p50_ms(rounds, lambda i: station.handle(set_[i])),
+                   "commit_p50_ms": timed_p50_ms(rounds, commit)}
+        return {name: round(value, 4) for name, value in figures.items()}
     finally:
         station.close()

@@ -49,6 +49,16 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
+def timed_p50_ms(rounds: int, work: Callable[[int], object]) -> float:
+    """p50 (ms) of ``work(i)`` for i in range(rounds), each call timed on its own."""
+    samples = []
+    for i in range(rounds):
+        start = time.perf_counter_ns()
+        work(i)
+        samples.append((time.perf_counter_ns() - start) / 1e6)
+    return percentile(samples, 50)
+
+
 @dataclass
 class PhaseResult:
     """Latencies (ms) of one phase and its rate, as the report and the JSON need them."""
