@@ -97,16 +97,14 @@ class AnswerCache:
         """
         cutoff = time.time() - self._max_age_s
         excess = len(self._stored) - self._max_count
-        last_dropped: int | None = None
         dropped: list[str] = []
-        for request_id, (seq, answered_at) in self._stored.items():
+        for request_id, (_seq, answered_at) in self._stored.items():
             if len(dropped) >= excess and answered_at >= cutoff:
                 break
             dropped.append(request_id)
-            last_dropped = seq
-        if last_dropped is None:
+        if not dropped:
             return
-        self._db.execute("DELETE FROM answer WHERE seq <= ?", (last_dropped,))
+        self._db.execute("DELETE FROM answer WHERE seq <= ?", (self._stored[dropped[-1]][0],))
 
         def forget() -> None:
             for request_id in dropped:
