@@ -127,14 +127,28 @@ class MqttDoor:
                         accepted, delay = True, BACKOFF_FIRST_S
                 if not accepted and not self._stopping.is_set():
                     log.error("MQTT link to %s %s; retrying in %.1f s", self._address.redacted(),
-                              self._refusal or f"closed before the broker accepted it ({mqtt.error_string(rc)})",
-                              delay)
+                              self._refusal or self._closed_early(rc), delay)
             except OSError as error:  # ssl.SSLError included: a certificate one side refuses
                 log.error("cannot talk to %s (%s); retrying in %.1f s", self._address.redacted(), error, delay)
             if self._stopping.is_set():
                 break
             self._stopping.wait(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, BACKOFF_MAX_S)
+
+    def _closed_early(self, rc: int) -> str:
+        """Why a link may have closed before the CONNACK, in the operator's terms.
+
+        A broker that requires a client certificate (mosquitto's ``require_certificate``) cannot say
+        so during a TLS 1.3 handshake: the client finishes first and sends CONNECT, and the broker's
+        "certificate required" alert reaches us on the next read, or is lost when the broker resets
+        the connection first (paho then reports only an EOF). Either way, when no certificate is
+        configured, that is the likely cause, and the operator should read it here.
+        """
+        why = f"closed before the broker accepted it ({mqtt.error_string(rc)})"
+        if self._address.scheme == "mqtts" and self._settings.client_cert is None:
+            why += ("; no client certificate is configured: if the broker requires one (mutual TLS), "
+                    "set mqtt.client_cert and mqtt.client_key (--client-cert/--client-key)")
+        return why
 
     def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
         if reason.is_failure:
