@@ -263,8 +263,10 @@ def _call(args: argparse.Namespace) -> int:
     try:
         answer = asyncio.run(round_trip())
     except TimeoutError:
-        print(f"ocpp-station call: no answer within {args.timeout:g} s from a station on "
-              f"{client.address.redacted()}", file=sys.stderr)
+        where = f" on {client.reply_topic!r}" if client.reply_topic else ""
+        print(f"ocpp-station call: no answer within {args.timeout:g} s{where} from a station on "
+              f"{client.address.redacted()} (is the station running, and does the broker's ACL let it "
+              f"write there and you read it?)", file=sys.stderr)
         return EXIT_UNREACHABLE
     except ConnectionError as error:  # StationUnreachable: the broker is not there
         print(f"ocpp-station call: cannot reach {client.address.redacted()}: {error}", file=sys.stderr)

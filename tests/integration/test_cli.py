@@ -80,7 +80,8 @@ def test_call_exits_3_when_no_station_answers(tmp_path: Path) -> None:
     finally:
         lonely.stop()
     assert done.returncode == 3
-    assert "no answer within 0.5 s" in done.stderr
+    assert "no answer within 0.5 s on 'josev/cs/client/" in done.stderr  # the MQTT 5 reply topic it waited on
+    assert "ACL" in done.stderr
 
 
 def test_serve_refuses_a_bad_mqtt_url_with_status_2(tmp_path: Path) -> None:
