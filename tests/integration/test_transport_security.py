@@ -13,6 +13,7 @@ CN=oem) signed by the CA.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import queue
 import re
@@ -33,6 +34,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from ocpp_station.client import StationClient
 
 from ..support import REQUEST_TOPIC, RESPONSE_TOPIC, StationProcess, check_response, envelope, free_port, wait_for_port
 
@@ -278,6 +283,66 @@ def test_acl_only_the_station_may_answer(broker: SecureBroker, station_dir: Path
         listener.close()
         forger.close()
         assert station.terminate() == 0
+
+
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
+def test_the_oem_client_library_is_answered_behind_the_example_acl(broker: SecureBroker, station_dir: Path,
+                                                                    protocol: str) -> None:
+    """Our own client (MQTT 5: a private reply topic under josev/cs/client/) works with the shipped ACL."""
+    url = f"mqtts://station:{STATION_PASSWORD}@localhost:{broker.ports['password']}"
+    station = _serve(broker, url, station_dir)
+
+    async def ask() -> tuple[str | None, dict[str, Any]]:
+        oem_url = f"mqtts://oem:{OEM_PASSWORD}@localhost:{broker.ports['password']}"
+        async with StationClient(oem_url, ca_file=broker.ca, protocol=protocol) as client:
+            return client.reply_topic, await client.call_raw("GetVariables", GET_ONE, timeout=5)
+
+    try:
+        reply_topic, answer = asyncio.run(ask())
+        assert reply_topic is not None and reply_topic.startswith(
+            f"{RESPONSE_TOPIC}/client/" if protocol == "5" else RESPONSE_TOPIC), reply_topic
+        check_response(answer, "GetVariables", "ocpp2.0.1")
+        assert answer["data"]["message_type"] == "CallResult", answer
+    finally:
+        assert station.terminate() == 0
+
+
+def test_acl_keeps_answers_to_foreign_response_topics_at_the_broker(broker: SecureBroker, station_dir: Path) -> None:
+    """A requester cannot make the station publish outside its answer topics; josev/cs still gets the answer."""
+    url = f"mqtts://station:{STATION_PASSWORD}@localhost:{broker.ports['password']}"
+    station = _serve(broker, url, station_dir)
+    listener = TlsClient(broker, "password", "oem", OEM_PASSWORD)
+    requester = _mqtt5_client(broker)
+    try:
+        properties = Properties(PacketTypes.PUBLISH)
+        properties.ResponseTopic = "cs/josev/elsewhere"  # somewhere the station may not write
+        request = envelope("GetVariables", GET_ONE)
+        requester.publish(REQUEST_TOPIC, json.dumps(request), qos=1, properties=properties).wait_for_publish(5)
+        answer = listener.answer_to(request["id"])
+        assert answer is not None, "no answer on josev/cs"
+        check_response(answer, "GetVariables", "ocpp2.0.1")
+        assert listener.call("GetVariables", GET_ONE)["data"]["message_type"] == "CallResult"  # not stalled
+        assert re.search(r"Denied PUBLISH from .* 'cs/josev/elsewhere'", broker.log_text()), broker.log_text()[-2000:]
+        station.wait_until_logged(f"the broker refused the answer to {request['id']} on 'cs/josev/elsewhere'")
+    finally:
+        requester.loop_stop()
+        requester.disconnect()
+        listener.close()
+        assert station.terminate() == 0
+
+
+def _mqtt5_client(broker: SecureBroker) -> mqtt.Client:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{uuid.uuid4().hex[:8]}",
+                         protocol=mqtt.MQTTv5)
+    client.tls_set(ca_certs=broker.ca)
+    client.username_pw_set("oem", OEM_PASSWORD)
+    connected: queue.Queue[Any] = queue.Queue()
+    client.on_connect = lambda _c, _u, _f, reason, _p: connected.put(reason)
+    client.connect("localhost", broker.ports["password"])
+    client.loop_start()
+    reason = connected.get(timeout=5)
+    assert not reason.is_failure, reason
+    return client
 
 
 def test_mutual_tls_answers(broker: SecureBroker, station_dir: Path) -> None:

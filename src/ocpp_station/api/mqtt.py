@@ -62,6 +62,7 @@ class MqttDoor:
         self._stopping = threading.Event()
         self.connected = threading.Event()
         self._answer_of: dict[int, tuple[int, int]] = {}  # answer mid → (request mid, qos) to acknowledge
+        self._published_to: dict[int, tuple[str, str | None]] = {}  # answer mid → (topic, request id) until PUBACK
         self._refusal: str | None = None  # why the broker refused the last CONNECT
         self._subscription: int | None = None  # mid of the SUBSCRIBE whose SUBACK makes us ready
         self._thread = threading.Thread(target=self._run, name="mqtt-door", daemon=True)
@@ -156,6 +157,7 @@ class MqttDoor:
             self._refusal = f"refused{': check the username and password' if refused else ''} ({reason})"
             return
         self._answer_of.clear()  # acknowledgements belong to the connection they were owed on
+        self._published_to.clear()
         _, self._subscription = client.subscribe(self._settings.request_topic, qos=1)
 
     def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, mid: int, reasons: list[Any], _props: Any) -> None:
@@ -186,14 +188,16 @@ class MqttDoor:
         if answer.body is None:
             client.ack(message.mid, message.qos)
             return
-        self._reply_to_requester(client, message, answer.body)
+        self._reply_to_requester(client, message, answer.body, answer.request_id)
         info = client.publish(self._settings.response_topic, answer.body, qos=1)
         self._answer_of[info.mid] = (message.mid, message.qos)
+        self._published_to[info.mid] = (self._settings.response_topic, answer.request_id)
         if log.isEnabledFor(logging.INFO):
             log.info("answered %s: %s (%.1f ms)", answer.request_id, answer.outcome,
                      (time.perf_counter() - started) * 1000)
 
-    def _reply_to_requester(self, client: mqtt.Client, message: mqtt.MQTTMessage, body: bytes) -> None:
+    def _reply_to_requester(self, client: mqtt.Client, message: mqtt.MQTTMessage, body: bytes,
+                            request_id: str | None) -> None:
         """MQTT 5 request/response: also publish the answer on the request's Response Topic.
 
         In addition to, not instead of, the answer topic: the OcppMessage API promises every
@@ -212,9 +216,16 @@ class MqttDoor:
         correlation = getattr(message.properties, "CorrelationData", None)
         if correlation is not None:
             properties.CorrelationData = correlation
-        client.publish(topic, body, qos=1, properties=properties)
+        info = client.publish(topic, body, qos=1, properties=properties)
+        self._published_to[info.mid] = (topic, request_id)
 
-    def _on_publish(self, client: mqtt.Client, _userdata: Any, mid: int, _reason: Any, _props: Any) -> None:
+    def _on_publish(self, client: mqtt.Client, _userdata: Any, mid: int, reason: Any, _props: Any) -> None:
+        topic, request_id = self._published_to.pop(mid, ("?", None))
+        if getattr(reason, "is_failure", False):
+            # MQTT 5 only: a 3.1.1 broker drops an unauthorised PUBLISH and acknowledges it all the same
+            log.error("the broker refused the answer to %s on %r (%s): check its ACL; the station may "
+                      "write %r and the requesters' reply topics", request_id, topic, reason,
+                      self._settings.response_topic)
         request = self._answer_of.pop(mid, None)
         if request is not None:
             client.ack(*request)  # the broker has the answer: now it may forget the request
