@@ -17,9 +17,9 @@ from typing import Any
 from .config import Config
 from .handlers import provisioning, security
 from .rpc.dispatch import Answer, Dispatcher, Routes
-from .rpc.envelope import Request
+from .rpc.envelope import Request, fingerprint
 from .rpc.errors import ErrorCode, OcppError
-from .station.answers import AnswerCache
+from .station.answers import AnswerCache, GivenAnswer
 from .station.certificate_store import CertificateStore
 from .station.device_model import DeviceModel, VariableDefinition
 from .station.network import priority_rule
@@ -125,19 +125,36 @@ class Station:
             return parsed  # nothing was executed: nothing to remember
         request = parsed
         try:
-            cached = self.answers.get(request.id)
-            if cached is not None:
-                log.info("%s was answered before: sent the same answer again, executed nothing", request.id)
-                return Answer(cached, request.id, "repeated, answered from the answer cache")
+            identity = fingerprint(request, raw)
+            given = self.answers.get(request.id)
+            if given is not None:
+                return self._answer_again(request, given, identity)
             with self._work(request):
                 answer = self.dispatcher.execute(request, len(raw))
                 if answer.body is not None:
-                    self.answers.remember(request.id, answer.body, durable=request.action in MUTATING_ACTIONS)
+                    self.answers.remember(request.id, answer.body, identity,
+                                          durable=request.action in MUTATING_ACTIONS)
             return answer
         except Exception:
             # The commit failed (disk full, I/O error): whatever the handler answered did not happen.
             log.exception("%s: could not commit the request's effect and answer", request.id)
             return self.dispatcher.fail(request, "the station could not store the result")
+
+    def _answer_again(self, request: Request, given: GivenAnswer, identity: bytes) -> Answer:
+        """A request whose id was answered before: a retry gets that answer, another request an error.
+
+        Executing nothing either way. A retry (a QoS 1 redelivery, or the OEM asking again) must not
+        run twice. Another request under a used id (the seed's examples all share one) must not be
+        given an answer to the question it did not ask — a SetVariables told "Accepted" about the
+        values of an earlier SetVariables that reused its id would lose its own values silently.
+        """
+        if given.fingerprint is None or given.fingerprint == identity:
+            log.info("%s was answered before: sent the same answer again, executed nothing", request.id)
+            return Answer(given.body, request.id, "repeated, answered from the answer cache")
+        log.warning("%s: this id already answered a different request; executed nothing", request.id)
+        return self.dispatcher.refuse(request, OcppError(
+            ErrorCode.RPC_FRAMEWORK_ERROR,
+            f"the message id {request.id} was already used for a different request; give each request its own id"))
 
     def _work(self, request: Request) -> contextlib.AbstractContextManager[object]:
         """The transaction a request runs in: a durable unit of work if it may change state, else none."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -15,6 +16,8 @@ from ocpp_station.rpc.envelope import (
     Request,
     call_error,
     call_result,
+    decode,
+    fingerprint,
     parse_request,
     readable_id,
 )
@@ -270,3 +273,42 @@ def test_clip_counts_characters_not_bytes() -> None:
     text = "é" * 300
     clipped = clip_description(text)
     assert len(clipped) == 255 and clipped[:254] == text[:254]
+
+
+# -- fingerprint: is a repeated id the same request? ----------------------------------------------
+
+SET = {"setVariableData": [{"attributeValue": "300", "component": {"name": "OCPPCommCtrlr"},
+                            "variable": {"name": "OfflineThreshold"}}]}
+
+
+def _identity(raw: bytes) -> bytes:
+    return fingerprint(parse_request(decode(raw)), raw)
+
+
+def _raw(payload: Any, action: str = "SetVariables", version: str = "ocpp2.0.1", **dumps: Any) -> bytes:
+    message = {"id": UUID, "name": "ocpp_message", "type": "request",
+               "data": {"ocpp_version": version, "message_name": action, "payload": payload}}
+    return json.dumps(message, **dumps).encode()
+
+
+def test_fingerprint_ignores_key_order_and_whitespace() -> None:
+    assert _identity(_raw(SET)) == _identity(_raw(SET, sort_keys=True, indent=4))
+    assert len(_identity(_raw(SET))) == 16
+
+
+def test_fingerprint_tells_payload_action_and_version_apart() -> None:
+    other_value = copy.deepcopy(SET)
+    other_value["setVariableData"][0]["attributeValue"] = "301"
+    identities = {_identity(_raw(SET)), _identity(_raw(other_value)), _identity(_raw(SET, action="Other")),
+                  _identity(_raw(SET, version="ocpp2.1")), _identity(_raw({}))}
+    assert len(identities) == 5
+
+
+def test_fingerprint_of_payloads_orjson_cannot_write() -> None:
+    """Integers beyond 64 bits (valid JSON) and nesting deeper than orjson writes still get one."""
+    deep: Any = 0
+    for _ in range(300):
+        deep = [deep]
+    assert _identity(_raw({"d": deep})) == _identity(_raw({"d": deep}, indent=1))
+    assert _identity(_raw({"d": deep})) != _identity(_raw({"d": [deep]}))
+

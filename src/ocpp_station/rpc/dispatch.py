@@ -121,7 +121,11 @@ class Dispatcher:
 
     def fail(self, request: Request, why: str) -> Answer:
         """An InternalError answer for ``request``, for failures outside the handler (e.g. the commit)."""
-        return self._error(request.id, request.ocpp_version, OcppError(ErrorCode.INTERNAL_ERROR, why))
+        return self.refuse(request, OcppError(ErrorCode.INTERNAL_ERROR, why))
+
+    def refuse(self, request: Request, error: OcppError) -> Answer:
+        """The CALLERROR answer ``error`` for ``request``, which a door decided not to run."""
+        return self._error(request.id, request.ocpp_version, error)
 
     def _call(self, request: Request, size: int) -> dict[str, Any]:
         version, action = request.ocpp_version, request.action

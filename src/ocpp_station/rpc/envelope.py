@@ -24,6 +24,7 @@ with ``"-1"``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -107,6 +108,25 @@ def encode(answer: dict[str, Any]) -> bytes:
         return orjson.dumps(answer)
     except TypeError:
         return json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def fingerprint(request: Request, raw: bytes) -> bytes:
+    """What identifies a request besides its id: 16 bytes of its version, action and payload.
+
+    A repeated id is a retry only if the request is the same. Keys are sorted and whitespace
+    dropped first, so a client that serializes the same request again differently still matches.
+    A payload orjson cannot serialize (integers beyond 64 bits, nesting deeper than it writes) goes
+    through the standard library, and one too deep even for that is identified by its raw bytes.
+    """
+    content = [request.ocpp_version, request.action, request.payload]
+    try:
+        canonical = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        try:
+            canonical = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+        except (RecursionError, ValueError):
+            canonical = b"raw:" + raw
+    return hashlib.blake2b(canonical, digest_size=16).digest()
 
 
 _ID_NEAR_START = re.compile(rb'"id"\s*:\s*"([^"\\]{1,36})"')

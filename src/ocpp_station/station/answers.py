@@ -16,16 +16,28 @@ they were written, so each new answer lands on the last page of the table. Reque
 UUIDs; keyed by them, nearly every insert hit a full page somewhere in the middle and SQLite
 rebalanced it with its neighbours — five pages written and synced per SetVariables instead of
 two (bench/README.md). Which row holds which id is kept in memory, loaded once at start.
+
+Each answer is kept with the fingerprint of its request (:func:`ocpp_station.rpc.envelope.fingerprint`):
+the caller compares it, so that an id reused for a different request is told so rather than given
+an answer to a question it did not ask.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from typing import NamedTuple
 
 from .storage import Storage
 
 PRUNE_EVERY = 256  # durable answers between two prunings: one range delete instead of one per request
+
+
+class GivenAnswer(NamedTuple):
+    """An answer given before, and the fingerprint of the request it answered (None: not known)."""
+
+    body: bytes
+    fingerprint: bytes | None
 
 
 class AnswerCache:
@@ -37,25 +49,25 @@ class AnswerCache:
         self._max_memory_bytes = max_memory_bytes  # a 100-item GetVariables answer is ~15 kB
         self._memory_bytes = 0
         self._inserts = 0
-        self._recent: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
+        self._recent: OrderedDict[str, tuple[GivenAnswer, float]] = OrderedDict()
         # request id → (row number, answered at) of every stored answer, oldest first.
         self._stored: OrderedDict[str, tuple[int, float]] = OrderedDict(
             (request_id, (seq, at))
             for request_id, seq, at in self._db.execute("SELECT request_id, seq, answered_at FROM answer ORDER BY seq"))
         self.prune()
 
-    def get(self, request_id: str) -> bytes | None:
+    def get(self, request_id: str) -> GivenAnswer | None:
         now = time.time()
         hit = self._recent.get(request_id)
         if hit is None and request_id in self._stored:
             seq, answered_at = self._stored[request_id]
-            row = self._db.execute("SELECT body FROM answer WHERE seq = ?", (seq,)).fetchone()
-            hit = None if row is None else (bytes(row[0]), answered_at)
+            row = self._db.execute("SELECT body, fingerprint FROM answer WHERE seq = ?", (seq,)).fetchone()
+            hit = None if row is None else (GivenAnswer(bytes(row[0]), row[1] and bytes(row[1])), answered_at)
         if hit is None or hit[1] < now - self._max_age_s:
             return None
         return hit[0]
 
-    def remember(self, request_id: str, body: bytes, durable: bool) -> None:
+    def remember(self, request_id: str, body: bytes, fingerprint: bytes, durable: bool) -> None:
         """Record an answer. ``durable`` ones are written inside the request's unit of work.
 
         Memory follows the database: if the unit of work rolls back, the answer is forgotten with
@@ -68,26 +80,26 @@ class AnswerCache:
             previous = self._stored.get(request_id)
             if previous is not None:  # an expired answer to the same id, run again
                 self._db.execute("DELETE FROM answer WHERE seq = ?", (previous[0],))
-            seq = self._db.execute("INSERT INTO answer (request_id, body, answered_at) VALUES (?, ?, ?)",
-                                   (request_id, body, now)).lastrowid
+            seq = self._db.execute("INSERT INTO answer (request_id, body, answered_at, fingerprint)"
+                                   " VALUES (?, ?, ?, ?)", (request_id, body, now, fingerprint)).lastrowid
             assert seq is not None
             self._storage.after_commit(lambda: self._stored_after_commit(request_id, seq, now))
             self._inserts += 1
             if self._inserts % PRUNE_EVERY == 0:
                 self.prune()
-        self._storage.after_commit(lambda: self._keep_in_memory(request_id, body, now))
+        self._storage.after_commit(lambda: self._keep_in_memory(request_id, GivenAnswer(body, fingerprint), now))
 
     def _stored_after_commit(self, request_id: str, seq: int, now: float) -> None:
         self._stored.pop(request_id, None)
         self._stored[request_id] = (seq, now)
 
-    def _keep_in_memory(self, request_id: str, body: bytes, now: float) -> None:
+    def _keep_in_memory(self, request_id: str, answer: GivenAnswer, now: float) -> None:
         previous = self._recent.pop(request_id, None)
-        self._memory_bytes += len(body) - (len(previous[0]) if previous else 0)
-        self._recent[request_id] = (body, now)
+        self._memory_bytes += len(answer.body) - (len(previous[0].body) if previous else 0)
+        self._recent[request_id] = (answer, now)
         while len(self._recent) > self._max_count or self._memory_bytes > self._max_memory_bytes:
-            _, (old_body, _) = self._recent.popitem(last=False)
-            self._memory_bytes -= len(old_body)
+            _, (old, _) = self._recent.popitem(last=False)
+            self._memory_bytes -= len(old.body)
 
     def prune(self) -> None:
         """Forget the oldest stored answers beyond the count limit or the age limit.

@@ -106,6 +106,10 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
         " SELECT request_id, body, answered_at FROM answer_by_id ORDER BY answered_at",
         "DROP TABLE answer_by_id",
     ),
+    # 7: what the answered request was (rpc.envelope.fingerprint), so that an id reused for another
+    # request is refused instead of answered with the earlier request's answer. NULL for answers
+    # stored before: those are taken to match, as they always were.
+    "ALTER TABLE answer ADD COLUMN fingerprint BLOB",
 )
 
 
