@@ -306,9 +306,18 @@ def test_fingerprint_tells_payload_action_and_version_apart() -> None:
 
 def test_fingerprint_of_payloads_orjson_cannot_write() -> None:
     """Integers beyond 64 bits (valid JSON) and nesting deeper than orjson writes still get one."""
+    huge = _raw({"n": 2**70})
+    assert _identity(huge) == _identity(_raw({"n": 2**70}, indent=1)) != _identity(_raw({"n": 2**70 + 1}))
     deep: Any = 0
     for _ in range(300):
         deep = [deep]
     assert _identity(_raw({"d": deep})) == _identity(_raw({"d": deep}, indent=1))
     assert _identity(_raw({"d": deep})) != _identity(_raw({"d": [deep]}))
 
+
+@pytest.mark.parametrize("number", [2**64, 2**64 + 1, -(2**63) - 1, 10**40, 2**1000])
+def test_decode_keeps_integers_beyond_64_bits_exact(number: int) -> None:
+    """orjson alone would read them as floats, and an answer echoing them would change them."""
+    decoded = decode(json.dumps({"payload": {"evse": {"id": number}}}).encode())
+    assert decoded == {"payload": {"evse": {"id": number}}}
+    assert type(decoded["payload"]["evse"]["id"]) is int

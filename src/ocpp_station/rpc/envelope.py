@@ -70,6 +70,10 @@ class NotARequest(Exception):
     """
 
 
+# 19 digits: the shortest integers orjson cannot hold exactly (below -2**63; above 2**64 - 1 takes 20).
+_LONG_DIGIT_RUN = re.compile(rb"[0-9]{19}")
+
+
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -77,14 +81,17 @@ def _no_constants(name: str) -> Any:
 def decode(raw: bytes) -> Any:
     """Parse a message body as JSON (RFC 8259), or raise :class:`EnvelopeError` saying why not.
 
-    orjson is fast but refuses integers beyond 64 bits, which are valid JSON; for those (and to
-    say precisely what is wrong otherwise) the standard library parser takes a second look. It is
-    told to refuse NaN and Infinity, which JSON does not have.
+    orjson is fast but reads integers beyond 64 bits, which are valid JSON, as floats (2**64 + 1
+    becomes 1.8446744073709552e+19: an answer echoing it would not say what was sent) and refuses
+    those beyond a float's range. A message with a run of 19 or more digits goes to the standard
+    library parser instead, which keeps every integer exact; so does one orjson refuses, to say
+    precisely what is wrong. It is told to refuse NaN and Infinity, which JSON does not have.
     """
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        pass
+    if not _LONG_DIGIT_RUN.search(raw):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
