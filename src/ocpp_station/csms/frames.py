@@ -44,10 +44,18 @@ class FrameError(OcppError):
         self.request_id = request_id
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse(text: str | bytes) -> Call | CallResult | CallError:
-    """Read one frame, or raise :class:`FrameError` saying what to answer."""
+    """Read one frame, or raise :class:`FrameError` saying what to answer.
+
+    NaN and Infinity are refused: Python's parser takes them by default, and an answer echoing
+    one would not be JSON (RFC 8259 has no such numbers) for the CSMS either.
+    """
     try:
-        frame = json.loads(text)
+        frame = json.loads(text, parse_constant=_not_json)
     except (ValueError, RecursionError):
         raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "the message is not valid JSON") from None
     if not isinstance(frame, list) or len(frame) < 3:
