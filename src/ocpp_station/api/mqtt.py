@@ -220,12 +220,12 @@ class MqttDoor:
         self._published_to[info.mid] = (topic, request_id)
 
     def _on_publish(self, client: mqtt.Client, _userdata: Any, mid: int, reason: Any, _props: Any) -> None:
-        topic, request_id = self._published_to.pop(mid, ("?", None))
+        published = self._published_to.pop(mid, None)
         if getattr(reason, "is_failure", False):
             # MQTT 5 only: a 3.1.1 broker drops an unauthorised PUBLISH and acknowledges it all the same
-            log.error("the broker refused the answer to %s on %r (%s): check its ACL; the station may "
-                      "write %r and the requesters' reply topics", request_id, topic, reason,
-                      self._settings.response_topic)
+            what = (f"the answer to {published[1]} on {published[0]!r}" if published is not None
+                    else f"an answer sent before the link was re-established (message {mid})")
+            log.error("the broker refused %s (%s): its ACL must let the station write there", what, reason)
         request = self._answer_of.pop(mid, None)
         if request is not None:
             client.ack(*request)  # the broker has the answer: now it may forget the request
