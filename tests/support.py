@@ -127,6 +127,10 @@ class OemClient:
     def publish(self, body: bytes | str) -> None:
         self._client.publish(REQUEST_TOPIC, body, qos=1).wait_for_publish(self.timeout)
 
+    def publish_retained(self, body: bytes | str) -> None:
+        """What a request must not be; an empty body clears the retained message."""
+        self._client.publish(REQUEST_TOPIC, body, qos=1, retain=True).wait_for_publish(self.timeout)
+
     def wait_for(self, request_id: str, timeout: float | None = None,
                  passed_over: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """The answer to ``request_id``; answers to other ids are dropped, or collected in ``passed_over``."""

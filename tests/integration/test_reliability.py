@@ -82,6 +82,40 @@ def test_a_repeated_request_id_is_answered_again_but_not_executed_again(broker: 
         station.terminate()
 
 
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
+def test_a_retained_request_runs_once_and_never_again_when_the_station_resubscribes(
+        broker: Mosquitto, tmp_path: Path, protocol: str) -> None:
+    """A request published with the retain flag (a tool's checkbox left on) is not a standing order.
+
+    The broker sends a retained message again on every subscription, and the station subscribes on
+    every connection. Run live, it must not run again once its answer has left the cache (here
+    after 1 s): it would undo every later write. Nor is it answered again.
+    """
+    config = tmp_path / "station.toml"
+    config.write_text("[requests]\nanswer_cache_max_age_s = 1\n")
+    station = StationProcess(broker.url, tmp_path / "data",
+                             ["--config", str(config), "--mqtt-protocol", protocol]).start()
+    oem = OemClient(broker.port)
+    retained = set_offline_threshold(111)
+    try:
+        oem.publish_retained(json.dumps(retained))
+        assert oem.wait_for(retained["id"])["data"]["message_type"] == "CallResult"  # live: it runs
+        later = set_offline_threshold(222)
+        oem.publish(json.dumps(later))
+        oem.wait_for(later["id"])
+        time.sleep(1.2)  # the retained request's answer is forgotten
+        station.terminate()
+        station.start()  # subscribes again: the broker offers the retained message (3.1.1) or, asked not to, keeps it
+        assert offline_threshold(oem) == "222"
+        assert [a for a in oem.drain(0.3) if a["id"] == retained["id"]] == []
+        if protocol == "3.1.1":
+            assert f"ignored a retained message on 'cs/josev' (id {retained['id']})" in station.log_text()
+    finally:
+        oem.publish_retained(b"")  # clear it
+        oem.close()
+        station.terminate()
+
+
 def test_a_reused_id_for_a_different_request_is_refused_and_runs_nothing(broker: Mosquitto, tmp_path: Path) -> None:
     """id1 sets 111; id1 again, setting 222: RpcFrameworkError, the value stays 111 — also after a restart.
 

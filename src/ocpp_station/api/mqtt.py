@@ -22,6 +22,11 @@ What it guarantees, and how:
   broker, not here.
 * **MQTT 5 request/response.** A request carrying a Response Topic (and Correlation Data) gets
   its answer there too, with the same Correlation Data — in addition to ``josev/cs``.
+* **Retained messages are not requests.** A broker sends a retained message again on every
+  subscription, and we subscribe on every connection: run each time its answer has left the cache,
+  a request retained by mistake would undo every later write. MQTT 5: we ask the broker not to
+  send retained messages when we subscribe; 3.1.1: a message flagged retained (sent because of
+  our subscription, never live) is acknowledged, logged and not run.
 * **Expiry.** An MQTT 5 broker discards a request whose Message Expiry Interval ran out before it
   could deliver it; we hold no queue of our own, so a delivered request runs at once.
 * **Broker outages.** Reconnect with capped exponential backoff and jitter, logging when the link
@@ -40,9 +45,11 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ..app import Station
 from ..config import MqttConfig
+from ..rpc.envelope import sniff
 from .connection import NODELAY, BrokerAddress
 
 log = logging.getLogger(__name__)
@@ -158,7 +165,11 @@ class MqttDoor:
             return
         self._answer_of.clear()  # acknowledgements belong to the connection they were owed on
         self._published_to.clear()
-        _, self._subscription = client.subscribe(self._settings.request_topic, qos=1)
+        if self._settings.protocol == "5":  # MQTT 5 §3.8.3.1: Retain Handling 2, no retained messages
+            options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND)
+            _, self._subscription = client.subscribe(self._settings.request_topic, options=options)
+        else:
+            _, self._subscription = client.subscribe(self._settings.request_topic, qos=1)
 
     def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, mid: int, reasons: list[Any], _props: Any) -> None:
         """Ready only now: before the SUBACK, a request published by a new session could miss us."""
@@ -179,6 +190,13 @@ class MqttDoor:
             log.warning("MQTT link to %s lost (%s); reconnecting", self._address.redacted(), reason)
 
     def _on_message(self, client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if message.retain:
+            # MQTT 3.1.1 §3.3.1.3: the flag is set only on what a new subscription brings, never on a live message
+            request_id, _ = sniff(message.payload)
+            log.warning("ignored a retained message on %r (id %s): requests must not be retained; clear it "
+                        "by publishing an empty retained message there", message.topic, request_id)
+            client.ack(message.mid, message.qos)
+            return
         started = time.perf_counter()
         try:
             answer = self._station.handle(message.payload)
