@@ -62,7 +62,9 @@ class AnswerCache:
         if hit is None and request_id in self._stored:
             seq, answered_at = self._stored[request_id]
             row = self._db.execute("SELECT body, fingerprint FROM answer WHERE seq = ?", (seq,)).fetchone()
-            hit = None if row is None else (GivenAnswer(bytes(row[0]), row[1] and bytes(row[1])), answered_at)
+            if row is not None:
+                body, fingerprint = bytes(row[0]), None if row[1] is None else bytes(row[1])
+                hit = (GivenAnswer(body, fingerprint), answered_at)
         if hit is None or hit[1] < now - self._max_age_s:
             return None
         return hit[0]
