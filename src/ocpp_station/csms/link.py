@@ -27,6 +27,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from ..app import Station
+from ..repeats import RepeatedLog
 from ..rpc.envelope import Request
 from ..rpc.errors import ErrorCode, OcppError
 from ..station.network import NetworkProfile
@@ -54,6 +55,7 @@ class CsmsLink:
         self._call_lock = asyncio.Lock()
         self._accepted = False
         self._rejected = False  # B03: while the CSMS rejects us we answer its CALLs with SecurityError
+        self._repeats = RepeatedLog(log)  # the walk's failures recur every few seconds: said once, then every 10 min
 
     def _reset_requested(self) -> None:
         """An accepted Reset (from either door): reconnect — but only after the CSMS has its answer."""
@@ -72,7 +74,8 @@ class CsmsLink:
                 with self._station.lock:
                     profile = self._station.network.profiles().get(slot)
                 if profile is None:
-                    log.warning("CSMS link: slot %d in NetworkConfigurationPriority holds no profile; skipped", slot)
+                    self._repeats.log(logging.WARNING, f"empty {slot}",
+                                "CSMS link: slot %d in NetworkConfigurationPriority holds no profile; skipped", slot)
                     continue
                 if await self._try_slot(profile):
                     break  # connected, then lost (or reset): start again from the top
@@ -99,9 +102,12 @@ class CsmsLink:
                 target = endpoint(profile, identity=self._model.read("SecurityCtrlr", "Identity") or "",
                                   password=self._password(), data_dir=self._station.config.data_dir)
             except CannotConnect as why:
-                log.warning("CSMS link: slot %d cannot be used: %s; moving on", profile.slot, why)
+                self._repeats.log(logging.WARNING, f"unusable {profile.slot} {why}",
+                            "CSMS link: slot %d cannot be used: %s; moving on", profile.slot, why)
                 return False
-            log.info("CSMS link: connecting to %s, attempt %d/%d", target.describe(profile), attempt + 1, attempts)
+            described = target.describe(profile)
+            self._repeats.log(logging.INFO, f"connecting {described}",
+                        "CSMS link: connecting to %s, attempt %d/%d", described, attempt + 1, attempts)
             try:
                 timeout = float(profile.data.get("messageTimeout", 30))
                 async with connect(target.url, subprotocols=list(target.subprotocols),  # type: ignore[arg-type]
@@ -109,23 +115,27 @@ class CsmsLink:
                                    open_timeout=timeout, ping_interval=self._ping_interval(),
                                    max_size=2**20) as ws:
                     if ws.subprotocol not in target.subprotocols:
-                        log.warning("CSMS link: %s agreed on no OCPP version we offered", target.url)
+                        self._repeats.log(logging.WARNING, f"no version {target.url}",
+                                    "CSMS link: %s agreed on no OCPP version we offered", target.url)
                     else:
                         await self._session(ws, profile, timeout)
                         return True
             except (OSError, TimeoutError, websockets.InvalidHandshake, websockets.InvalidURI, CsmsRefused) as error:
-                log.warning("CSMS link: %s failed: %s", target.describe(profile), error)
+                self._repeats.log(logging.WARNING, f"failed {described} {error}",
+                            "CSMS link: %s failed: %s", described, error)
                 if self._accepted:
                     return True
             except websockets.ConnectionClosed as closed:
-                log.warning("CSMS link: the connection to %s closed (%s)", target.url, closed)
+                self._repeats.log(logging.WARNING, f"closed {target.url} {closed}",
+                            "CSMS link: the connection to %s closed (%s)", target.url, closed)
                 if self._accepted:
                     return True
             finally:
                 self._accepted = False
             if attempt + 1 < attempts:
                 await asyncio.sleep(self._backoff(attempt))
-        log.warning("CSMS link: slot %d failed %d time(s); moving on to the next slot", profile.slot, attempts)
+        self._repeats.log(logging.WARNING, f"slot failed {profile.slot}",
+                    "CSMS link: slot %d failed %d time(s); moving on to the next slot", profile.slot, attempts)
         return False
 
     def _password(self) -> str | None:
@@ -197,6 +207,7 @@ class CsmsLink:
                 await self._call(ws, "StatusNotification", {"timestamp": now, "connectorStatus": "Available",
                                                             "evseId": evse.id, "connectorId": connector.id}, timeout)
         log.info("CSMS link: connected and accepted on slot %d", profile.slot)
+        self._repeats.forget()  # a failure after this one is news
 
     async def _heartbeat(self, ws: ClientConnection, timeout: float) -> None:
         while True:
