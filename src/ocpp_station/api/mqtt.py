@@ -31,7 +31,8 @@ What it guarantees, and how:
   could deliver it; we hold no queue of our own, so a delivered request runs at once.
 * **Broker outages.** Reconnect with capped exponential backoff and jitter, logging when the link
   goes and comes back. Refused credentials and refused certificates are retried the same way (an
-  operator may fix them while we wait) and logged as errors.
+  operator may fix them while we wait) and logged as errors: once, then every 10 minutes while
+  they last (:mod:`ocpp_station.repeats`; every attempt at DEBUG).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ..app import Station
 from ..config import MqttConfig
+from ..repeats import RepeatedLog
 from ..rpc.envelope import sniff
 from .connection import NODELAY, BrokerAddress
 
@@ -72,6 +74,7 @@ class MqttDoor:
         self._published_to: dict[int, tuple[str, str | None]] = {}  # answer mid → (topic, request id) until PUBACK
         self._refusal: str | None = None  # why the broker refused the last CONNECT
         self._subscription: int | None = None  # mid of the SUBSCRIBE whose SUBACK makes us ready
+        self._repeats = RepeatedLog(log)  # a broker that stays away: said once, then every 10 min
         self._thread = threading.Thread(target=self._run, name="mqtt-door", daemon=True)
         self._client = self._make_client()
 
@@ -134,10 +137,12 @@ class MqttDoor:
                     if self.connected.is_set():
                         accepted, delay = True, BACKOFF_FIRST_S
                 if not accepted and not self._stopping.is_set():
-                    log.error("MQTT link to %s %s; retrying in %.1f s", self._address.redacted(),
-                              self._refusal or self._closed_early(rc), delay)
+                    why = self._refusal or self._closed_early(rc)
+                    self._repeats.log(logging.ERROR, why, "MQTT link to %s %s; retrying in %.1f s",
+                                      self._address.redacted(), why, delay)
             except OSError as error:  # ssl.SSLError included: a certificate one side refuses
-                log.error("cannot talk to %s (%s); retrying in %.1f s", self._address.redacted(), error, delay)
+                self._repeats.log(logging.ERROR, str(error), "cannot talk to %s (%s); retrying in %.1f s",
+                                  self._address.redacted(), error, delay)
             if self._stopping.is_set():
                 break
             self._stopping.wait(delay * random.uniform(0.8, 1.2))
@@ -180,6 +185,7 @@ class MqttDoor:
                       self._settings.request_topic, ", ".join(str(reason) for reason in reasons))
             return
         self.connected.set()
+        self._repeats.forget()
         log.info("connected to %s as %r: requests on %r, answers on %r", self._address.redacted(),
                  self._settings.client_id, self._settings.request_topic, self._settings.response_topic)
 
