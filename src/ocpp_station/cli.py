@@ -111,11 +111,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _network(args: argparse.Namespace) -> int:
     from .app import Station
+    from .station.storage import StorageError
 
     try:
         config = load(args.config, overrides={"data_dir": args.data_dir})
         station = Station(config)
-    except ConfigError as error:
+    except (ConfigError, StorageError) as error:
         print(f"ocpp-station network: {error}", file=sys.stderr)
         return EXIT_USAGE
     try:
@@ -137,14 +138,14 @@ def _network(args: argparse.Namespace) -> int:
 
 def _certs(args: argparse.Namespace) -> int:
     from .station.certificate_store import CertificateStore, ImportError_
-    from .station.storage import Storage
+    from .station.storage import Storage, StorageError
 
     try:
         config = load(args.config, overrides={"data_dir": args.data_dir})
-    except ConfigError as error:
+        storage = Storage(config.data_dir)
+    except (ConfigError, StorageError) as error:
         print(f"ocpp-station certs: {error}", file=sys.stderr)
         return EXIT_USAGE
-    storage = Storage(config.data_dir)
     try:
         store = CertificateStore(storage, config.data_dir, lambda: config.security.certificate_entries_max)
         if args.certs_command == "list":
@@ -178,6 +179,8 @@ def _certs(args: argparse.Namespace) -> int:
 # -- serve ------------------------------------------------------------------------------------------
 
 def _serve(args: argparse.Namespace) -> int:
+    from .station.storage import StorageError
+
     try:
         config = load(args.config, overrides=vars(args))
     except ConfigError as error:
@@ -187,6 +190,9 @@ def _serve(args: argparse.Namespace) -> int:
         asyncio.run(_run(config, args.embedded_port))
     except ConfigError as error:
         log.error("configuration error: %s", error)
+        return EXIT_USAGE
+    except StorageError as error:
+        log.error("cannot start: %s", error)
         return EXIT_USAGE
     return EXIT_OK
 

@@ -90,6 +90,34 @@ def test_serve_refuses_a_bad_mqtt_url_with_status_2(tmp_path: Path) -> None:
     assert "mqtt://" in done.stderr
 
 
+def _damaged_database(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "station.sqlite3").write_bytes(b"not SQLite at all, a file damaged beyond its header " * 200)
+    return data
+
+
+@pytest.mark.parametrize("command", [["serve", "--mqtt-url", "mqtt://127.0.0.1:1", "--no-csms"],
+                                     ["certs", "list"], ["network", "list"]], ids=["serve", "certs", "network"])
+def test_a_damaged_database_is_refused_in_one_line_with_status_2(tmp_path: Path, command: list[str]) -> None:
+    """No traceback, no start: the station could keep nothing it accepted. The line says what to do."""
+    data = _damaged_database(tmp_path)
+    done = ocpp_station(*command, "--data-dir", str(data))
+    assert done.returncode == 2, done
+    assert "Traceback" not in done.stderr, done.stderr
+    assert f"cannot use the database {data / 'station.sqlite3'} (file is not a database)" in done.stderr
+    assert "restore it from a backup" in done.stderr
+
+
+def test_serve_refuses_a_data_dir_that_cannot_be_made_with_status_2(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    done = ocpp_station("serve", "--mqtt-url", "mqtt://127.0.0.1:1", "--no-csms", "--data-dir", str(blocker / "data"))
+    assert done.returncode == 2, done
+    assert "Traceback" not in done.stderr, done.stderr
+    assert f"cannot start: cannot use the data directory {blocker / 'data'} (Not a directory" in done.stderr
+
+
 def test_serve_refuses_a_bad_config_file_with_status_2(tmp_path: Path) -> None:
     config = tmp_path / "station.toml"
     config.write_text('[station]\nidentity = "has:colon"\n')

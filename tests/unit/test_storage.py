@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 from ocpp_station.station.answers import AnswerCache
-from ocpp_station.station.storage import MIGRATIONS, WAL_CHECKPOINT_FRAMES, WAL_PRESIZED_BYTES, Storage
+from ocpp_station.station.storage import (
+    MIGRATIONS,
+    WAL_CHECKPOINT_FRAMES,
+    WAL_PRESIZED_BYTES,
+    Storage,
+    StorageError,
+)
 
 
 def _values(storage: Storage) -> list[tuple[str, str]]:
@@ -70,7 +76,7 @@ def test_migrations_run_once_and_a_newer_schema_is_refused(tmp_path: Path) -> No
     assert storage.connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     storage.connection.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     storage.close()
-    with pytest.raises(RuntimeError, match="newer release"):
+    with pytest.raises(StorageError, match="newer release"):
         Storage(tmp_path)
 
 

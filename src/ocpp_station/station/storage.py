@@ -159,14 +159,34 @@ def prepare_data_dir(path: Path) -> Path:
     return path
 
 
+class StorageError(Exception):
+    """The data directory or its database cannot be used; the message says which and what to do."""
+
+
 class Storage:
-    """The SQLite database, migrated to the newest schema when opened."""
+    """The SQLite database, migrated to the newest schema when opened.
+
+    Raises :class:`StorageError` when it cannot be: a data directory that cannot be created, a
+    database file that is not one (or is damaged), one from a newer release. A station must not
+    start on such a store: nothing it accepted could be kept.
+    """
 
     def __init__(self, data_dir: Path):
-        prepare_data_dir(data_dir)
         self.path = data_dir / DATABASE_NAME
         self._in_unit = False
         self._pending: list[Callable[[], None]] = []
+        try:
+            self._open(data_dir)
+        except sqlite3.DatabaseError as error:  # "file is not a database", "database disk image is malformed" …
+            raise StorageError(f"cannot use the database {self.path} ({error}): restore it from a backup, "
+                               "or move it away to start with an empty one") from None
+        except OSError as error:
+            raise StorageError(f"cannot use the data directory {data_dir} "
+                               f"({error.strerror or error}{': ' + str(error.filename) if error.filename else ''})"
+                               ) from None
+
+    def _open(self, data_dir: Path) -> None:
+        prepare_data_dir(data_dir)
         existed = _presize_wal(self.path)
         self._db = self._connect()
         self._migrate()
@@ -187,7 +207,7 @@ class Storage:
     def _migrate(self) -> None:
         current = self._db.execute("PRAGMA user_version").fetchone()[0]
         if current > len(MIGRATIONS):
-            raise RuntimeError(f"{self.path} was written by a newer release (schema {current}); "
+            raise StorageError(f"{self.path} was written by a newer release (schema {current}); "
                                f"this release knows schema {len(MIGRATIONS)} at most")
         for number in range(current + 1, len(MIGRATIONS) + 1):
             step = MIGRATIONS[number - 1]
