@@ -1,4 +1,4 @@
-"""``python -m bench``: floor then service through one private mosquitto; a table, JSON and a plot.
+"""``python -m bench``: floor and service, alternately, through one private mosquitto; a table, JSON and a plot.
 
 Exit status: 0 when the bench produced figures (targets may still FAIL: they are reported, not
 enforced), 1 when it could not (a lost, duplicate or CallError answer, a process that died).
@@ -14,16 +14,17 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from . import report
 from .broker import Mosquitto
 from .disk import fsync_p50_ms
 from .inprocess import in_process_p50_ms
 from .load import BenchError
-from .run import REPO, Settings, measure
+from .run import REPO, Launch, Settings, combine, measure
 
-QUICK = Settings(requests=40, duration=1.0, fsync_rounds=20)
+# F S S F F S S F …: each responder as often first as second, so a machine that drifts favours neither.
+ORDER = ("floor", "service", "service", "floor") * 50
+QUICK = Settings(requests=40, duration=2.0, fsync_rounds=20, rounds=2)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,7 +33,10 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"requests per 1-item phase (default {Settings.requests}; the 100-item and "
                              "SetVariables phases send a tenth, the 32-in-flight phase twice as many)")
     parser.add_argument("--duration", type=float, metavar="S",
-                        help=f"time cap per phase in seconds (default {Settings.duration})")
+                        help=f"time cap per phase in seconds, shared by the rounds (default {Settings.duration})")
+    parser.add_argument("--rounds", type=int, metavar="N",
+                        help=f"launches of each responder, alternating (default {Settings.rounds}); the "
+                             "requests are shared among them and each phase's latencies pooled")
     parser.add_argument("--quick", action="store_true",
                         help=f"a tiny run ({QUICK.requests} requests, {QUICK.duration} s per phase) to check the bench")
     parser.add_argument("--json", type=Path, metavar="PATH", default=REPO / "bench" / "results" / "latest.json",
@@ -47,23 +51,25 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     base = QUICK if args.quick else Settings()
     settings = Settings(requests=args.requests or base.requests, duration=args.duration or base.duration,
-                        fsync_rounds=base.fsync_rounds)
+                        fsync_rounds=base.fsync_rounds, rounds=max(args.rounds or base.rounds, 1))
     started = time.perf_counter()
     samples: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="ocpp-bench-", dir=args.workdir) as tmp:
         root = Path(tmp)
-        figures: dict[str, dict[str, Any]] = {}
+        launches: dict[str, list[Launch]] = {"floor": [], "service": []}
         with Mosquitto(root) as broker:
             print(f"mosquitto on {broker.url}; {settings}", flush=True)
             try:
-                for kind in ("floor", "service"):
-                    (root / kind).mkdir()
-                    print(f"measuring {kind}…", flush=True)
-                    figures[kind] = measure(kind, broker.url, broker.port, root / kind, settings, samples)
+                for kind in ORDER[:2 * settings.rounds]:
+                    (root / kind).mkdir(exist_ok=True)
+                    launch = len(launches[kind]) + 1
+                    print(f"measuring {kind} ({launch}/{settings.rounds})…", flush=True)
+                    launches[kind].append(measure(kind, broker.url, broker.port, root / kind, settings, launch))
             except BenchError as exc:
                 print(f"\nBENCH BROKEN: {exc}", file=sys.stderr)
                 return 1
             mosquitto_version = broker.version()
+        figures = {kind: combine(runs, samples, kind) for kind, runs in launches.items()}
         fsync_ms = fsync_p50_ms(root, settings.fsync_rounds)
         print("measuring the station in process…", flush=True)
         in_process = in_process_p50_ms(root / "in-process", settings.heavy_requests)
@@ -74,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "meta": {"date": datetime.now(UTC).isoformat(timespec="seconds"), "runtime_s": round(runtime, 1),
                  "settings": vars(args) | {"requests": settings.requests, "duration": settings.duration,
-                                           "json": str(args.json), "workdir": str(args.workdir)},
+                                           "rounds": settings.rounds, "json": str(args.json),
+                                           "workdir": str(args.workdir)},
                  "python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
                  "mosquitto": mosquitto_version},
         "fsync_p50_ms": round(fsync_ms, 4),

@@ -38,6 +38,7 @@ def test_bench_quick_run_writes_all_figures(tmp_path: Path) -> None:
                 assert figures[phase][key] > 0, (kind, phase, key, figures[phase])
         for key in PROCESS_FIGURES:
             assert figures[key] > 0, (kind, key)
+        assert figures["launches"] == 2, figures  # --quick alternates two launches of each, pooled
     assert results["service"]["get100"]["accepted_items"] == 100
     assert [t["status"] in ("PASS", "PASS (stretch)", "FAIL") for t in results["targets"]] == [True] * 6
     assert "targets:" in run.stdout
