@@ -209,6 +209,10 @@ async def _run(config: Config, embedded_port: int) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    # SIGHUP would end the station, and systemd counts that as a clean exit: not restarted. Daemons
+    # are sent it to reload; we have nothing to reload in place, so say so and keep serving.
+    loop.add_signal_handler(signal.SIGHUP, lambda: log.warning(
+        "SIGHUP: ignored, nothing is reloaded in place; restart the station to apply station.toml changes"))
 
     station = Station(config)
     log.info("ocpp-station %s: data in %s, %d EVSE(s), identity %s", __version__,

@@ -82,6 +82,21 @@ def test_a_repeated_request_id_is_answered_again_but_not_executed_again(broker: 
         station.terminate()
 
 
+def test_sighup_is_survived_and_logged(broker: Mosquitto, tmp_path: Path) -> None:
+    """Its default action would end the station, and systemd would not restart a SIGHUP death."""
+    station = StationProcess(broker.url, tmp_path / "data").start()
+    oem = OemClient(broker.port)
+    try:
+        assert station.process is not None
+        station.process.send_signal(signal.SIGHUP)
+        station.wait_until_logged("SIGHUP: ignored")
+        assert offline_threshold(oem)  # still answering
+        assert station.process.poll() is None
+    finally:
+        oem.close()
+        assert station.terminate() == 0
+
+
 @pytest.mark.parametrize("protocol", ["5", "3.1.1"])
 def test_a_retained_request_runs_once_and_never_again_when_the_station_resubscribes(
         broker: Mosquitto, tmp_path: Path, protocol: str) -> None:
