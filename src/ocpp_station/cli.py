@@ -93,7 +93,8 @@ def _mqtt_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--request-topic", metavar="TOPIC", help="topic of requests (default cs/josev)")
     parser.add_argument("--response-topic", metavar="TOPIC", help="topic of answers (default josev/cs)")
     parser.add_argument("--mqtt-protocol", choices=["5", "3.1.1"], dest="protocol",
-                        help="MQTT protocol version (serve default 5, call default 3.1.1)")
+                        help="MQTT protocol version (serve: default 5; call and the OEM commands: "
+                             "default MQTT 5, or 3.1.1 when the broker refuses it)")
 
 
 def main(argv: list[str] | None = None) -> int:
