@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from . import __version__, oem_cli
+from . import __version__, exact_json, oem_cli
 from .config import Config, ConfigError, load
 
 log = logging.getLogger("ocpp_station")
@@ -256,8 +256,8 @@ def _call(args: argparse.Namespace) -> int:
 
     text = sys.stdin.read() if args.payload == "-" else args.payload
     try:
-        payload = orjson.loads(text)
-    except orjson.JSONDecodeError as error:
+        payload = exact_json.loads(text)
+    except ValueError as error:
         print(f"ocpp-station call: the payload is not valid JSON: {error}", file=sys.stderr)
         return EXIT_USAGE
     try:
@@ -282,7 +282,7 @@ def _call(args: argparse.Namespace) -> int:
     except ConnectionError as error:  # StationUnreachable: the broker is not there
         print(f"ocpp-station call: cannot reach {client.address.redacted()}: {error}", file=sys.stderr)
         return EXIT_UNREACHABLE
-    print(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode())
+    print(exact_json.dumps(answer, indent=True).decode())
     data = answer.get("data") if isinstance(answer, dict) else None
     return EXIT_OK if isinstance(data, dict) and data.get("message_type") == "CallResult" else EXIT_CALL_ERROR
 

@@ -37,11 +37,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import aiomqtt
-import orjson
 from paho.mqtt.client import MQTTv5, MQTTv311
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from . import exact_json
 from .api.connection import NODELAY, BrokerAddress
 from .oem_types import (
     _FROM_16,
@@ -168,8 +168,8 @@ class StationClient:
 
     def _dispatch(self, message: aiomqtt.Message) -> None:
         try:
-            answer = orjson.loads(message.payload)  # type: ignore[arg-type]
-        except (orjson.JSONDecodeError, TypeError):
+            answer = exact_json.loads(message.payload)  # type: ignore[arg-type]
+        except (ValueError, TypeError):
             return
         if not isinstance(answer, dict):
             return
@@ -217,7 +217,7 @@ class StationClient:
         if self._lost is not None:
             raise self._lost
         request_id = str(uuid.uuid4())
-        body = orjson.dumps({"id": request_id, "name": "ocpp_message", "type": "request",
+        body = exact_json.dumps({"id": request_id, "name": "ocpp_message", "type": "request",
                              "data": {"ocpp_version": ocpp_version, "message_name": action, "payload": payload}})
         properties = None
         if self.protocol == "5":

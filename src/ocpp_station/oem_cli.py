@@ -22,8 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from . import exact_json
 from .client import CallError, InstalledCertificate, StationClient, VariableRef
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -239,7 +238,7 @@ def _run(args: argparse.Namespace, work: Callable[[StationClient], Awaitable[int
 
 
 def _print_json(value: Any) -> None:
-    print(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+    print(exact_json.dumps(value, indent=True).decode())
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

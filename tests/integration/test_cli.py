@@ -205,3 +205,17 @@ def test_every_seed_example_works_through_call(station: StationProcess, mosquitt
         check_response(answer, action, "ocpp2.0.1")
         status = answer["data"]["payload"].get("status")
         assert status in (None, "Accepted", "NotFound"), (action, answer)
+
+
+def test_call_keeps_an_integer_beyond_64_bits_exact_both_ways(station: StationProcess, mosquitto: Mosquitto) -> None:
+    """The request carries it, the station echoes it, the CLI prints it: the same digits all the way."""
+    huge = 2**64 + 1
+    payload = {"getVariableData": [{"component": {"name": "EVSE", "evse": {"id": huge}},
+                                    "variable": {"name": "AvailabilityState"}}]}
+    done = ocpp_station("call", "GetVariables", json.dumps(payload), "--mqtt-url", mosquitto.url)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    answer = json.loads(done.stdout)
+    check_response(answer, "GetVariables", "ocpp2.0.1")
+    [result] = answer["data"]["payload"]["getVariableResult"]
+    assert result["component"]["evse"]["id"] == huge and str(huge) in done.stdout
+    assert result["attributeStatus"] == "UnknownComponent"
