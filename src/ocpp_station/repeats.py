@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 REMIND_AFTER_S = 600.0  # a failure that persists is said again every 10 minutes
+MAX_KEYS = 64  # failures remembered at once (a long outage whose messages vary must not grow memory)
 
 
 @dataclass
@@ -44,6 +45,9 @@ class RepeatedLog:
         if said is not None and said.quiet:
             message += " (again: %d more time(s) in the last %.0f min, at DEBUG)"
             args = (*args, said.quiet, (now - said.at) / 60)
+        self._said.pop(key, None)
+        while len(self._said) >= MAX_KEYS:
+            del self._said[next(iter(self._said))]  # the one said longest ago
         self._said[key] = _Said(now)
         self._log.log(level, message, *args)
 

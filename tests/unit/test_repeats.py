@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from ocpp_station.repeats import RepeatedLog
+from ocpp_station.repeats import MAX_KEYS, RepeatedLog
 
 
 class Clock:
@@ -47,3 +47,12 @@ def test_different_keys_are_said_each_and_forget_makes_the_next_failure_news(sai
     repeats.forget()
     repeats.log(logging.WARNING, "a", "first")
     assert _levels(said) == [("WARNING", "first"), ("INFO", "second"), ("DEBUG", "first"), ("WARNING", "first")]
+
+
+def test_memory_is_bounded_when_every_failure_differs(said: pytest.LogCaptureFixture) -> None:
+    repeats = RepeatedLog(logging.getLogger("test.repeats"), clock=Clock())
+    for i in range(MAX_KEYS * 3):
+        repeats.log(logging.WARNING, f"k{i}", "failure %d", i)
+    assert len(repeats._said) == MAX_KEYS
+    repeats.log(logging.WARNING, f"k{MAX_KEYS * 3 - 1}", "the newest is still known")
+    assert _levels(said)[-1] == ("DEBUG", "the newest is still known")
