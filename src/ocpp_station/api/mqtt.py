@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
+import ssl
 import threading
 import time
 from typing import Any
@@ -141,8 +143,9 @@ class MqttDoor:
                     self._repeats.log(logging.ERROR, why, "MQTT link to %s %s; retrying in %.1f s",
                                       self._address.redacted(), why, delay)
             except OSError as error:  # ssl.SSLError included: a certificate one side refuses
-                self._repeats.log(logging.ERROR, str(error), "cannot talk to %s (%s); retrying in %.1f s",
-                                  self._address.redacted(), error, delay)
+                why = f"{error}{self._client_certificate_hint(error)}"
+                self._repeats.log(logging.ERROR, why, "cannot talk to %s (%s); retrying in %.1f s",
+                                  self._address.redacted(), why, delay)
             if self._stopping.is_set():
                 break
             self._stopping.wait(delay * random.uniform(0.8, 1.2))
@@ -157,11 +160,21 @@ class MqttDoor:
         the connection first (paho then reports only an EOF). Either way, when no certificate is
         configured, that is the likely cause, and the operator should read it here.
         """
-        why = f"closed before the broker accepted it ({mqtt.error_string(rc)})"
-        if self._address.scheme == "mqtts" and self._settings.client_cert is None:
-            why += ("; no client certificate is configured: if the broker requires one (mutual TLS), "
-                    "set mqtt.client_cert and mqtt.client_key (--client-cert/--client-key)")
-        return why
+        return f"closed before the broker accepted it ({mqtt.error_string(rc)}){self._client_certificate_hint()}"
+
+    def _client_certificate_hint(self, error: OSError | None = None) -> str:
+        """The hint for a TLS link without a client certificate that the broker ended.
+
+        Not for failures that have another cause: our refusal of the broker's certificate, a broker
+        that is not listening, a name that does not resolve, a timeout. (Sending CONNECT into a
+        connection the broker has just closed can fail too, as a reset or a broken pipe.)
+        """
+        if self._address.scheme != "mqtts" or self._settings.client_cert is not None:
+            return ""
+        if isinstance(error, ssl.SSLCertVerificationError | ConnectionRefusedError | socket.gaierror | TimeoutError):
+            return ""
+        return ("; no client certificate is configured: if the broker requires one (mutual TLS), "
+                "set mqtt.client_cert and mqtt.client_key (--client-cert/--client-key)")
 
     def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
         if reason.is_failure:
