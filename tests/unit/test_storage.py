@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ocpp_station.station import files
 from ocpp_station.station.answers import AnswerCache
 from ocpp_station.station.storage import (
     MIGRATIONS,
@@ -268,3 +269,17 @@ def test_a_failed_atomic_write_keeps_the_old_file_and_leaves_no_temporary(tmp_pa
     assert child.returncode == 0 and child.stdout.strip() == "File too large", child.stderr
     assert target.read_bytes() == b"old content"
     assert [p.name for p in tmp_path.iterdir()] == ["bundle.pem"]
+
+
+def test_a_data_dir_made_at_start_is_synced_into_its_parents(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every directory created for the data dir has its entry synced; existing ones are left alone."""
+    synced: list[Path] = []
+    real = files.sync_directory
+    monkeypatch.setattr(files, "sync_directory", lambda directory: (synced.append(directory), real(directory)))
+    data_dir = tmp_path / "var" / "lib" / "station"
+    Storage(data_dir).close()
+    assert {tmp_path, tmp_path / "var", tmp_path / "var" / "lib"} <= set(synced)
+    synced.clear()
+    Storage(data_dir).close()
+    assert tmp_path not in synced and tmp_path / "var" not in synced

@@ -21,6 +21,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from . import files
 from .device_model import StoredKey
 from .files import create_durably
 
@@ -153,9 +154,17 @@ def _presize_wal(database: Path) -> bool:
 
 
 def prepare_data_dir(path: Path) -> Path:
-    """Create the data directory readable by its owner only (it holds passwords and keys)."""
+    """Create the data directory readable by its owner only (it holds passwords and keys).
+
+    A directory made here is synced into its parent, and so on up what was made: SQLite syncs the
+    files it writes and their directory, but not the directory's own entry, so a power cut soon
+    after a first start could otherwise take the whole data directory, accepted changes included.
+    """
+    made = [directory for directory in (path, *path.parents) if not directory.exists()]
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(path, 0o700)
+    for directory in made:
+        files.sync_directory(directory.parent)
     return path
 
 
