@@ -673,7 +673,7 @@ def test_wrong_password_is_retried_with_backoff_and_mqtt_stays_up(rigs: Callable
     # Said once at WARNING, every repeat at DEBUG (a station refused all day must not fill its flash)
     lines = [line for line in rig.log().splitlines() if "HTTP 401" in line]
     assert [line for line in lines if " WARNING " in line] == lines[:1], lines
-    assert len(lines) >= 4, lines
+    assert len(lines) >= len(refused) - 1, lines  # the latest refusal may not be logged yet
 
     # The right password: the next try gets through.
     rig.set_variables("SecurityCtrlr", {"BasicAuthPassword": PASSWORD})
