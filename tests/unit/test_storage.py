@@ -3,6 +3,7 @@ answer log; the WAL that commits overwrite in place."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sqlite3
 import subprocess
@@ -283,3 +284,19 @@ def test_a_data_dir_made_at_start_is_synced_into_its_parents(tmp_path: Path,
     synced.clear()
     Storage(data_dir).close()
     assert tmp_path not in synced and tmp_path / "var" not in synced
+
+
+def test_start_says_in_one_line_whether_it_created_or_migrated_the_database(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="ocpp_station.station.storage")
+    Storage(tmp_path).close()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == [
+        f"database {tmp_path / 'station.sqlite3'} created (schema {len(MIGRATIONS)})"]
+    caplog.clear()
+    db = sqlite3.connect(tmp_path / "station.sqlite3")
+    db.execute("ALTER TABLE answer DROP COLUMN fingerprint")  # back to schema 6
+    db.execute("PRAGMA user_version = 6")
+    db.close()
+    Storage(tmp_path).close()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == [
+        f"database {tmp_path / 'station.sqlite3'} migrated from schema 6 to {len(MIGRATIONS)}"]

@@ -224,7 +224,11 @@ class Storage:
                 for statement in (step,) if isinstance(step, str) else step:
                     self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {number}")
-            log.info("database %s migrated to schema %d", self.path, number)
+            log.debug("database %s: schema step %d applied", self.path, number)
+        if current == 0:
+            log.info("database %s created (schema %d)", self.path, len(MIGRATIONS))
+        elif current < len(MIGRATIONS):
+            log.info("database %s migrated from schema %d to %d", self.path, current, len(MIGRATIONS))
 
     def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """``with storage.transaction() as db:`` — all or nothing.
