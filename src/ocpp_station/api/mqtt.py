@@ -43,7 +43,7 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -63,6 +63,14 @@ BACKOFF_MAX_S = 30.0
 NOT_AUTHORISED = {4, 5, 134, 135}  # CONNACK: 3.1.1 bad credentials / not authorised, and the MQTT 5 codes
 
 
+class _Published(NamedTuple):
+    """An answer we published, until the broker acknowledges it (a tuple: one per answer, on the hot path)."""
+
+    topic: str
+    request_id: str | None
+    request: tuple[int, int] | None = None  # (mid, qos) of the request to acknowledge then; None for a copy
+
+
 class MqttDoor:
     """One station behind one broker; :meth:`start` it, :meth:`stop` it."""
 
@@ -72,8 +80,7 @@ class MqttDoor:
         self._address = address
         self._stopping = threading.Event()
         self.connected = threading.Event()
-        self._answer_of: dict[int, tuple[int, int]] = {}  # answer mid → (request mid, qos) to acknowledge
-        self._published_to: dict[int, tuple[str, str | None]] = {}  # answer mid → (topic, request id) until PUBACK
+        self._unacknowledged: dict[int, _Published] = {}  # our answers' mids, until the broker's PUBACK
         self._refusal: str | None = None  # why the broker refused the last CONNECT
         self._subscription: int | None = None  # mid of the SUBSCRIBE whose SUBACK makes us ready
         self._repeats = RepeatedLog(log)  # a broker that stays away: said once, then every 10 min
@@ -181,8 +188,7 @@ class MqttDoor:
             refused = getattr(reason, "value", None) in NOT_AUTHORISED
             self._refusal = f"refused{': check the username and password' if refused else ''} ({reason})"
             return
-        self._answer_of.clear()  # acknowledgements belong to the connection they were owed on
-        self._published_to.clear()
+        self._unacknowledged.clear()  # acknowledgements belong to the connection they were owed on
         if self._settings.protocol == "5":  # MQTT 5 §3.8.3.1: Retain Handling 2, no retained messages
             options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND)
             _, self._subscription = client.subscribe(self._settings.request_topic, options=options)
@@ -227,8 +233,8 @@ class MqttDoor:
             return
         self._reply_to_requester(client, message, answer.body, answer.request_id)
         info = client.publish(self._settings.response_topic, answer.body, qos=1)
-        self._answer_of[info.mid] = (message.mid, message.qos)
-        self._published_to[info.mid] = (self._settings.response_topic, answer.request_id)
+        self._unacknowledged[info.mid] = _Published(self._settings.response_topic, answer.request_id,
+                                                    (message.mid, message.qos))
         if log.isEnabledFor(logging.INFO):
             log.info("answered %s: %s (%.1f ms)", answer.request_id, answer.outcome,
                      (time.perf_counter() - started) * 1000)
@@ -254,15 +260,14 @@ class MqttDoor:
         if correlation is not None:
             properties.CorrelationData = correlation
         info = client.publish(topic, body, qos=1, properties=properties)
-        self._published_to[info.mid] = (topic, request_id)
+        self._unacknowledged[info.mid] = _Published(topic, request_id)
 
     def _on_publish(self, client: mqtt.Client, _userdata: Any, mid: int, reason: Any, _props: Any) -> None:
-        published = self._published_to.pop(mid, None)
+        published = self._unacknowledged.pop(mid, None)
         if getattr(reason, "is_failure", False):
             # MQTT 5 only: a 3.1.1 broker drops an unauthorised PUBLISH and acknowledges it all the same
-            what = (f"the answer to {published[1]} on {published[0]!r}" if published is not None
+            what = (f"the answer to {published.request_id} on {published.topic!r}" if published is not None
                     else f"an answer sent before the link was re-established (message {mid})")
             log.error("the broker refused %s (%s): its ACL must let the station write there", what, reason)
-        request = self._answer_of.pop(mid, None)
-        if request is not None:
-            client.ack(*request)  # the broker has the answer: now it may forget the request
+        if published is not None and published.request is not None:
+            client.ack(*published.request)  # the broker has the answer: now it may forget the request
