@@ -24,7 +24,9 @@ def may_hold_long_integers(raw: bytes) -> bool:
     return _LONG_DIGIT_RUN in raw.translate(_ALL_DIGITS_TO_NINE)
 
 
-def _not_json(name: str) -> Any:
+def refuse_constant(name: str) -> Any:
+    """``parse_constant`` for :func:`json.loads`, which would otherwise take NaN and Infinity:
+    RFC 8259 has no such numbers, and whatever echoed one would not be JSON."""
     raise ValueError(f"{name} is not JSON")
 
 
@@ -34,7 +36,7 @@ def loads(raw: bytes | str) -> Any:
     data = raw.encode("utf-8") if isinstance(raw, str) else raw
     if not may_hold_long_integers(data):
         return orjson.loads(data)
-    return json.loads(data, parse_constant=_not_json)
+    return json.loads(data, parse_constant=refuse_constant)
 
 
 def dumps(value: Any, *, indent: bool = False) -> bytes:

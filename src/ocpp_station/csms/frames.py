@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ..exact_json import refuse_constant
 from ..rpc.errors import ErrorCode, OcppError, clip_description, parse_wire_code, wire_code
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
@@ -44,10 +45,6 @@ class FrameError(OcppError):
         self.request_id = request_id
 
 
-def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse(text: str | bytes) -> Call | CallResult | CallError:
     """Read one frame, or raise :class:`FrameError` saying what to answer.
 
@@ -55,7 +52,7 @@ def parse(text: str | bytes) -> Call | CallResult | CallError:
     one would not be JSON (RFC 8259 has no such numbers) for the CSMS either.
     """
     try:
-        frame = json.loads(text, parse_constant=_not_json)
+        frame = json.loads(text, parse_constant=refuse_constant)
     except (ValueError, RecursionError):
         raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "the message is not valid JSON") from None
     if not isinstance(frame, list) or len(frame) < 3:

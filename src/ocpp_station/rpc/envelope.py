@@ -72,10 +72,6 @@ class NotARequest(Exception):
     """
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def decode(raw: bytes) -> Any:
     """Parse a message body as JSON (RFC 8259), or raise :class:`EnvelopeError` saying why not.
 
@@ -95,7 +91,7 @@ def decode(raw: bytes) -> Any:
     except UnicodeDecodeError:
         raise EnvelopeError("the message is not valid UTF-8") from None
     try:
-        message = json.loads(text, parse_constant=_no_constants)
+        message = json.loads(text, parse_constant=exact_json.refuse_constant)
         json.dumps(message, ensure_ascii=False).encode("utf-8")  # refuses lone UTF-16 surrogates ("\ud800")
         return message
     except UnicodeEncodeError:
