@@ -138,7 +138,7 @@ def _network(args: argparse.Namespace) -> int:
 # -- certs ------------------------------------------------------------------------------------------
 
 def _certs(args: argparse.Namespace) -> int:
-    from .station.certificate_store import CertificateStore, ImportError_
+    from .station.certificate_store import OWN_USES, ROOT_USES, CertificateStore, ImportError_
     from .station.storage import Storage, StorageError
 
     try:
@@ -150,9 +150,7 @@ def _certs(args: argparse.Namespace) -> int:
     try:
         store = CertificateStore(storage, config.data_dir, lambda: config.security.certificate_entries_max)
         if args.certs_command == "list":
-            uses = ("CSMSRootCertificate", "ManufacturerRootCertificate", "V2GRootCertificate", "MORootCertificate",
-                    "OEMRootCertificate", "ChargingStationCertificate", "V2GCertificateChain")
-            found = store.installed(uses)
+            found = store.installed((*ROOT_USES, *OWN_USES))
             for entry in found:
                 sha = entry.hash_data[next(iter(entry.hash_data))]
                 print(f"{entry.use:28} {entry.role:8} {entry.description}\n{'':37}"
