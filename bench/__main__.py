@@ -22,8 +22,12 @@ from .inprocess import in_process_p50_ms
 from .load import BenchError
 from .run import REPO, Launch, Settings, combine, measure
 
-# F S S F F S S F …: each responder as often first as second, so a machine that drifts favours neither.
-ORDER = ("floor", "service", "service", "floor") * 50
+
+def launch_order(rounds: int) -> list[str]:
+    """F S S F F S …: each responder as often first as second, so a machine that drifts favours neither."""
+    return [kind for r in range(rounds) for kind in (("floor", "service") if r % 2 == 0 else ("service", "floor"))]
+
+
 QUICK = Settings(requests=40, duration=2.0, fsync_rounds=20, rounds=2)
 
 
@@ -60,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         with Mosquitto(root) as broker:
             print(f"mosquitto on {broker.url}; {settings}", flush=True)
             try:
-                for kind in ORDER[:2 * settings.rounds]:
+                for kind in launch_order(settings.rounds):
                     (root / kind).mkdir(exist_ok=True)
                     launch = len(launches[kind]) + 1
                     print(f"measuring {kind} ({launch}/{settings.rounds})…", flush=True)
