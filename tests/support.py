@@ -8,6 +8,7 @@ service under test.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import queue
@@ -25,6 +26,10 @@ from typing import Any
 
 import jsonschema
 import paho.mqtt.client as mqtt
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 REQUEST_TOPIC, RESPONSE_TOPIC = "cs/josev", "josev/cs"
 ERROR_CODES = {
@@ -253,3 +258,21 @@ class StationProcess:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(15)
+
+
+def ca_certificate(cn: str, issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None,
+                   ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A real CA certificate (P-256, 10 years), self-signed unless ``issuer`` signs it, and its key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name)
+            .issuer_name(issuer[0].subject if issuer else name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+            .sign(issuer[1] if issuer else key, hashes.SHA256()))
+    return cert, key

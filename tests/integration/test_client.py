@@ -7,7 +7,6 @@ Every answer the client receives in these tests is also checked with :func:`chec
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import queue
 import time
@@ -19,14 +18,12 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from ocpp_station.client import CallError, StationClient, StationUnreachable, VariableRef
 from ocpp_station.station.certificates import compute_hash_data
 
-from ..support import Mosquitto, StationProcess, check_response, free_port
+from ..support import Mosquitto, StationProcess, ca_certificate, check_response, free_port
 
 V16, V201, V21 = "ocpp1.6", "ocpp2.0.1", "ocpp2.1"
 
@@ -50,17 +47,7 @@ def run(mosquitto: Mosquitto, work: Callable[[StationClient], Awaitable[Any]], *
 
 
 def root_pem(cn: str) -> tuple[str, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert, _key = ca_certificate(cn)
     return cert.public_bytes(serialization.Encoding.PEM).decode(), cert
 
 

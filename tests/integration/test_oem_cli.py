@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import subprocess
@@ -11,13 +10,11 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from ocpp_station.station.certificates import compute_hash_data
 
-from ..support import Mosquitto, OemClient, StationProcess, free_port
+from ..support import Mosquitto, OemClient, StationProcess, ca_certificate, free_port
 
 PASSWORD = "cli-Pa55-never-on-argv-9d2e"
 
@@ -27,23 +24,6 @@ def cli(*args: str, mosquitto: Mosquitto | None = None, env: dict[str, str] | No
     url = ["--mqtt-url", mosquitto.url] if mosquitto is not None else []
     return subprocess.run([sys.executable, "-m", "ocpp_station", *args, *url], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
-
-
-def root_cert(cn: str, issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None,
-              ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name)
-            .issuer_name(issuer[0].subject if issuer else name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-            .sign(issuer[1] if issuer else key, hashes.SHA256()))
-    return cert, key
 
 
 def write_pem(path: Path, cert: x509.Certificate) -> Path:
@@ -172,8 +152,8 @@ def test_call_error_exits_1(station: StationProcess, mosquitto: Mosquitto) -> No
 # -- certificates ------------------------------------------------------------------------------------
 
 def test_certs_install_list_delete(station: StationProcess, mosquitto: Mosquitto, tmp_path: Path) -> None:
-    root, root_key = root_cert("CLI test root")
-    other, _ = root_cert("CLI test root 2")
+    root, root_key = ca_certificate("CLI test root")
+    other, _ = ca_certificate("CLI test root 2")
     path, other_path = write_pem(tmp_path / "root.pem", root), write_pem(tmp_path / "other.pem", other)
     hash_data = compute_hash_data(root, root).to_ocpp()
     other_hash = compute_hash_data(other, other).to_ocpp()
@@ -214,7 +194,7 @@ def test_certs_install_list_delete(station: StationProcess, mosquitto: Mosquitto
     assert hash_data not in left and other_hash not in left
 
     # A file that is not self-signed cannot name itself: usage error, with the way out.
-    leaf, _ = root_cert("issued by the root", issuer=(root, root_key))
+    leaf, _ = ca_certificate("issued by the root", issuer=(root, root_key))
     done = cli("certs", "delete", str(write_pem(tmp_path / "leaf.pem", leaf)), mosquitto=mosquitto)
     assert done.returncode == 2
     assert "not self-signed" in done.stderr and "--issuer-name-hash" in done.stderr
