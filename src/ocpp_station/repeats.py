@@ -54,3 +54,45 @@ class RepeatedLog:
     def forget(self) -> None:
         """Things went well: the next failure, whatever it is, is news again."""
         self._said.clear()
+
+
+OTHERS = "(other names)"
+
+
+class Tally:
+    """Events that are normal but worth knowing about, counted by name and summarised.
+
+    Why: on a shared Josev broker the request topic carries dozens of messages a minute that are
+    not the station's to answer (``cp_status`` updates, ``meter_values`` …). One line each would
+    bury the log; none at all would hide a misrouted client. So: the first one is said at once,
+    then a summary with the counts by name at most every ``summary_after_s`` (each one at DEBUG).
+    At most ``max_names`` names are told apart; the rest are counted together.
+    """
+
+    def __init__(self, logger: logging.Logger, what: str, summary_after_s: float = REMIND_AFTER_S,
+                 clock: Callable[[], float] = time.monotonic, max_names: int = 32):
+        self._log = logger
+        self._what = what
+        self._summary_after_s = summary_after_s
+        self._clock = clock
+        self._max_names = max_names
+        self._since: float | None = None  # when the last summary (or the first notice) was said
+        self._counts: dict[str, int] = {}
+        self.total = 0
+
+    def count(self, name: str) -> None:
+        """Count one event named ``name`` (already made safe for the log by the caller)."""
+        self.total += 1
+        now = self._clock()
+        if self._since is None:
+            self._since = now
+            self._log.info("%s, e.g. %s; they are counted and summarised every %.0f min", self._what, name,
+                           self._summary_after_s / 60)
+            return
+        if name not in self._counts and len(self._counts) >= self._max_names:
+            name = OTHERS
+        self._counts[name] = self._counts.get(name, 0) + 1
+        if now - self._since >= self._summary_after_s:
+            counts = ", ".join(f"{n} ×{c}" for n, c in sorted(self._counts.items(), key=lambda nc: -nc[1]))
+            self._log.info("%s in the last %.0f min: %s", self._what, (now - self._since) / 60, counts)
+            self._since, self._counts = now, {}

@@ -265,7 +265,7 @@ def test_not_a_json_object_is_answered_with_id_minus_one(oem: OemClient, raw: by
     assert answer["id"] == "-1"
     data = answer["data"]
     assert data["error_code"] == "RpcFrameworkError"
-    assert "ocpp_version" not in data
+    assert data["ocpp_version"] == "ocpp2.0.1"  # issue 12: the station's own when the request's is unreadable
     assert_error_shape(data)
 
 
@@ -309,7 +309,7 @@ def _mutated(mutate: Any, version: str = "ocpp2.0.1") -> dict[str, Any]:
 
 
 ENVELOPE_CASES = {
-    "name-wrong": lambda m: m.update(name="ocpp_messages"),
+    "name-wrong": lambda m: m.update(name=5),  # a string name is another Josev message: not answered
     "name-missing": lambda m: m.pop("name"),
     "type-wrong": lambda m: m.update(type="Request"),
     "type-missing": lambda m: m.pop("type"),
@@ -329,9 +329,6 @@ ENVELOPE_CASES = {
     "payload-string": lambda m: m["data"].update(payload=json.dumps(GET_ONE)),
     "payload-null": lambda m: m["data"].update(payload=None),
 }
-VERSIONLESS = {"data-missing", "data-array", "data-string", "version-1.5", "version-2.0", "version-missing",
-               "version-number"}
-
 
 @pytest.mark.parametrize("case", sorted(ENVELOPE_CASES))
 def test_envelope_problem_is_rpc_framework_error(oem: OemClient, case: str) -> None:
@@ -341,10 +338,8 @@ def test_envelope_problem_is_rpc_framework_error(oem: OemClient, case: str) -> N
     data = answer["data"]
     assert data["error_code"] == "RpcFrameworkError"
     assert_error_shape(data)
-    if case in VERSIONLESS:
-        assert "ocpp_version" not in data  # never guessed
-    else:
-        assert data["ocpp_version"] == "ocpp2.0.1"
+    # issue 12: the request's version, or when it is unreadable the station's own (also 2.0.1 here)
+    assert data["ocpp_version"] == "ocpp2.0.1"
 
 
 @pytest.mark.parametrize("case", ["name-wrong", "type-wrong", "message-name-empty", "payload-array"])
@@ -361,6 +356,24 @@ def test_extra_envelope_keys_are_tolerated(oem: OemClient) -> None:
     message["data"]["trace"] = {"a": 1}
     answers = exchange(oem, json.dumps(message))
     assert len(answers) == 1 and answers[0]["data"]["message_type"] == "CallResult"
+
+
+@pytest.mark.parametrize("case", ["1.6", "unknown-version"])
+def test_a_versionless_envelope_problem_names_the_station_version_not_another(oem: OemClient, case: str) -> None:
+    """Issue 12: a 1.6 request keeps its version and spelling; an unreadable version gets the station's."""
+    version = "ocpp1.6" if case == "1.6" else "ocpp9"
+    message = _mutated(lambda m: m["data"].pop("payload"), "ocpp1.6")
+    message["data"]["ocpp_version"] = version
+    data = only_error(oem, json.dumps(message))["data"]
+    expected = ("ocpp1.6", "FormationViolation") if case == "1.6" else ("ocpp2.0.1", "RpcFrameworkError")
+    assert (data["ocpp_version"], data["error_code"]) == expected
+
+
+@pytest.mark.parametrize("name", ["ocpp_messages", "service_status", "OCPP_MESSAGE"])
+def test_another_josev_message_name_gets_no_answer(oem: OemClient, station: StationProcess, name: str) -> None:
+    message = _mutated(lambda m: m.update(name=name))
+    assert exchange(oem, json.dumps(message)) == []
+    assert station.process is not None and station.process.poll() is None
 
 
 @pytest.mark.parametrize("with_id", [True, False])

@@ -10,6 +10,7 @@ import pytest
 
 from ocpp_station.rpc.envelope import (
     MAX_ID_LENGTH,
+    STATION_OCPP_VERSION,
     UNKNOWN_ID,
     EnvelopeError,
     NotARequest,
@@ -113,7 +114,7 @@ def test_readable_id(value: Any, expected: str) -> None:
 
 
 @pytest.mark.parametrize(("changes", "keeps_version"), [
-    ({"name": "other"}, True),
+    ({"name": 5}, True),
     ({"name": ...}, True),
     ({"type": "Request"}, True),
     ({"type": ...}, True),
@@ -148,6 +149,16 @@ def test_a_response_is_not_a_request(changes: dict[str, Any]) -> None:
         parse_request(seed(type="response", **changes))
 
 
+@pytest.mark.parametrize(("name", "kind"), [("service_status", "request"), ("cp_status", "update"),
+                                            ("meter_values", "response"), ("device_model", "request")])
+def test_another_josev_message_is_not_ours_whatever_its_other_fields(name: str, kind: str) -> None:
+    """Issue 12: cs/josev carries Josev's whole API; a message with another name is not answered."""
+    for changes in ({}, {"id": ...}, {"data": ...}, {"data_ocpp_version": "ocpp9"}):
+        with pytest.raises(NotARequest) as caught:
+            parse_request(seed(name=name, type=kind, **changes))
+        assert (caught.value.name, caught.value.kind) == (name, kind)
+
+
 # --- call_result / call_error ---------------------------------------------------------------------
 
 def test_call_result_shape() -> None:
@@ -174,10 +185,8 @@ def test_call_error_shape_and_spelling(version: str | None, code: ErrorCode, wir
     assert len(data["error_description"]) <= 255
     assert data["error_details"] == {"path": "/x"}
     assert "payload" not in data
-    if version is None:
-        assert "ocpp_version" not in data
-    else:
-        assert data["ocpp_version"] == version
+    # Issue 12: always a version (the seed's OcppResponse requires one); the station's own when unknown
+    assert data["ocpp_version"] == (version or STATION_OCPP_VERSION)
 
 
 def test_call_error_details_default_to_an_empty_object() -> None:
@@ -187,7 +196,7 @@ def test_call_error_details_default_to_an_empty_object() -> None:
 
 
 def test_envelope_error_round_trip() -> None:
-    error = envelope_error(seed(data_ocpp_version="ocpp1.6", name="wrong"))
+    error = envelope_error(seed(data_ocpp_version="ocpp1.6", name=None))
     data = call_error(error.request_id, error.ocpp_version, error)["data"]
     assert (data["ocpp_version"], data["error_code"]) == ("ocpp1.6", "FormationViolation")
 

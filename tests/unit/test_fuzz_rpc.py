@@ -341,8 +341,10 @@ def check(station: Station, raw: bytes, in_hypothesis: bool = True) -> dict[str,
     answer = station.handle(raw)  # an exception here fails the test: nothing may escape
     is_json, message = _read_json(raw)
     is_object = is_json and isinstance(message, dict)
-    if answer.body is None:
-        assert is_object and message.get("type") == "response", (raw[:300], answer)
+    if answer.body is None:  # issue 12: Josev's other messages, and answers, are not ours to answer
+        name, kind = (message.get("name"), message.get("type")) if is_object else (None, None)
+        assert isinstance(name, str) and isinstance(kind, str), (raw[:300], answer)
+        assert name != "ocpp_message" or kind == "response", (raw[:300], answer)
         return None
     assert isinstance(answer.body, bytes), answer
     ok, body = _read_json(answer.body)
@@ -357,8 +359,8 @@ def check(station: Station, raw: bytes, in_hypothesis: bool = True) -> dict[str,
     request_version = request_data.get("ocpp_version") if isinstance(request_data, dict) else None
     if request_version in VERSIONS:
         assert data.get("ocpp_version") == request_version, (raw[:300], body)
-    elif "ocpp_version" in data:
-        assert data["ocpp_version"] in VERSIONS, body
+    else:  # issue 12: the seed's OcppResponse requires a version; the station names its own
+        assert data.get("ocpp_version") == "ocpp2.0.1", body
     if data.get("message_type") == "CallError":
         codes = ERROR_CODES["ocpp1.6" if data.get("ocpp_version") == "ocpp1.6" else "ocpp2.x"]
         assert data.get("error_code") in codes, body

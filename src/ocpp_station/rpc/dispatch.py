@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..handlers import Call, Handler
+from ..logsafe import shown
+from ..repeats import Tally
 from .envelope import (
     UNKNOWN_ID,
     EnvelopeError,
@@ -78,6 +80,8 @@ class Dispatcher:
         for version, action in self._routes:
             wanted[version].add(action)
         self._schemas = SchemaSet({v: tuple(sorted(a)) for v, a in wanted.items()})
+        self._not_ours = Tally(log, "not answered: Josev messages on the request topic that are not "
+                                    "ocpp_message requests (name/type)")
 
     def parse(self, raw: bytes) -> Request | Answer:
         """The request in ``raw``, or the answer to give without executing anything. Never raises."""
@@ -86,9 +90,11 @@ class Dispatcher:
                 raise EnvelopeError(f"the message is {len(raw)} bytes, more than the {self._max_request_bytes} "
                                     "this station accepts", *sniff(raw), code=ErrorCode.FORMAT_VIOLATION)
             return parse_request(decode(raw))
-        except NotARequest as why:
-            log.info("ignored a message on the request topic: %s", why)
-            return Answer(None)
+        except NotARequest as why:  # another Josev message, or an OEM's answer to a request of ours
+            what = f"{shown(why.name, 40)}/{shown(why.kind, 20)}"
+            log.debug("not answered: %s is not an ocpp_message request", what)
+            self._not_ours.count(what)
+            return Answer(None, None, "not an ocpp_message request: not answered")
         except EnvelopeError as error:
             log.warning("bad request (id %s): %s", error.request_id, error.description)
             return self._error(error.request_id, error.ocpp_version, error)

@@ -38,6 +38,9 @@ from .errors import ErrorCode, OcppError, clip_description, wire_code
 from .schemas import OCPP_VERSIONS
 
 MESSAGE_NAME = "ocpp_message"
+# The version a CallError names when the request's own cannot be read (the seed's OcppResponse
+# requires one): the version of the seed's examples, and the default of every client we ship.
+STATION_OCPP_VERSION = "ocpp2.0.1"
 UNKNOWN_ID = "-1"  # OCPP-J 2.x §4.2.3: the id to use when the message id cannot be read.
 MAX_ID_LENGTH = 36  # OCPP-J: the message id is at most 36 characters; a UUID is exactly 36.
 
@@ -65,11 +68,19 @@ class EnvelopeError(OcppError):
 
 
 class NotARequest(Exception):
-    """A well-formed message that is not ours to answer (e.g. a response seen on the request topic).
+    """A well-formed Josev message that is not an OcppMessage request: not ours to answer.
 
-    Answering a response would let two misconfigured services bounce messages forever, so these
-    are dropped with a log line instead.
+    On a Josev broker ``cs/josev`` carries every message the OEM sends to Josev (``service_status``,
+    ``cp_status`` updates, ``meter_values`` …, some forty names), and an OEM answers the OCPP requests
+    the station sends it with ``ocpp_message`` responses on the same topic. Answering any of them
+    would break the OEM's own request/response pairing (its ``service_status`` request would get
+    our CallError as its answer) and could let two services bounce messages forever.
     """
+
+    def __init__(self, name: str, kind: str):
+        super().__init__(f"a {name!r} {kind!r} message")
+        self.name = name
+        self.kind = kind
 
 
 def decode(raw: bytes) -> Any:
@@ -171,8 +182,9 @@ def parse_request(message: Any) -> Request:
     def fail(description: str) -> EnvelopeError:
         return EnvelopeError(description, request_id, version)
 
-    if message.get("type") == "response":
-        raise NotARequest("a response arrived on the request topic")
+    name, kind = message.get("name"), message.get("type")
+    if isinstance(name, str) and isinstance(kind, str) and (name != MESSAGE_NAME or kind == "response"):
+        raise NotARequest(name, kind)  # another Josev message, or an answer: not ours to answer
     if request_id == UNKNOWN_ID:
         raise fail(f"'id' must be a UUID string of at most {MAX_ID_LENGTH} characters")
     if not _UUID.fullmatch(request_id):
@@ -207,12 +219,12 @@ def call_result(request: Request, payload: dict[str, Any]) -> dict[str, Any]:
 def call_error(request_id: str, ocpp_version: str | None, error: OcppError) -> dict[str, Any]:
     """The OcppResponse envelope carrying a CALLERROR, spelled for ``ocpp_version``.
 
-    When the version could not be read, ``ocpp_version`` is left out rather than guessed.
+    The seed's OcppResponse requires ``ocpp_version``, and a client that validates answers (Josev's
+    own library does) rejects one without it. When the request's version could not be read, the
+    answer names :data:`STATION_OCPP_VERSION` and is spelled for it.
     """
-    data: dict[str, Any] = {}
-    if ocpp_version is not None:
-        data["ocpp_version"] = ocpp_version
-    data["message_type"] = "CallError"
+    ocpp_version = ocpp_version or STATION_OCPP_VERSION
+    data: dict[str, Any] = {"ocpp_version": ocpp_version, "message_type": "CallError"}
     data["error_code"] = wire_code(error.code, ocpp_version)
     data["error_description"] = clip_description(error.description)
     data["error_details"] = error.details
