@@ -19,7 +19,7 @@ from .handlers import provisioning, security
 from .rpc.dispatch import Answer, Dispatcher, Routes
 from .rpc.envelope import Request, fingerprint
 from .rpc.errors import ErrorCode, OcppError
-from .station.answers import AnswerCache, GivenAnswer
+from .station.answers import AnswerCache
 from .station.certificate_store import CertificateStore
 from .station.device_model import DeviceModel, VariableDefinition
 from .station.network import priority_rule
@@ -115,7 +115,13 @@ class Station:
                 return OcppError(ErrorCode.INTERNAL_ERROR, "the station could not store the result")
 
     def handle(self, raw: bytes) -> Answer:
-        """Answer one request: once only, its effect and its answer committed together. Never raises."""
+        """Answer one request: once only, its effect and its answer committed together. Never raises.
+
+        Once only means per request, and a request is its id *and* its content: the same request
+        again (a QoS 1 redelivery, the OEM's retry) gets the answer it was given and runs nothing;
+        a different request under a used id runs, as the new request it is (the seed's examples
+        all share one id, and people paste them in order).
+        """
         with self.lock:
             return self._handle(raw)
 
@@ -126,9 +132,10 @@ class Station:
         request = parsed
         try:
             identity = fingerprint(request, raw)
-            given = self.answers.get(request.id)
-            if given is not None:
-                return self._answer_again(request, given, identity)
+            given = self.answers.get(request.id, identity)
+            if given is not None:  # this very request was answered: a redelivery or a retry
+                log.info("%s was answered before: sent the same answer again, executed nothing", request.id)
+                return Answer(given.body, request.id, "repeated, answered from the answer cache")
             with self._work(request):
                 answer = self.dispatcher.execute(request, len(raw))
                 if answer.body is not None:
@@ -139,22 +146,6 @@ class Station:
             # The commit failed (disk full, I/O error): whatever the handler answered did not happen.
             log.exception("%s: could not commit the request's effect and answer", request.id)
             return self.dispatcher.fail(request, "the station could not store the result")
-
-    def _answer_again(self, request: Request, given: GivenAnswer, identity: bytes) -> Answer:
-        """A request whose id was answered before: a retry gets that answer, another request an error.
-
-        Executing nothing either way. A retry (a QoS 1 redelivery, or the OEM asking again) must not
-        run twice. Another request under a used id (the seed's examples all share one) must not be
-        given an answer to the question it did not ask — a SetVariables told "Accepted" about the
-        values of an earlier SetVariables that reused its id would lose its own values silently.
-        """
-        if given.fingerprint is None or given.fingerprint == identity:
-            log.info("%s was answered before: sent the same answer again, executed nothing", request.id)
-            return Answer(given.body, request.id, "repeated, answered from the answer cache")
-        log.warning("%s: this id already answered a different request; executed nothing", request.id)
-        return self.dispatcher.refuse(request, OcppError(
-            ErrorCode.RPC_FRAMEWORK_ERROR,
-            f"the message id {request.id} was already used for a different request; give each request its own id"))
 
     def _work(self, request: Request) -> contextlib.AbstractContextManager[object]:
         """The transaction a request runs in: a durable unit of work if it may change state, else none."""

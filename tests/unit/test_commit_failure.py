@@ -87,6 +87,5 @@ def test_a_failed_commit_answers_internal_error_and_a_retry_runs_again(
     restarted = Station(replace(Config(), data_dir=tmp_path / "data"))
     assert _offline_threshold(restarted) == "300"
     assert _set(restarted, request_id, "300") == retried  # now it is remembered: same answer, not run
-    assert _set(restarted, request_id, "999")["error_code"] == "RpcFrameworkError"  # another request, same id
     assert _offline_threshold(restarted) == "300"
     restarted.close()

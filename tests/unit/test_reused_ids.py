@@ -1,7 +1,12 @@
-"""A request id seen before: the same request is answered again, another request is refused.
+"""A request id seen before: the same request is answered again, another request runs as what it is.
+
+A request is its id *and* its content (issue 12): a QoS 1 redelivery or the OEM's retry of the same
+request gets the answer it was given and runs nothing; a different request under a used id — the
+seed's examples all carry one id, and people paste them in order — runs and is answered under that
+id; and the earlier request, redelivered after that, still gets its own answer, not a second run.
 
 In process (no MQTT), so that each case is cheap; the MQTT end-to-end cases, restarts included,
-are in tests/integration/test_reliability.py.
+are in tests/integration/test_reliability.py and test_interop.py.
 """
 
 from __future__ import annotations
@@ -24,8 +29,13 @@ OFFLINE_THRESHOLD = variable_data("OCPPCommCtrlr", "OfflineThreshold")
 
 
 @pytest.fixture
-def station(tmp_path: Path) -> Iterator[Station]:
-    engine = Station(replace(Config(), data_dir=tmp_path / "data"))
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def station(data_dir: Path) -> Iterator[Station]:
+    engine = Station(replace(Config(), data_dir=data_dir))
     yield engine
     engine.close()
 
@@ -42,47 +52,70 @@ def _send(station: Station, request_id: str, version: str, action: str, payload:
     return decoded["data"]
 
 
-def test_a_read_repeated_is_answered_from_memory_and_another_read_is_refused(station: Station) -> None:
+def _set(station: Station, request_id: str, value: str) -> dict[str, Any]:
+    return _send(station, request_id, "ocpp2.0.1", "SetVariables",
+                 {"setVariableData": [OFFLINE_THRESHOLD | {"attributeValue": value}]})
+
+
+def _offline_threshold(station: Station) -> str:
+    read = _send(station, str(uuid.uuid4()), "ocpp2.0.1", "GetVariables", {"getVariableData": [OFFLINE_THRESHOLD]})
+    return read["payload"]["getVariableResult"][0]["attributeValue"]
+
+
+def test_a_read_repeated_is_answered_from_memory_and_another_read_under_its_id_runs(station: Station) -> None:
     request_id = str(uuid.uuid4())
     first = _send(station, request_id, "ocpp2.0.1", "GetVariables", {"getVariableData": [OFFLINE_THRESHOLD]})
     again = _send(station, request_id, "ocpp2.0.1", "GetVariables", {"getVariableData": [OFFLINE_THRESHOLD]},
-                  indent=3, sort_keys=True)
+                  indent=3, sort_keys=True)  # the same request, serialized differently
     assert again == first
     other = _send(station, request_id, "ocpp2.0.1", "GetVariables",
                   {"getVariableData": [variable_data("AuthCtrlr", "LocalAuthorizeOffline")]})
-    assert other["message_type"] == "CallError" and other["error_code"] == "RpcFrameworkError", other
-    assert request_id in other["error_description"]
+    assert other["message_type"] == "CallResult", other
+    assert other["payload"]["getVariableResult"][0]["variable"] == {"name": "LocalAuthorizeOffline"}
 
 
-def test_a_set_under_a_used_id_changes_nothing(station: Station) -> None:
+def test_a_set_under_a_used_id_runs_and_the_earlier_set_repeated_does_not_run_again(station: Station) -> None:
     request_id = str(uuid.uuid4())
-    accepted = _send(station, request_id, "ocpp2.0.1", "SetVariables",
-                     {"setVariableData": [OFFLINE_THRESHOLD | {"attributeValue": "111"}]})
-    assert accepted["payload"]["setVariableResult"][0]["attributeStatus"] == "Accepted"
-    refused = _send(station, request_id, "ocpp2.0.1", "SetVariables",
-                    {"setVariableData": [OFFLINE_THRESHOLD | {"attributeValue": "222"}]})
-    assert refused["error_code"] == "RpcFrameworkError", refused
-    read = _send(station, str(uuid.uuid4()), "ocpp2.0.1", "GetVariables", {"getVariableData": [OFFLINE_THRESHOLD]})
-    assert read["payload"]["getVariableResult"][0]["attributeValue"] == "111"
+    first = _set(station, request_id, "111")
+    assert first["payload"]["setVariableResult"][0]["attributeStatus"] == "Accepted"
+    second = _set(station, request_id, "222")  # another request under the same id: it runs
+    assert second["payload"]["setVariableResult"][0]["attributeStatus"] == "Accepted"
+    assert _offline_threshold(station) == "222"
+    assert _set(station, request_id, "111") == first  # the first one redelivered: its answer, no second run
+    assert _offline_threshold(station) == "222"
 
 
-def test_another_version_under_a_used_id_is_another_request_and_1_6_spells_it_formation_violation(
-        station: Station) -> None:
+def test_every_request_under_one_id_keeps_its_own_answer_across_a_restart(data_dir: Path) -> None:
+    station = Station(replace(Config(), data_dir=data_dir))
     request_id = str(uuid.uuid4())
-    payload = {"certificateType": ["CSMSRootCertificate"]}
-    first = _send(station, request_id, "ocpp2.0.1", "GetInstalledCertificateIds", payload)
+    answers = {value: _set(station, request_id, value) for value in ("111", "222", "333")}
+    station.close()
+    restarted = Station(replace(Config(), data_dir=data_dir))
+    try:
+        for value, answer in answers.items():  # stored durably, each under (id, content)
+            assert _set(restarted, request_id, value) == answer
+        assert _offline_threshold(restarted) == "333"  # none of them ran again
+    finally:
+        restarted.close()
+
+
+def test_another_version_under_a_used_id_is_another_request_and_runs(station: Station) -> None:
+    request_id = str(uuid.uuid4())
+    first = _send(station, request_id, "ocpp2.0.1", "GetInstalledCertificateIds",
+                  {"certificateType": ["CSMSRootCertificate"]})
     assert first["message_type"] == "CallResult", first
-    refused = _send(station, request_id, "ocpp1.6", "GetInstalledCertificateIds",
-                    {"certificateType": "CentralSystemRootCertificate"})
-    assert refused["error_code"] == "FormationViolation", refused
+    other = _send(station, request_id, "ocpp1.6", "GetInstalledCertificateIds",
+                  {"certificateType": "CentralSystemRootCertificate"})
+    assert other["message_type"] == "CallResult" and other["ocpp_version"] == "ocpp1.6", other
 
 
-def test_a_call_error_repeated_is_the_same_call_error(station: Station) -> None:
-    """A request refused by its schema is remembered too: sent again, the same CallError, not a new run."""
+def test_a_call_error_repeated_is_the_same_call_error_and_a_corrected_request_runs(station: Station) -> None:
+    """A request refused by its schema is remembered too: sent again, the same CallError, not a new run;
+    the corrected request under the same id is another request, and runs."""
     request_id = str(uuid.uuid4())
     bad = {"getVariableData": []}  # minItems 1
     first = _send(station, request_id, "ocpp2.0.1", "GetVariables", bad)
     assert first["error_code"] == "OccurrenceConstraintViolation", first
     assert _send(station, request_id, "ocpp2.0.1", "GetVariables", bad) == first
     corrected = _send(station, request_id, "ocpp2.0.1", "GetVariables", {"getVariableData": [OFFLINE_THRESHOLD]})
-    assert corrected["error_code"] == "RpcFrameworkError", corrected  # a corrected request needs a new id
+    assert corrected["message_type"] == "CallResult", corrected

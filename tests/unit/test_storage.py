@@ -89,11 +89,11 @@ def test_durability_settings(tmp_path: Path) -> None:
     assert isinstance(storage.connection, sqlite3.Connection)
 
 
-FP = bytes(range(16))  # the fingerprint of "the request": the cache stores it, the station compares it
+FP = bytes(range(16))  # the fingerprint of "the request": with its id, what the cache knows it by
 
 
-def _body(cache: AnswerCache, request_id: str) -> bytes | None:
-    given = cache.get(request_id)
+def _body(cache: AnswerCache, request_id: str, fingerprint: bytes = FP) -> bytes | None:
+    given = cache.get(request_id, fingerprint)
     return None if given is None else given.body
 
 
@@ -167,15 +167,21 @@ def test_an_answer_given_again_replaces_the_stored_one(tmp_path: Path) -> None:
     assert storage.connection.execute("SELECT count(*) FROM answer").fetchone()[0] == 1
 
 
-def test_answers_keep_the_fingerprint_of_their_request_across_restarts(tmp_path: Path) -> None:
+def test_answers_are_kept_by_id_and_fingerprint_across_restarts(tmp_path: Path) -> None:
+    """Two requests under one id are two answers; neither answers the other."""
     storage = Storage(tmp_path)
     cache = AnswerCache(storage, max_count=10, max_age_s=3600)
+    other = FP[::-1]
     with storage.unit_of_work():
         cache.remember("write", b"W", FP, durable=True)
-    cache.remember("read", b"R", FP[::-1], durable=False)
-    assert cache.get("write") == (b"W", FP) and cache.get("read") == (b"R", FP[::-1])
+    with storage.unit_of_work():
+        cache.remember("write", b"W2", other, durable=True)
+    cache.remember("read", b"R", other, durable=False)
+    assert cache.get("write", FP) == (b"W", FP) and cache.get("write", other) == (b"W2", other)
+    assert cache.get("read", other) == (b"R", other) and cache.get("read", FP) is None
     storage.close()
-    assert AnswerCache(Storage(tmp_path), max_count=10, max_age_s=3600).get("write") == (b"W", FP)
+    again = AnswerCache(Storage(tmp_path), max_count=10, max_age_s=3600)
+    assert again.get("write", FP) == (b"W", FP) and again.get("write", other) == (b"W2", other)
 
 
 def test_migration_6_keeps_the_answers_of_schema_5(tmp_path: Path) -> None:
@@ -191,7 +197,7 @@ def test_migration_6_keeps_the_answers_of_schema_5(tmp_path: Path) -> None:
     storage = Storage(tmp_path)
     cache = AnswerCache(storage, max_count=10, max_age_s=3600)
     assert _body(cache, "older") == b"A" and _body(cache, "newer") == b"B"
-    assert cache.get("older").fingerprint is None  # type: ignore[union-attr]  # not known: taken to match
+    assert cache.get("older", FP).fingerprint is None  # type: ignore[union-attr]  # not known: taken to match
     in_order = [row[0] for row in storage.connection.execute("SELECT request_id FROM answer ORDER BY seq")]
     assert in_order == ["older", "newer"]
 

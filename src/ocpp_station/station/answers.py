@@ -17,9 +17,12 @@ UUIDs; keyed by them, nearly every insert hit a full page somewhere in the middl
 rebalanced it with its neighbours — five pages written and synced per SetVariables instead of
 two (bench/README.md). Which row holds which id is kept in memory, loaded once at start.
 
-Each answer is kept with the fingerprint of its request (:func:`ocpp_station.rpc.envelope.fingerprint`):
-the caller compares it, so that an id reused for a different request is told so rather than given
-an answer to a question it did not ask.
+A request is the same request only if its id *and* its content are the same: answers are kept by
+(request id, fingerprint of the request — :func:`ocpp_station.rpc.envelope.fingerprint`). A retry
+finds its answer; a different request under a used id (the seed's examples all share one) finds
+none and runs as the new request it is, and an earlier request under that id, redelivered later,
+still finds its own answer rather than running again. Answers stored before fingerprints were
+kept (schema 7) have none; they answer any request under their id, as they always did.
 """
 
 from __future__ import annotations
@@ -40,6 +43,10 @@ class GivenAnswer(NamedTuple):
     fingerprint: bytes | None
 
 
+AnswerKey = tuple[str, bytes | None]
+"""(request id, fingerprint of the request); the fingerprint is None for answers from before schema 7."""
+
+
 class AnswerCache:
     def __init__(self, storage: Storage, max_count: int, max_age_s: float, max_memory_bytes: int = 4 * 1024 * 1024):
         self._storage = storage
@@ -49,22 +56,26 @@ class AnswerCache:
         self._max_memory_bytes = max_memory_bytes  # a 100-item GetVariables answer is ~15 kB
         self._memory_bytes = 0
         self._inserts = 0
-        self._recent: OrderedDict[str, tuple[GivenAnswer, float]] = OrderedDict()
-        # request id → (row number, answered at) of every stored answer, oldest first.
-        self._stored: OrderedDict[str, tuple[int, float]] = OrderedDict(
-            (request_id, (seq, at))
-            for request_id, seq, at in self._db.execute("SELECT request_id, seq, answered_at FROM answer ORDER BY seq"))
+        self._recent: OrderedDict[AnswerKey, tuple[GivenAnswer, float]] = OrderedDict()
+        # (request id, fingerprint) → (row number, answered at) of every stored answer, oldest first.
+        self._stored: OrderedDict[AnswerKey, tuple[int, float]] = OrderedDict(
+            ((request_id, None if fingerprint is None else bytes(fingerprint)), (seq, at))
+            for request_id, fingerprint, seq, at in self._db.execute(
+                "SELECT request_id, fingerprint, seq, answered_at FROM answer ORDER BY seq"))
         self.prune()
 
-    def get(self, request_id: str) -> GivenAnswer | None:
+    def get(self, request_id: str, fingerprint: bytes) -> GivenAnswer | None:
+        """The answer given to this very request (this id and this content), if it is still kept."""
         now = time.time()
-        hit = self._recent.get(request_id)
-        if hit is None and request_id in self._stored:
-            seq, answered_at = self._stored[request_id]
-            row = self._db.execute("SELECT body, fingerprint FROM answer WHERE seq = ?", (seq,)).fetchone()
-            if row is not None:
-                body, fingerprint = bytes(row[0]), None if row[1] is None else bytes(row[1])
-                hit = (GivenAnswer(body, fingerprint), answered_at)
+        hit = self._recent.get((request_id, fingerprint))
+        if hit is None:
+            for key in ((request_id, fingerprint), (request_id, None)):  # None: stored before schema 7
+                if key in self._stored:
+                    seq, answered_at = self._stored[key]
+                    row = self._db.execute("SELECT body FROM answer WHERE seq = ?", (seq,)).fetchone()
+                    if row is not None:
+                        hit = (GivenAnswer(bytes(row[0]), key[1]), answered_at)
+                        break
         if hit is None or hit[1] < now - self._max_age_s:
             return None
         return hit[0]
@@ -78,27 +89,28 @@ class AnswerCache:
         """
         now = time.time()
         body = bytes(memoryview(body))  # orjson's buffers are ~4 kB whatever the length: keep a tight copy
+        key: AnswerKey = (request_id, fingerprint)
         if durable:
-            previous = self._stored.get(request_id)
-            if previous is not None:  # an expired answer to the same id, run again
+            previous = self._stored.get(key)
+            if previous is not None:  # an expired answer to the same request, run again
                 self._db.execute("DELETE FROM answer WHERE seq = ?", (previous[0],))
             seq = self._db.execute("INSERT INTO answer (request_id, body, answered_at, fingerprint)"
                                    " VALUES (?, ?, ?, ?)", (request_id, body, now, fingerprint)).lastrowid
             assert seq is not None
-            self._storage.after_commit(lambda: self._stored_after_commit(request_id, seq, now))
+            self._storage.after_commit(lambda: self._stored_after_commit(key, seq, now))
             self._inserts += 1
             if self._inserts % PRUNE_EVERY == 0:
                 self.prune()
-        self._storage.after_commit(lambda: self._keep_in_memory(request_id, GivenAnswer(body, fingerprint), now))
+        self._storage.after_commit(lambda: self._keep_in_memory(key, GivenAnswer(body, fingerprint), now))
 
-    def _stored_after_commit(self, request_id: str, seq: int, now: float) -> None:
-        self._stored.pop(request_id, None)
-        self._stored[request_id] = (seq, now)
+    def _stored_after_commit(self, key: AnswerKey, seq: int, now: float) -> None:
+        self._stored.pop(key, None)
+        self._stored[key] = (seq, now)
 
-    def _keep_in_memory(self, request_id: str, answer: GivenAnswer, now: float) -> None:
-        previous = self._recent.pop(request_id, None)
+    def _keep_in_memory(self, key: AnswerKey, answer: GivenAnswer, now: float) -> None:
+        previous = self._recent.pop(key, None)
         self._memory_bytes += len(answer.body) - (len(previous[0].body) if previous else 0)
-        self._recent[request_id] = (answer, now)
+        self._recent[key] = (answer, now)
         while len(self._recent) > self._max_count or self._memory_bytes > self._max_memory_bytes:
             _, (old, _) = self._recent.popitem(last=False)
             self._memory_bytes -= len(old.body)
@@ -111,17 +123,17 @@ class AnswerCache:
         """
         cutoff = time.time() - self._max_age_s
         excess = len(self._stored) - self._max_count
-        dropped: list[str] = []
-        for request_id, (_seq, answered_at) in self._stored.items():
+        dropped: list[AnswerKey] = []
+        for key, (_seq, answered_at) in self._stored.items():
             if len(dropped) >= excess and answered_at >= cutoff:
                 break
-            dropped.append(request_id)
+            dropped.append(key)
         if not dropped:
             return
         self._db.execute("DELETE FROM answer WHERE seq <= ?", (self._stored[dropped[-1]][0],))
 
         def forget() -> None:
-            for request_id in dropped:
-                self._stored.pop(request_id, None)
+            for key in dropped:
+                self._stored.pop(key, None)
 
         self._storage.after_commit(forget)
