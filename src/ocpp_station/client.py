@@ -171,8 +171,8 @@ class StationClient:
             answer = exact_json.loads(message.payload)  # type: ignore[arg-type]
         except (ValueError, TypeError):
             return
-        if not isinstance(answer, dict):
-            return
+        if not isinstance(answer, dict) or answer.get("name") != "ocpp_message" or answer.get("type") != "response":
+            return  # josev/cs carries Josev's other messages, and OCPP requests the station sends the OEM
         request_id = answer.get("id")
         correlation = getattr(message.properties, "CorrelationData", None) if message.properties else None
         if isinstance(correlation, bytes | bytearray):

@@ -21,7 +21,8 @@ What it guarantees, and how:
   announce (MQTT 5; with 3.1.1 by the broker's ``max_inflight_messages``): a flood waits at the
   broker, not here.
 * **MQTT 5 request/response.** A request carrying a Response Topic (and Correlation Data) gets
-  its answer there too, with the same Correlation Data — in addition to ``josev/cs``.
+  its answer there too, with the same Correlation Data — in addition to ``josev/cs``; a Response
+  Topic that is ``josev/cs`` itself gets the one answer there, with the Correlation Data.
 * **Retained messages are not requests.** A broker sends a retained message again on every
   subscription, and we subscribe on every connection: run each time its answer has left the cache,
   a request retained by mistake would undo every later write. MQTT 5: we ask the broker not to
@@ -52,6 +53,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ..app import Station
 from ..config import MqttConfig
+from ..logsafe import shown
 from ..repeats import RepeatedLog
 from ..rpc.envelope import sniff
 from .connection import NODELAY, BrokerAddress
@@ -231,8 +233,8 @@ class MqttDoor:
         if answer.body is None:
             client.ack(message.mid, message.qos)
             return
-        self._reply_to_requester(client, message, answer.body, answer.request_id)
-        info = client.publish(self._settings.response_topic, answer.body, qos=1)
+        properties = self._reply_to_requester(client, message, answer.body, answer.request_id)
+        info = client.publish(self._settings.response_topic, answer.body, qos=1, properties=properties)
         self._unacknowledged[info.mid] = _Published(self._settings.response_topic, answer.request_id,
                                                     (message.mid, message.qos))
         if log.isEnabledFor(logging.INFO):
@@ -240,7 +242,7 @@ class MqttDoor:
                      (time.perf_counter() - started) * 1000)
 
     def _reply_to_requester(self, client: mqtt.Client, message: mqtt.MQTTMessage, body: bytes,
-                            request_id: str | None) -> None:
+                            request_id: str | None) -> Properties | None:
         """MQTT 5 request/response: also publish the answer on the request's Response Topic.
 
         In addition to, not instead of, the answer topic: the OcppMessage API promises every
@@ -248,19 +250,27 @@ class MqttDoor:
         answers to requests made by generic MQTT 5 tools. The answer on the Response Topic is
         published first, so when the broker has acknowledged the one on ``josev/cs`` (and the
         request is acknowledged), it has both.
+
+        A Response Topic that *is* the answer topic (``mosquitto_rr -e josev/cs``) gets one answer,
+        not two: returned are the properties (the Correlation Data) for the answer on ``josev/cs``
+        in that case, None otherwise.
         """
         topic = getattr(message.properties, "ResponseTopic", None) if message.properties else None
         if not topic:
-            return
+            return None
         if "+" in topic or "#" in topic or topic == self._settings.request_topic:
-            log.warning("ignored Response Topic %r: wildcards or the request topic cannot take an answer", topic)
-            return
+            log.warning("ignored Response Topic %s: wildcards or the request topic cannot take an answer",
+                        shown(topic))
+            return None
         properties = Properties(PacketTypes.PUBLISH)
         correlation = getattr(message.properties, "CorrelationData", None)
         if correlation is not None:
             properties.CorrelationData = correlation
+        if topic == self._settings.response_topic:
+            return properties  # one request, one answer per topic
         info = client.publish(topic, body, qos=1, properties=properties)
         self._unacknowledged[info.mid] = _Published(topic, request_id)
+        return None
 
     def _on_publish(self, client: mqtt.Client, _userdata: Any, mid: int, reason: Any, _props: Any) -> None:
         published = self._unacknowledged.pop(mid, None)
