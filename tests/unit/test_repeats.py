@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from ocpp_station.repeats import MAX_KEYS, RepeatedLog
+from ocpp_station.repeats import MAX_KEYS, OTHERS, RepeatedLog, Tally
 
 
 class Clock:
@@ -56,3 +56,32 @@ def test_memory_is_bounded_when_every_failure_differs(said: pytest.LogCaptureFix
     assert len(repeats._said) == MAX_KEYS
     repeats.log(logging.WARNING, f"k{MAX_KEYS * 3 - 1}", "the newest is still known")
     assert _levels(said)[-1] == ("DEBUG", "the newest is still known")
+
+
+def test_a_tally_says_the_first_event_then_a_summary_by_name_at_most_every_interval(
+        said: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    tally = Tally(logging.getLogger("test.repeats"), "not answered", summary_after_s=600, clock=clock)
+    tally.count("'cp_status'/'update'")
+    assert _levels(said) == [("INFO", "not answered, e.g. 'cp_status'/'update'; they are counted and "
+                                      "summarised every 10 min")]
+    for _ in range(3):
+        tally.count("'cp_status'/'update'")
+    tally.count("'service_status'/'request'")
+    clock.now += 599
+    assert len(_levels(said)) == 1  # nothing more until the interval is over
+    clock.now += 1
+    tally.count("'cp_status'/'update'")
+    assert _levels(said)[-1] == ("INFO", "not answered in the last 10 min: 'cp_status'/'update' ×4, "
+                                         "'service_status'/'request' ×1")
+    assert tally.total == 6
+
+
+def test_a_tally_tells_apart_a_bounded_number_of_names(said: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    tally = Tally(logging.getLogger("test.repeats"), "x", summary_after_s=10, clock=clock, max_names=2)
+    for name in ("first", "a", "b", "c", "d"):
+        tally.count(name)
+    clock.now += 10
+    tally.count("e")
+    assert _levels(said)[-1] == ("INFO", f"x in the last 0 min: {OTHERS} ×3, a ×1, b ×1")
