@@ -46,6 +46,7 @@ pytestmark = pytest.mark.slow
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mosquitto"
 STATION_PASSWORD = "st4tion-S3cret-pw-91c2e7"
 OEM_PASSWORD = "oem-S3cret-pw-5b80aa"
+JOSEV_PASSWORD = "josev-S3cret-pw-77d1f0"
 GET_ONE = {"getVariableData": [{"component": {"name": "TxCtrlr"}, "variable": {"name": "TxStartPoint"}}]}
 
 
@@ -151,6 +152,8 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBroker]:
     subprocess.run(["mosquitto_passwd", "-b", "-c", str(workdir / "passwd"), "station", STATION_PASSWORD],
                    check=True, capture_output=True)
     subprocess.run(["mosquitto_passwd", "-b", str(workdir / "passwd"), "oem", OEM_PASSWORD],
+                   check=True, capture_output=True)
+    subprocess.run(["mosquitto_passwd", "-b", str(workdir / "passwd"), "josev", JOSEV_PASSWORD],
                    check=True, capture_output=True)
     assert STATION_PASSWORD not in (workdir / "passwd").read_text()  # hashed
     ports = {"password": free_port(), "mtls": free_port(), "wrong_name": free_port()}
@@ -282,6 +285,38 @@ def test_acl_only_the_station_may_answer(broker: SecureBroker, station_dir: Path
     finally:
         listener.close()
         forger.close()
+        assert station.terminate() == 0
+
+
+def test_the_example_acl_serves_josev_services_beside_the_station(broker: SecureBroker, station_dir: Path) -> None:
+    """Issue 12: on a shared Josev broker, a Josev service answers service_status and the station does not;
+    the station answers the ocpp_message; the OEM gets exactly one answer to each."""
+    url = f"mqtts://station:{STATION_PASSWORD}@localhost:{broker.ports['password']}"
+    station = _serve(broker, url, station_dir)
+    josev = TlsClient(broker, "password", "josev", JOSEV_PASSWORD, subscribe=REQUEST_TOPIC)
+    oem = TlsClient(broker, "password", "oem", OEM_PASSWORD)
+    try:
+        status_request = {"id": str(uuid.uuid4()), "name": "service_status", "type": "request", "data": {}}
+        oem.publish(REQUEST_TOPIC, json.dumps(status_request))
+        _topic, received = josev.messages.get(timeout=5)  # the Josev service gets it …
+        assert json.loads(received)["id"] == status_request["id"]
+        status_answer = {"id": status_request["id"], "name": "service_status", "type": "response",
+                         "data": {"status": "running"}}
+        josev.publish(RESPONSE_TOPIC, json.dumps(status_answer))  # … and may answer it
+        barrier = envelope("GetVariables", GET_ONE)
+        oem.publish(REQUEST_TOPIC, json.dumps(barrier))
+        before: list[dict[str, Any]] = []  # the station answers in order: its answer would come before
+        while (answer := json.loads(oem.messages.get(timeout=5)[1])).get("id") != barrier["id"]:
+            before.append(answer)
+        check_response(answer, "GetVariables", "ocpp2.0.1")
+        if not any(a.get("name") == "service_status" for a in before):  # Josev's answer may come after
+            assert oem.answer_to(status_request["id"], timeout=5) == status_answer
+        assert [a for a in before if a.get("name") == "ocpp_message"] == [], before
+        station.wait_until_logged("not answered: Josev messages on the request topic that are not ocpp_message "
+                                  "requests (name/type), e.g. 'service_status'/'request'")
+    finally:
+        josev.close()
+        oem.close()
         assert station.terminate() == 0
 
 
