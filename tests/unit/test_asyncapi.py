@@ -196,9 +196,11 @@ def test_the_envelope_schemas_reject_what_the_station_rejects() -> None:
         assert not request.is_valid(broken), broken
     response = validator(envelope_schema("OcppResponse"))
     error = {"id": "-1", "name": "ocpp_message", "type": "response",
-             "data": {"message_type": "CallError", "error_code": "RpcFrameworkError", "error_description": "x",
-                      "error_details": {}}}
+             "data": {"ocpp_version": "ocpp2.0.1", "message_type": "CallError", "error_code": "RpcFrameworkError",
+                      "error_description": "x", "error_details": {}}}
     assert response.is_valid(error)
+    versionless = {**error, "data": {k: v for k, v in error["data"].items() if k != "ocpp_version"}}
+    assert not response.is_valid(versionless)  # issue 12: the seed's OcppResponse requires a version
     assert not response.is_valid({**error, "data": {**error["data"], "error_code": "Oops"}})
     assert not response.is_valid({**error, "data": {**error["data"], "error_description": "x" * 256}})
     assert not response.is_valid({**error, "data": {"message_type": "CallResult", "ocpp_version": "ocpp2.0.1"}})
