@@ -11,12 +11,21 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-run: $(VENV)/.installed  ## start a station on an embedded MQTT broker at 127.0.0.1:1883
+# make run can do without mosquitto (the station falls back to amqtt, MQTT 3.1.1 only); make test cannot.
+run: MOSQUITTO_OPTIONAL := yes
+run: $(VENV)/.installed mosquitto  ## start a station on a private mosquitto at 127.0.0.1:1883 (station-data/broker)
 	$(VENV)/bin/ocpp-station serve --data-dir station-data --no-csms
 
-mosquitto:  ## the broker the tests run against (Debian's package)
-	@command -v mosquitto >/dev/null || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq mosquitto >/dev/null; }
+# Debian's mosquitto and mosquitto-clients: make run's private broker, the tests' brokers and their
+# mosquitto_rr/_pub/_sub. /usr/sbin, where the broker lives, is not on a user's PATH.
+mosquitto:  ## install mosquitto and mosquitto-clients (Debian packages) unless they are there
+	@if { command -v mosquitto || test -x /usr/sbin/mosquitto; } >/dev/null && command -v mosquitto_rr >/dev/null; \
+	then :; \
+	elif $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		$(SUDO) apt-get install -y -qq mosquitto mosquitto-clients >/dev/null; then :; \
+	elif [ -n "$(MOSQUITTO_OPTIONAL)" ]; then \
+		echo "make: could not install mosquitto: the station falls back to amqtt (MQTT 3.1.1 only)" >&2; \
+	else exit 1; fi
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests bench

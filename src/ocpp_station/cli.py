@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from . import __version__, exact_json, oem_cli
+from .api.broker import KINDS
 from .config import Config, ConfigError, load
 
 log = logging.getLogger("ocpp_station")
@@ -47,7 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve", help="run the station", parents=[log_level],
         description="Run the station. Without --mqtt-url (or mqtt.url in the config file) it starts an "
-                    "embedded MQTT broker on 127.0.0.1:1883 for trying things out.")
+                    "embedded MQTT broker on 127.0.0.1:1883 for trying things out: a private mosquitto "
+                    "(MQTT 5 and 3.1.1) with its files in DATA_DIR/broker, or, where mosquitto is not "
+                    "installed, amqtt in the station's process (MQTT 3.1.1 only).")
     serve.add_argument("--mqtt-url", metavar="URL",
                        help="broker to use: mqtt://[user:pass@]host[:port] or mqtts://… for TLS "
                             "(env OCPP_STATION_MQTT_URL)")
@@ -66,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="do not connect to a CSMS; serve the MQTT API only (config: [csms] enabled = false)")
     serve.add_argument("--embedded-port", type=int, default=1883, metavar="PORT",
                        help="port of the embedded broker when no --mqtt-url is given (default 1883)")
+    serve.add_argument("--embedded-broker", choices=KINDS, default="auto",
+                       help="the embedded broker when no --mqtt-url is given: mosquitto (a private one, MQTT 5 "
+                            "and 3.1.1, sessions kept across restarts; an error if it is not installed), amqtt "
+                            "(in-process, MQTT 3.1.1 only, sessions end with the station), or auto (default: "
+                            "mosquitto if installed, else amqtt)")
 
     call = commands.add_parser(
         "call", help="send one OCPP request to a running station and print its answer",
@@ -186,7 +194,7 @@ def _serve(args: argparse.Namespace) -> int:
         log.error("configuration error: %s", error)
         return EXIT_USAGE
     try:
-        asyncio.run(_run(config, args.embedded_port))
+        asyncio.run(_run(config, args.embedded_port, args.embedded_broker))
     except ConfigError as error:
         log.error("configuration error: %s", error)
         return EXIT_USAGE
@@ -196,10 +204,10 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _run(config: Config, embedded_port: int) -> None:
+async def _run(config: Config, embedded_port: int, embedded_kind: str = "auto") -> None:
     from dataclasses import replace
 
-    from .api.broker import embedded_broker
+    from .api.broker import start_embedded_broker
     from .api.connection import BrokerAddress
     from .api.mqtt import MqttDoor
     from .app import Station
@@ -219,8 +227,10 @@ async def _run(config: Config, embedded_port: int) -> None:
     async with contextlib.AsyncExitStack() as stack:
         settings = config.mqtt
         if not settings.url:
-            url = await stack.enter_async_context(embedded_broker("127.0.0.1", embedded_port))
-            settings = replace(settings, url=url, protocol="3.1.1")
+            broker = await stack.enter_async_context(start_embedded_broker(
+                embedded_kind, "127.0.0.1", embedded_port, config.data_dir / "broker"))
+            # MQTT 5 to the private mosquitto, unless --mqtt-protocol says otherwise; amqtt knows only 3.1.1.
+            settings = replace(settings, url=broker.url, protocol=settings.protocol if broker.mqtt5 else "3.1.1")
         try:
             address = BrokerAddress.parse(settings.url)
             # Fail now, not in the retry loop, when a TLS file is missing or unreadable.

@@ -361,7 +361,7 @@ def test_mqtt311_correlates_by_envelope_id(station: StationProcess, mosquitto: M
 
 def test_falls_back_to_311_when_the_broker_refuses_mqtt5() -> None:
     """The embedded amqtt broker speaks MQTT 3.1.1 only: the default client falls back to it."""
-    from ocpp_station.api.broker import embedded_broker
+    from ocpp_station.api.amqtt_broker import embedded_broker
 
     async def work() -> tuple[str | None, str | None]:
         async with embedded_broker("127.0.0.1", free_port()) as url, StationClient(url) as client:
