@@ -1,9 +1,11 @@
 """Test helpers: a real mosquitto, a real station process, and a client that checks every answer.
 
 Every answer a test receives passes through :func:`check_response`, which validates the envelope
-and — for a CallResult — the payload against the official OCA response schema of its version,
-loaded here with the pure-Python ``jsonschema`` package so the check does not share code with the
-service under test.
+against :data:`OCPP_RESPONSE_SCHEMA` (the seed's OcppResponse, written here) and — for a CallResult —
+the payload against the official OCA response schema of its version, both with the pure-Python
+``jsonschema`` package so the check does not share code with the service under test.
+:meth:`OemClient.wait_for` and :meth:`OemClient.drain` check every answer they take off ``josev/cs``
+against the envelope schema too, including the ones a test passes over.
 """
 
 from __future__ import annotations
@@ -68,8 +70,62 @@ def response_validator(ocpp_version: str, action: str) -> jsonschema.Validator:
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
+# The OcppResponse envelope as the seed document defines it ("OcppMessageResponse", topic josev/cs),
+# written here by hand from the seed, not taken from the service. Two deliberate readings: ``id`` is any
+# string, not only a UUID (an unreadable request is answered with id "-1", a readable non-UUID id is
+# echoed); ``ocpp_version`` is required in every answer, CallErrors included (issue 12: the request's
+# version when it is one of the three, otherwise the station's default, ocpp2.0.1).
+OCPP_VERSIONS = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
+OCPP_RESPONSE_SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "$id": "urn:ocpp-station:tests:OcppResponse",
+    "title": "OcppResponse (seed document: OcppMessageResponse on josev/cs)",
+    "type": "object",
+    "required": ["id", "name", "type", "data"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"const": "ocpp_message"},
+        "type": {"const": "response"},
+        "data": {
+            "type": "object",
+            "required": ["ocpp_version", "message_type"],
+            "properties": {
+                "ocpp_version": {"type": "string", "enum": list(OCPP_VERSIONS)},
+                "message_type": {"type": "string", "enum": ["CallResult", "CallError"]},
+                "payload": {"type": "object"},
+                "error_code": {"type": "string"},
+                "error_description": {"type": "string", "maxLength": 255},
+                "error_details": {"type": "object"},
+            },
+            "allOf": [
+                {"if": {"required": ["message_type"], "properties": {"message_type": {"const": "CallResult"}}},
+                 "then": {"required": ["payload"]}},
+                {"if": {"required": ["message_type"], "properties": {"message_type": {"const": "CallError"}}},
+                 "then": {"required": ["error_code", "error_description", "error_details"]}},
+            ],
+        },
+    },
+}
+jsonschema.Draft7Validator.check_schema(OCPP_RESPONSE_SCHEMA)
+_RESPONSE_ENVELOPE = jsonschema.Draft7Validator(OCPP_RESPONSE_SCHEMA)
+
+
+def check_envelope(answer: Any) -> None:
+    """Fail unless ``answer`` conforms to :data:`OCPP_RESPONSE_SCHEMA` (every problem is listed)."""
+    problems = sorted(_RESPONSE_ENVELOPE.iter_errors(answer), key=lambda e: list(e.absolute_path))
+    if problems:
+        where = "; ".join(f"/{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in problems)
+        raise AssertionError(f"not a valid OcppResponse ({where}): {json.dumps(answer)[:1000]}")
+
+
 def check_response(answer: dict[str, Any], action: str | None, ocpp_version: str | None) -> None:
-    """Fail unless ``answer`` is a well-formed OcppResponse (and its payload conforms)."""
+    """Fail unless ``answer`` is a well-formed OcppResponse (and its payload conforms).
+
+    The envelope is checked against :data:`OCPP_RESPONSE_SCHEMA` first, whatever the caller
+    expects: ``ocpp_version=None`` (a CallError to an unreadable request) skips only the
+    comparison with an expected version, not the requirement that the answer carries one.
+    """
+    check_envelope(answer)
     assert answer["name"] == "ocpp_message" and answer["type"] == "response", answer
     data = answer["data"]
     assert data["message_type"] in ("CallResult", "CallError"), data
@@ -138,7 +194,10 @@ class OemClient:
 
     def wait_for(self, request_id: str, timeout: float | None = None,
                  passed_over: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        """The answer to ``request_id``; answers to other ids are dropped, or collected in ``passed_over``."""
+        """The answer to ``request_id``; answers to other ids are dropped, or collected in ``passed_over``.
+
+        Every answer taken from the queue, returned or not, is checked against the OcppResponse schema.
+        """
         deadline = time.monotonic() + (timeout or self.timeout)
         while True:
             remaining = deadline - time.monotonic()
@@ -148,6 +207,7 @@ class OemClient:
                 answer = self.answers.get(timeout=remaining)
             except queue.Empty:
                 continue
+            check_envelope(answer)  # every answer taken off josev/cs, also those passed over
             if answer.get("id") == request_id:
                 return answer
             if passed_over is not None:
@@ -179,6 +239,7 @@ class OemClient:
         found = []
         while not self.answers.empty():
             found.append(self.answers.get_nowait())
+            check_envelope(found[-1])
         return found
 
 

@@ -56,7 +56,9 @@ def test_call_reads_the_payload_from_stdin(station: StationProcess, mosquitto: M
 def test_call_exits_1_on_call_error(station: StationProcess, mosquitto: Mosquitto) -> None:
     done = ocpp_station("call", "GetVariables", '{"getVariableData": []}', "--mqtt-url", mosquitto.url)
     assert done.returncode == 1
-    assert json.loads(done.stdout)["data"]["error_code"] == "OccurrenceConstraintViolation"
+    answer = json.loads(done.stdout)
+    check_response(answer, "GetVariables", "ocpp2.0.1")
+    assert answer["data"]["error_code"] == "OccurrenceConstraintViolation"
 
 
 def test_call_exits_2_when_the_payload_is_not_json(mosquitto: Mosquitto) -> None:
@@ -173,7 +175,9 @@ connectors = [{ id = 1, type = "sType2" }]
             {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "Identity"}}]}
         done = ocpp_station("call", "GetVariables", json.dumps(request), "--mqtt-url", lonely.url)
         assert done.returncode == 0, done.stderr
-        values = [r.get("attributeValue") for r in json.loads(done.stdout)["data"]["payload"]["getVariableResult"]]
+        answer = json.loads(done.stdout)
+        check_response(answer, "GetVariables", "ocpp2.0.1")
+        values = [r.get("attributeValue") for r in answer["data"]["payload"]["getVariableResult"]]
         assert values == ["11000", "sType2", "DEMO-2"]
     finally:
         station.terminate()

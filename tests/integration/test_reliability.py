@@ -218,6 +218,8 @@ def test_the_station_rides_out_a_broker_restart_under_load(broker: Mosquitto, tm
         got_all.set()
         missing = [sent.index(i) for i in set(sent) - set(answered)]
         assert not missing, f"requests #{missing} never answered:\n{station.log_text()[-4000:]}"
+        for answer in answered.values():
+            check_response(answer, "SetVariables", "ocpp2.0.1")
         log = station.log_text()
         assert "lost" in log and log.count("connected to") >= 2
     finally:

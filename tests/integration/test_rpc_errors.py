@@ -248,7 +248,7 @@ def test_16_unreadable_id_is_formation_violation(oem: OemClient, bad_id: Any) ->
 
 def test_16_never_uses_2x_only_codes(oem: OemClient) -> None:
     message = envelope("GetVariables", GET_ONE, "ocpp1.6")
-    message["name"] = "other"
+    message["type"] = "Request"  # a broken ocpp_message (another name would be another Josev message)
     data = only_error(oem, json.dumps(message))["data"]
     assert data["error_code"] == "FormationViolation"
     assert data["error_code"] in ERROR_CODES["ocpp1.6"]

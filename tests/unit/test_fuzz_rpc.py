@@ -37,7 +37,7 @@ from ocpp_station.app import Station
 from ocpp_station.config import Config
 
 from ..seed_vectors import SEED_HASH_DATA, SEED_PEM
-from ..support import ERROR_CODES, response_validator
+from ..support import ERROR_CODES, check_envelope, response_validator
 
 VERSIONS = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
 SEED_ACTIONS = ("GetVariables", "GetInstalledCertificateIds", "SetVariables", "InstallCertificate",
@@ -349,6 +349,7 @@ def check(station: Station, raw: bytes, in_hypothesis: bool = True) -> dict[str,
     assert isinstance(answer.body, bytes), answer
     ok, body = _read_json(answer.body)
     assert ok and isinstance(body, dict), answer.body[:300]
+    check_envelope(body)
     request_id = message.get("id") if is_object else None
     expected_id = request_id if isinstance(request_id, str) and 0 < len(request_id) <= MAX_ID_LENGTH else "-1"
     assert body.get("id") == expected_id, (raw[:300], body)
