@@ -14,10 +14,11 @@ The schemas have already checked every enum, so the handlers never see an unknow
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..station.certificate_store import CertificateStore, InstalledCertificate, Result
-from ..station.certificates import CertificateHashData, HashAlgorithm
+from ..station.certificates import NO_LIVE_CONNECTION, CertificateHashData, HashAlgorithm, LiveConnection
 from . import Call, Handler, status_info
 
 _FROM_16 = {"CentralSystemRootCertificate": "CSMSRootCertificate",
@@ -49,10 +50,14 @@ def install_certificate(store: CertificateStore) -> Handler:
     return handle
 
 
-def delete_certificate(store: CertificateStore) -> Handler:
+def delete_certificate(store: CertificateStore,
+                       live: Callable[[], LiveConnection] = lambda: NO_LIVE_CONNECTION) -> Handler:
+    """M04; ``live`` says which connection to the CSMS is open now, so that the root validating it, or
+    the last valid one at security profile 2 or 3, is not deleted (1.6 M04.FR.06, 2.x M04.FR.03)."""
+
     def handle(call: Call) -> dict[str, Any]:
         wanted = CertificateHashData.from_ocpp(call.payload["certificateHashData"])
-        return _status(store.delete(wanted), call)
+        return _status(store.delete(wanted, live()), call)
 
     return handle
 

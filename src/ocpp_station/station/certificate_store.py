@@ -13,6 +13,11 @@ private keys are files of mode 0600 under ``<data dir>/private/``.
 
 The store reads the database on every call: certificate operations are rare, and an admin command
 run beside the service (``ocpp-station certs import``) is then seen at once.
+
+*Installed* is not *usable*: :meth:`CertificateStore.usable` gives the certificates of a use that
+work now (inside their validity period at the store's clock; the station's own chain only with
+its private key), which is what "a valid CSMSRootCertificate / ChargingStationCertificate" means
+in A05.FR.02/03 and what DeleteCertificate protects (M04, :func:`.certificates.csms_root_protection`).
 """
 
 from __future__ import annotations
@@ -32,14 +37,19 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from .certificates import (
+    NO_LIVE_CONNECTION,
     CertificateHashData,
     CertificateRejected,
     HashAlgorithm,
+    LiveConnection,
+    anchors_server_chain,
     check_root_certificate,
     compute_hash_data,
+    csms_root_protection,
     describe,
     fingerprint_sha256,
     is_signed_by,
+    is_valid_at,
     parse_pem_certificate,
 )
 from .files import atomic_write, remove_durably
@@ -50,6 +60,7 @@ log = logging.getLogger(__name__)
 ROOT_USES = ("CSMSRootCertificate", "ManufacturerRootCertificate", "V2GRootCertificate", "MORootCertificate",
              "OEMRootCertificate")
 OWN_USES = ("ChargingStationCertificate", "V2GCertificateChain")
+CSMS_ROOT = "CSMSRootCertificate"
 MAX_CHILD_CERTIFICATES = 4  # CertificateHashDataChainType.childCertificateHashData: at most 4 sub-CAs
 
 
@@ -101,6 +112,10 @@ def _pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
+def _load(pem: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(pem.encode("ascii"))
+
+
 class CertificateStore:
     def __init__(self, storage: Storage, data_dir: Path, max_entries: Callable[[], int],
                  additional_root_check: bool = False, clock: Callable[[], datetime] | None = None):
@@ -135,6 +150,42 @@ class CertificateStore:
             found += [InstalledCertificate(use, role, _read_hash_data(data), text) for role, data, text in rows]
         return found
 
+    def usable(self, use: str) -> list[x509.Certificate]:
+        """The installed certificates of ``use`` that can be used now, oldest first.
+
+        A root (a kept CSMS fallback included: M05.FR.14 may still use it) is usable inside its
+        validity period at the store's clock. The station's own chain (ChargingStationCertificate,
+        V2GCertificateChain) is usable as a whole, leaf first, or not at all: its private key must be
+        stored and the leaf and every sub-CA must be inside their validity periods, since the peer
+        refuses a chain with an expired link. This is the "valid" of A05.FR.02/03.
+        """
+        rows = self._db.execute("SELECT role, pem, private_key FROM certificate WHERE use = ? ORDER BY position, id",
+                                (use,)).fetchall()
+        now = self._clock()
+        if use in OWN_USES:
+            leaf = [(pem, key) for role, pem, key in rows if role == "leaf"]
+            if not leaf or not leaf[0][1]:  # A05.FR.03: no key, no TLS client certificate
+                return []
+            chain = [_load(leaf[0][0]), *(_load(pem) for role, pem, _ in rows if role == "sub-ca")]
+            return chain if all(is_valid_at(cert, now) for cert in chain) else []
+        roots = (_load(pem) for role, pem, _ in rows if role in ("root", "fallback"))
+        return [cert for cert in roots if is_valid_at(cert, now)]  # A05.FR.02
+
+    def has_usable(self, use: str) -> bool:
+        """True if :meth:`usable` finds anything (A05.FR.02: a valid CSMS root; A05.FR.03: a valid
+        ChargingStationCertificate)."""
+        return bool(self.usable(use))
+
+    def usable_bundle_pem(self, use: str) -> bytes | None:
+        """The usable certificates of ``use`` as one PEM bundle, or None if there are none.
+
+        For a TLS context that must not trust what cannot be used (an expired root):
+        ``ssl.SSLContext.load_verify_locations(cadata=bundle.decode())``. The files under
+        ``certs/`` stay what they are: every installed certificate, derived from the database.
+        """
+        found = self.usable(use)
+        return "".join(_pem(cert) for cert in found).encode("ascii") if found else None
+
     # -- M05 InstallCertificate ---------------------------------------------------------------
 
     def install_root(self, use: str, pem: str) -> Result:
@@ -142,26 +193,31 @@ class CertificateStore:
         try:
             cert = parse_pem_certificate(pem)
             fingerprint = fingerprint_sha256(cert)
+            current = self._current_csms_root() if self._checks_roots(use) else None
             if self._db.execute("SELECT 1 FROM certificate WHERE use = ? AND fingerprint = ? AND role = 'root'",
-                                (use, fingerprint)).fetchone():
+                                (use, fingerprint)).fetchone() or (current is not None and current[2] == fingerprint):
+                # M05.FR.17: installing it again changes nothing; so does installing again the kept
+                # fallback while it is the current root (M05.FR.09), which stays the fallback.
                 log.info("InstallCertificate %s: %s is already installed", use, describe(cert))
-                return Result(InstallStatus.ACCEPTED)  # M05.FR.17: installing it again changes nothing
-            issuer, replaces = self._issuer_for(use, cert)
+                return Result(InstallStatus.ACCEPTED)
+            issuer, replaces = self._issuer_for(use, cert, current)
             check_root_certificate(cert, self._clock(), require_self_signed=issuer is cert)  # M05.FR.07
         except CertificateRejected as why:
             log.info("InstallCertificate %s rejected: %s", use, why.additional_info)
             return Result(InstallStatus.REJECTED, why.reason_code, why.additional_info)
         # A replacement keeps the old root as fallback and drops an older fallback (M05.FR.12).
         dropped = 0 if replaces is None else self._db.execute(
-            "SELECT count(*) FROM certificate WHERE use = ? AND role = 'fallback'", (use,)).fetchone()[0]
+            "SELECT count(*) FROM certificate WHERE use = ? AND role = 'fallback' AND id != ?",
+            (use, replaces)).fetchone()[0]
         if self.count() - dropped + 1 > self._max_entries():  # M05.FR.06
             info = f"the certificate store is full ({self._max_entries()} certificates)"
             log.info("InstallCertificate %s rejected: %s", use, info)
             return Result(InstallStatus.REJECTED, "OutOfStorage", info)
         try:
             with self._storage.transaction() as db:
-                if replaces is not None:  # M05.FR.12: the old root stays as the fallback
-                    db.execute("DELETE FROM certificate WHERE use = ? AND role = 'fallback'", (use,))
+                if replaces is not None:  # M05.FR.12: the old root stays as the (only) fallback
+                    db.execute("DELETE FROM certificate WHERE use = ? AND role = 'fallback' AND id != ?",
+                               (use, replaces))
                     db.execute("UPDATE certificate SET role = 'fallback' WHERE id = ?", (replaces,))
                 db.execute("DELETE FROM certificate WHERE use = ? AND fingerprint = ?", (use, fingerprint))
                 db.execute("INSERT INTO certificate (use, role, pem, fingerprint, hash_data, description)"
@@ -174,38 +230,61 @@ class CertificateStore:
         log.info("InstallCertificate %s: installed %s", use, describe(cert))
         return Result(InstallStatus.ACCEPTED)
 
-    def _issuer_for(self, use: str, cert: x509.Certificate) -> tuple[x509.Certificate, int | None]:
+    def _checks_roots(self, use: str) -> bool:
+        """AdditionalRootCertificateCheck applies to CSMS roots only (M05.FR.09)."""
+        return self._additional_root_check and use == CSMS_ROOT
+
+    def _current_csms_root(self) -> tuple[int, x509.Certificate, str] | None:
+        """The CSMS root a new one must be signed by: (row id, certificate, fingerprint), or None.
+
+        The newest 'root'; when there is none (it was deleted), the kept fallback (M05.FR.09–11). A
+        fallback must never count as "no CSMS root installed": that would let any self-signed root in.
+        """
+        row = self._db.execute(
+            "SELECT id, pem, fingerprint FROM certificate WHERE use = ? AND role IN ('root', 'fallback')"
+            " ORDER BY role = 'root' DESC, id DESC", (CSMS_ROOT,)).fetchone()
+        return None if row is None else (row[0], _load(row[1]), row[2])
+
+    def _issuer_for(self, use: str, cert: x509.Certificate,
+                    current: tuple[int, x509.Certificate, str] | None) -> tuple[x509.Certificate, int | None]:
         """Who must have signed ``cert``, and which installed root it replaces.
 
         Normally a root signs itself. With AdditionalRootCertificateCheck a new CSMS root must be
-        signed by the one installed (M05.FR.09–11), which it then replaces (M05.FR.12).
+        signed by the current one, ``current`` (M05.FR.10/11: the one it replaces, which then stays as
+        the fallback, M05.FR.12). Only when no CSMS root of any role is installed may a self-signed
+        root come in as the first.
         """
-        if not (self._additional_root_check and use == "CSMSRootCertificate"):
+        if not self._checks_roots(use) or current is None:
             return cert, None
-        current = self._db.execute(
-            "SELECT id, pem, fingerprint FROM certificate WHERE use = ? AND role = 'root' ORDER BY id DESC",
-            (use,)).fetchone()
-        if current is None or current[2] == fingerprint_sha256(cert):
-            return cert, None
-        old = x509.load_pem_x509_certificate(current[1].encode())
+        row_id, old, _ = current
         if not is_signed_by(cert, old):  # M05.FR.11
-            raise CertificateRejected("AdditionalRootCertificateCheck: the new CSMS root is not signed by the "
-                                      "installed one")
-        return old, current[0]
+            raise CertificateRejected(f"AdditionalRootCertificateCheck: the new CSMS root is not signed by the "
+                                      f"current one, {describe(old)}")
+        return old, row_id
 
     # -- M04 DeleteCertificate ----------------------------------------------------------------
 
-    def delete(self, wanted: CertificateHashData) -> Result:
-        """Delete every certificate matching ``wanted`` (M04.FR.02); never the station's own (FR.06)."""
-        matches = [(row_id, use, role, text) for row_id, use, role, data, text in self._db.execute(
-            "SELECT id, use, role, hash_data, description FROM certificate")
+    def delete(self, wanted: CertificateHashData, live: LiveConnection = NO_LIVE_CONNECTION) -> Result:
+        """Delete every certificate matching ``wanted`` (M04.FR.02); never the station's own (FR.06).
+
+        ``live`` describes the CSMS connection: a CSMS root that validates it, or the last usable one
+        at security profile 2 or 3, is not deleted (Failed; 1.6 M04.FR.06, 2.x M04.FR.03; the rule is
+        :func:`.certificates.csms_root_protection`). The default, no live TLS connection and security
+        profile 1, protects no root.
+        """
+        matches = [(row_id, use, role, text, pem) for row_id, use, role, data, text, pem in self._db.execute(
+            "SELECT id, use, role, hash_data, description, pem FROM certificate")
             if _read_hash_data(data)[wanted.hash_algorithm].matches(wanted)]
         if not matches:
             return Result(DeleteStatus.NOT_FOUND)  # M04.FR.04
-        if any(role in ("leaf", "sub-ca") for _, _, role, _ in matches):
+        if any(role in ("leaf", "sub-ca") for _, _, role, _, _ in matches):
             log.info("DeleteCertificate refused: it is part of the station's own %s", matches[0][1])
             return Result(DeleteStatus.FAILED, "InvalidCertificate",  # M04.FR.06
                           "the station's own certificate cannot be deleted")
+        refused = self._protection([m for m in matches if m[1] == CSMS_ROOT], {m[0] for m in matches}, live)
+        if refused is not None:
+            log.info("DeleteCertificate refused: %s", refused.additional_info)
+            return Result(DeleteStatus.FAILED, refused.reason_code, refused.additional_info)
         try:
             with self._storage.transaction() as db:
                 db.executemany("DELETE FROM certificate WHERE id = ?", [(m[0],) for m in matches])
@@ -214,9 +293,58 @@ class CertificateStore:
         except Exception:
             log.exception("DeleteCertificate failed")
             return Result(DeleteStatus.FAILED, "InternalError", "the certificate could not be deleted")  # FR.03
-        for _, use, _, text in matches:
+        for _, use, _, text, _ in matches:
             log.info("DeleteCertificate %s: deleted %s", use, text)
         return Result(DeleteStatus.ACCEPTED)
+
+    def _protection(self, csms_matches: list[tuple[int, str, str, str, str]], deleted: set[int],
+                    live: LiveConnection) -> Result | None:
+        """The first CSMS root among ``csms_matches`` that must stay, as a Failed result (M04)."""
+        if not csms_matches:
+            return None
+        now = self._clock()
+        remaining = [_load(pem) for row_id, pem in self._db.execute(
+            "SELECT id, pem FROM certificate WHERE use = ? AND role IN ('root', 'fallback')", (CSMS_ROOT,))
+            if row_id not in deleted]
+        for *_, pem in csms_matches:
+            refused = csms_root_protection(_load(pem), live=live, remaining=remaining, now=now)
+            if refused is not None:
+                return Result(DeleteStatus.FAILED, refused.reason_code, refused.additional_info)
+        return None
+
+    # -- M05.FR.13 the first connection with a new CSMS root ------------------------------------
+
+    def confirm_new_root(self, peer_leaf: x509.Certificate, host: str | None,
+                         intermediates: tuple[x509.Certificate, ...] = ()) -> bool:
+        """After a successful TLS connection to the CSMS: drop the fallback CSMS root if the new one did it.
+
+        M05.FR.13 (1.6: M05.FR.12): once the station connected using the new CSMS root, the old one,
+        kept as the fallback (M05.FR.12), is removed. "Using the new root" is checked with the current
+        'root' as the only trust anchor (:func:`.certificates.anchors_server_chain`): a server
+        certificate still issued under the old root leaves the fallback in place (M05.FR.14 may need
+        it). Returns True when the fallback was removed; otherwise nothing changes.
+
+        The TLS stack must then be able to trust the new root alone although it is not self-signed:
+        ``ssl.VERIFY_X509_PARTIAL_CHAIN`` (OpenSSL otherwise looks for its issuer and fails).
+        """
+        current = self._db.execute("SELECT pem FROM certificate WHERE use = ? AND role = 'root' ORDER BY id DESC",
+                                   (CSMS_ROOT,)).fetchone()
+        fallbacks = self._db.execute("SELECT id, description FROM certificate WHERE use = ? AND role = 'fallback'",
+                                     (CSMS_ROOT,)).fetchall()
+        if current is None or not fallbacks:
+            return False
+        new_root = _load(current[0])
+        if not anchors_server_chain(new_root, peer_leaf, host=host, now=self._clock(), intermediates=intermediates):
+            log.debug("M05.FR.13: the CSMS server certificate is not validated by the new CSMS root alone; "
+                      "the fallback is kept")
+            return False
+        with self._storage.transaction() as db:
+            db.executemany("DELETE FROM certificate WHERE id = ?", [(row_id,) for row_id, _ in fallbacks])
+        self._storage.after_commit(lambda: self.write_bundle(CSMS_ROOT))
+        for _, text in fallbacks:
+            log.info("M05.FR.13: connected to the CSMS with the new CSMS root %s; removed the fallback %s",
+                     describe(new_root), text)
+        return True
 
     # -- the station's own chains (admin import) ----------------------------------------------
 

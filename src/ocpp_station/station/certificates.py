@@ -15,8 +15,9 @@ Only the standard library and ``cryptography`` are imported.
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -25,22 +26,30 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
-from cryptography.x509 import ocsp
+from cryptography.x509 import ocsp, verification
 from cryptography.x509.oid import NameOID
 
 __all__ = [
     "MAX_ADDITIONAL_INFO_LEN",
     "MAX_REASON_CODE_LEN",
     "MAX_SERIAL_HEX_LEN",
+    "NO_LIVE_CONNECTION",
     "REASON_INVALID_CERTIFICATE",
+    "REASON_IN_USE",
+    "REASON_LAST_USABLE_ROOT",
     "CertificateHashData",
     "CertificateRejected",
+    "DeleteRefused",
     "HashAlgorithm",
+    "LiveConnection",
+    "anchors_server_chain",
     "check_root_certificate",
     "compute_hash_data",
+    "csms_root_protection",
     "describe",
     "fingerprint_sha256",
     "is_signed_by",
+    "is_valid_at",
     "parse_pem_certificate",
     "serial_number_hex",
 ]
@@ -51,6 +60,13 @@ MAX_ADDITIONAL_INFO_LEN = 512
 
 # Reason code listed in the OCPP appendix for an InstallCertificate that fails validation.
 REASON_INVALID_CERTIFICATE = "InvalidCertificate"
+
+# DeleteCertificate refusals of a CSMS root (M04.FR.03 2.x, M04.FR.06 1.6). The appendix's reason
+# codes (2.1 Appendices CSV v2.0) have none for "this certificate is needed": InvalidCertificate
+# would blame a certificate that is fine, InvalidMessageSeq and UnsupportedRequest say something
+# else. So two short codes of our own (reasonCode is a free string(20)); 1.6 sends no statusInfo.
+REASON_IN_USE = "InUse"  # it validates the live TLS connection to the CSMS
+REASON_LAST_USABLE_ROOT = "LastUsableRoot"  # without it the station could never reconnect (profile 2/3)
 
 # CertificateHashDataType.serialNumber is limited to 40 characters (identifierString[40]
 # in 2.x, CiString40 in 1.6). 40 hex digits = 160 bits, which is also the RFC 5280
@@ -514,3 +530,158 @@ def describe(cert: x509.Certificate) -> str:
         else f"-{format(-cert.serial_number, 'x')}"
     )
     return f"{name!r} serial {serial} valid until {cert.not_valid_after_utc.date().isoformat()}"
+
+
+def is_valid_at(cert: x509.Certificate, now: datetime) -> bool:
+    """True if ``now`` is inside the certificate's validity period (RFC 5280: both ends inclusive).
+
+    "Valid" in the requirements that guard a security-profile change (A05.FR.02/03) and in
+    the rules below means usable *now*, not merely installed: an expired CSMS root cannot
+    validate any server, so it must not count as "a CSMS root is installed".
+    """
+    return cert.not_valid_before_utc <= now <= cert.not_valid_after_utc
+
+
+def _server_name(host: str) -> verification.DNSName | verification.IPAddress:
+    try:
+        return verification.IPAddress(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return verification.DNSName(host)
+
+
+def _directly_anchored(
+    root: x509.Certificate,
+    leaf: x509.Certificate,
+    intermediates: Sequence[x509.Certificate],
+    now: datetime,
+) -> bool:
+    """Signature walk: leaf → (intermediates, in any order) → a certificate ``root`` signed.
+
+    Every certificate on the way, ``root`` included, must be inside its validity period.
+    """
+    if not (is_valid_at(root, now) and is_valid_at(leaf, now)):
+        return False
+    current, unused = leaf, list(intermediates)
+    while True:
+        if is_signed_by(current, root):
+            return True
+        issuer = next((c for c in unused if is_valid_at(c, now) and is_signed_by(current, c)), None)
+        if issuer is None:
+            return False
+        unused.remove(issuer)
+        current = issuer
+
+
+def anchors_server_chain(
+    root: x509.Certificate,
+    leaf: x509.Certificate,
+    *,
+    host: str | None,
+    now: datetime,
+    intermediates: Sequence[x509.Certificate] = (),
+) -> bool:
+    """True if ``root``, as the only trust anchor, validates the CSMS server certificate ``leaf``.
+
+    Used for "the root in use for the connection" (1.6 M04.FR.06) and "connected using the
+    new root" (M05.FR.13). The TLS stack has already accepted ``leaf`` for ``host`` when we
+    are asked, so the question is only *which* installed root anchors its chain.
+
+    First ``cryptography``'s path validation with ``Store([root])`` and the host name (the
+    CA/Browser-Forum "web PKI" profile). ``root`` need not be self-signed: cryptography takes
+    any certificate in the store as an anchor, which is what a root installed under
+    AdditionalRootCertificateCheck (signed by its predecessor) needs. That profile is stricter
+    than OpenSSL and than OCPP, and refuses CSMS certificates that connect fine: no
+    subjectAltName (OpenSSL falls back to the CN), no authorityKeyIdentifier, EC keys on
+    P-224 (allowed by A00.FR.503), other signature algorithms. So when it says no, we fall back
+    to a signature walk with ``verify_directly_issued_by`` (leaf, then the intermediates, up to
+    a certificate ``root`` signed; every certificate inside its validity period). The walk
+    checks neither the host name (done by the TLS stack) nor extensions; it cannot be fooled
+    into a false "yes", because only ``root``'s key can make the last signature verify.
+    """
+    if host:
+        try:
+            (
+                verification.PolicyBuilder()
+                .store(verification.Store([root]))
+                .time(now)
+                .build_server_verifier(_server_name(host))
+                .verify(leaf, list(intermediates))
+            )
+        except (verification.VerificationError, ValueError, TypeError):
+            pass  # e.g. no subjectAltName, a name that is no DNS name: try the signature walk
+        else:
+            return True
+    return _directly_anchored(root, leaf, intermediates, now)
+
+
+@dataclass(frozen=True)
+class LiveConnection:
+    """What DeleteCertificate must know about the CSMS connection to protect its root (M04).
+
+    ``peer_leaf`` is the server certificate of the TLS connection to the CSMS that is up now
+    (None: no TLS connection, e.g. offline or security profile 1), ``host`` the host name or
+    IP address the station connected to, ``intermediates`` the other certificates the server
+    sent (Python's ssl before 3.13 only exposes the leaf: leave it empty), and
+    ``security_profile`` the active one (SecurityCtrlr.SecurityProfile; 1.6: the SecurityProfile
+    key).
+    """
+
+    peer_leaf: x509.Certificate | None = None
+    host: str | None = None
+    security_profile: int = 1
+    intermediates: tuple[x509.Certificate, ...] = ()
+
+
+# No live TLS connection, security profile 1: nothing protects a CSMS root.
+NO_LIVE_CONNECTION = LiveConnection()
+
+
+@dataclass(frozen=True)
+class DeleteRefused:
+    """Why DeleteCertificate answers Failed for a certificate it found (statusInfo)."""
+
+    reason_code: str
+    additional_info: str
+
+
+def csms_root_protection(
+    root: x509.Certificate,
+    *,
+    live: LiveConnection,
+    remaining: Iterable[x509.Certificate],
+    now: datetime,
+) -> DeleteRefused | None:
+    """Whether DeleteCertificate must refuse to delete the CSMS root ``root``; None if not.
+
+    One rule for every version. 1.6 M04.FR.06 forbids deleting the CentralSystemRootCertificate
+    in use for the connection; 2.x has no such requirement (its M04.FR.06 guards the station's
+    own certificate), but M04.FR.03 lets the station refuse a deletion, and a station that
+    deletes the root it needs cuts itself off from its CSMS for good. So a CSMS root is
+    protected when
+
+    (a) it validates the live TLS connection to the CSMS (:func:`anchors_server_chain` with
+        the server certificate of that connection), or
+    (b) the active security profile is 2 or 3 and it is the last *usable* CSMS root
+        (:func:`is_valid_at`): ``remaining`` are the CSMS roots (fallback included) that would
+        be left after the deletion. An expired root protects nothing, so it may go.
+
+    Any other root may be deleted (OCTT installs an extra root and deletes it).
+    """
+    if live.peer_leaf is not None and anchors_server_chain(
+        root, live.peer_leaf, host=live.host, now=now, intermediates=live.intermediates
+    ):  # 1.6 M04.FR.06, 2.x M04.FR.03
+        return DeleteRefused(
+            REASON_IN_USE,
+            f"the CSMS root {describe(root)} validates the live connection to the CSMS",
+        )
+    if (
+        live.security_profile >= 2
+        and is_valid_at(root, now)
+        and not any(is_valid_at(other, now) for other in remaining)
+    ):  # 2.x M04.FR.03
+        return DeleteRefused(
+            REASON_LAST_USABLE_ROOT,
+            f"{describe(root)} is the last valid CSMS root and security profile "
+            f"{live.security_profile} needs one to reconnect to the CSMS",
+        )
+    return None
