@@ -14,6 +14,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography import x509
+
 from .config import Config
 from .handlers import provisioning, security
 from .rpc.dispatch import Answer, Dispatcher, Routes
@@ -21,8 +23,10 @@ from .rpc.envelope import Request, fingerprint
 from .rpc.errors import ErrorCode, OcppError
 from .station.answers import AnswerCache
 from .station.certificate_store import CertificateStore
-from .station.device_model import DeviceModel, VariableDefinition
-from .station.network import priority_rule
+from .station.certificates import LiveConnection
+from .station.connections import CannotConnect, Connections, ConnectionTarget
+from .station.device_model import DeviceModel
+from .station.network import password_problem, priority_rule
 from .station.network_store import NetworkStore
 from .station.shape import build_definitions
 from .station.storage import Storage
@@ -48,12 +52,16 @@ class Station:
         # requests are still run one at a time (DESIGN rule 3).
         self.lock = threading.RLock()
         self._reset_listeners: list[Callable[[], None]] = []
+        self._tls_peer: tuple[bytes, str | None] | None = None  # the live CSMS connection's certificate
         self.storage = Storage(config.data_dir)
         self.certificates = CertificateStore(
             self.storage, config.data_dir, max_entries=lambda: config.security.certificate_entries_max,
             additional_root_check=config.security.additional_root_certificate_check)
         self.certificates.write_all_bundles()  # the bundles agree with the database, whatever happened
         self.network = NetworkStore(self.storage, config.network)
+        self.connections = Connections(self.network, config.station.identity,
+                                       station_password=self._station_password, priority=self.priority)
+        connections = self.connections
         self.model = DeviceModel(
             definitions=build_definitions(config), store=self.storage,
             stored=self.storage.load_variable_values(),
@@ -61,12 +69,19 @@ class Station:
                   ("SecurityCtrlr", "CertificateEntries"): lambda _: str(self.certificates.count()),
                   ("SecurityCtrlr", "SecurityProfile"): lambda _: str(self.network.security_state()
                                                                      .active_security_profile),
+                  ("SecurityCtrlr", "Identity"): lambda _: connections.active_identity(),  # B09.FR.28
+                  ("OCPPCommCtrlr", "MessageTimeout"): lambda _: connections.active_message_timeout(),
                   ("OCPPCommCtrlr", "ActiveNetworkProfile"): lambda _: str(self.network.active_slot()),
-                  ("NetworkConfiguration", "*"): self._network_configuration},
-            rules={("OCPPCommCtrlr", "NetworkConfigurationPriority"): priority_rule(
-                self.network.profiles, self.network.security_state,
-                has_csms_root=lambda: bool(self.certificates.installed(["CSMSRootCertificate"])),
-                has_station_certificate=lambda: bool(self.certificates.installed(["ChargingStationCertificate"])))})
+                  ("NetworkConfiguration", "*"): connections.network_configuration},
+            rules={("OCPPCommCtrlr", "NetworkConfigurationPriority"): lambda _, value: check_priority(value),
+                   ("SecurityCtrlr", "BasicAuthPassword"): lambda _, value: password_problem(value),  # A00.FR.205
+                   ("NetworkConfiguration", "*"): connections.network_configuration_rule},
+            views={("NetworkConfiguration", "*"): connections.write_network_configuration},  # B09.FR.23/24
+            after_set={("SecurityCtrlr", "BasicAuthPassword"): connections.station_password_changed})  # B09.FR.27
+        check_priority = priority_rule(
+            self.network.profiles, self.network.usable,
+            has_csms_root=lambda: self.certificates.has_usable("CSMSRootCertificate"),  # A05.FR.02: valid
+            has_station_certificate=lambda: self.certificates.has_usable("ChargingStationCertificate"))  # FR.03
         routes: dict = {}
         for version in VERSIONS_2X:
             routes[(version, "GetVariables")] = provisioning.get_variables(self.model)
@@ -75,7 +90,8 @@ class Station:
             routes[(version, "Reset")] = provisioning.reset(self._reset)
         for version in ("ocpp1.6", *VERSIONS_2X):
             routes[(version, "InstallCertificate")] = security.install_certificate(self.certificates)
-            routes[(version, "DeleteCertificate")] = security.delete_certificate(self.certificates)
+            routes[(version, "DeleteCertificate")] = security.delete_certificate(self.certificates,
+                                                                                  self.live_connection)
             routes[(version, "GetInstalledCertificateIds")] = security.get_installed_certificate_ids(
                 self.certificates)
         self.routes: Routes = routes
@@ -91,17 +107,81 @@ class Station:
         for listener in self._reset_listeners:
             listener()
 
-    def _network_configuration(self, definition: VariableDefinition) -> str | None:
-        """2.1 NetworkConfiguration[slot].<Variable>: read from the stored profile of that slot."""
-        profile = self.network.profiles().get(int(definition.component.instance or 0))
-        data = profile.data if profile else {}
-        if definition.name in ("VpnEnabled", "ApnEnabled"):  # B09.FR.11/12: follow the profile
-            return "true" if data.get(definition.name[:3].lower()) else "false"
-        field = definition.name[0].lower() + definition.name[1:]  # OcppCsmsUrl → ocppCsmsUrl
-        value = data.get(field)
-        return "" if value is None else str(value)
+    def _station_password(self) -> str | None:
+        """SecurityCtrlr.BasicAuthPassword as stored: the password of every slot without its own."""
+        found = self.model.find_internal("SecurityCtrlr", "BasicAuthPassword")
+        return None if found is None else self.model.current_value(found)
 
-    def run(self, request: Request, size: int) -> dict[str, Any] | OcppError:
+    # -- what the CSMS link asks -----------------------------------------------------------------
+
+    def priority(self) -> list[int]:
+        """OCPPCommCtrlr.NetworkConfigurationPriority as slots, in order."""
+        with self.lock:
+            value = self.model.read("OCPPCommCtrlr", "NetworkConfigurationPriority") or "1"
+        return [int(slot) for slot in value.split(",") if slot.strip().isdigit()]
+
+    def connection_target(self, slot: int) -> ConnectionTarget:
+        """How to connect with ``slot`` now (raises :class:`CannotConnect` with the reason it cannot)."""
+        with self.lock:
+            target = self.connections.target(slot)
+            if target.security_profile >= 2 and not self.certificates.has_usable("CSMSRootCertificate"):
+                raise CannotConnect("no valid CSMSRootCertificate is installed to verify the CSMS")
+            if target.security_profile == 3 and not self.certificates.has_usable("ChargingStationCertificate"):
+                raise CannotConnect("no valid ChargingStationCertificate is installed for security profile 3")
+            return target
+
+    def setting(self, component: str, variable: str, default: int) -> int:
+        """An integer setting of the device model (retries, intervals) as it is now."""
+        with self.lock:
+            return self.model.read_int(component, variable, default=default)
+
+    def record_heartbeat_interval(self, seconds: int) -> None:
+        """The CSMS gave the heartbeat interval in its BootNotification answer (B01.FR.04): durable."""
+        with self.lock:
+            self.model.write_internal("OCPPCommCtrlr", "HeartbeatInterval", str(seconds))
+
+    def record_tls_peer(self, peer_der: bytes | None, host: str | None) -> None:
+        """A connection to the CSMS is open; ``peer_der`` is the server certificate it presented (TLS)."""
+        with self.lock:
+            self._tls_peer = (peer_der, host) if peer_der is not None else None
+
+    def live_connection(self) -> LiveConnection:
+        """The connection to the CSMS as the certificate rules see it (M04.FR.06/M04.FR.03)."""
+        level = self.network.security_state().active_security_profile
+        if self._tls_peer is None:
+            return LiveConnection(security_profile=level)
+        der, host = self._tls_peer
+        return LiveConnection(peer_leaf=x509.load_der_x509_certificate(der), host=host, security_profile=level)
+
+    def record_disconnected(self) -> None:
+        """The connection to the CSMS is gone: no root validates a live connection any more."""
+        with self.lock:
+            self._tls_peer = None
+
+    def record_connected(self, target: ConnectionTarget, subprotocol: str) -> None:
+        """The link is connected and accepted with ``target``: the slot becomes the active one.
+
+        A05.FR.06: after a connection at a higher security profile, the profiles below it are
+        removed and NetworkConfigurationPriority keeps only the others.
+        """
+        with self.lock, self.storage.unit_of_work():
+            self.network.set_active_slot(target.slot)  # OCPPCommCtrlr.ActiveNetworkProfile
+            self.connections.record_connected(target.slot, subprotocol)
+            removed = self.network.remove_profiles_below(target.security_profile)  # A05.FR.06
+            if removed:
+                kept = [s for s in self.priority() if s not in removed] or [target.slot]
+                self.model.write_internal("OCPPCommCtrlr", "NetworkConfigurationPriority", ",".join(map(str, kept)))
+        with self.lock:
+            live = self.live_connection()
+            if live.peer_leaf is not None:  # M05.FR.13: the new root validated this connection, the fallback goes
+                self.certificates.confirm_new_root(live.peer_leaf, live.host)
+
+    def csms_trust_store(self) -> bytes | None:
+        """The CSMS roots valid now, as PEM: what the link's TLS context trusts (None: there are none)."""
+        with self.lock:
+            return self.certificates.usable_bundle_pem("CSMSRootCertificate")
+
+    def run(self, request: Request) -> dict[str, Any] | OcppError:
         """Run a request that came through a door without an answer cache (the CSMS link).
 
         Same handlers, same validation, same durability as :meth:`handle`; never raises.
@@ -109,7 +189,7 @@ class Station:
         with self.lock:
             try:
                 with self._work(request):
-                    return self.dispatcher.run(request, size)
+                    return self.dispatcher.run(request)
             except Exception:
                 log.exception("%s: could not commit the request's effect", request.id)
                 return OcppError(ErrorCode.INTERNAL_ERROR, "the station could not store the result")
@@ -137,7 +217,7 @@ class Station:
                 log.info("%s was answered before: sent the same answer again, executed nothing", request.id)
                 return Answer(given.body, request.id, "repeated, answered from the answer cache")
             with self._work(request):
-                answer = self.dispatcher.execute(request, len(raw))
+                answer = self.dispatcher.execute(request)
                 if answer.body is not None:
                     self.answers.remember(request.id, answer.body, identity,
                                           durable=request.action in MUTATING_ACTIONS)

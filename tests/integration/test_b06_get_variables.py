@@ -415,19 +415,36 @@ def _big_get_request(items: int, version: str) -> tuple[str, str]:
 
 
 @version_param
-def test_B06_FR_17_more_bytes_than_bytes_per_message_is_format_violation(oem: OemClient, version: str) -> None:
-    max_items = _items_limit(oem, version)
-    bytes_result = get_one(oem, element("DeviceDataCtrlr", "BytesPerMessage", variable_instance="GetVariables"),
-                           version)
-    max_bytes = int(bytes_result["attributeValue"])
-    request_id, body = _big_get_request(max_items, version)
-    assert len(body.encode()) > max_bytes, "cannot build a schema-valid request this large within the item limit"
-    assert len(json.loads(body)["data"]["payload"]["getVariableData"]) <= max_items
-    oem.publish(body)
-    answer = oem.wait_for(request_id)
-    check_response(answer, "GetVariables", version)
-    assert answer["data"]["message_type"] == "CallError", answer
-    assert answer["data"]["error_code"] == "FormatViolation"
+def test_B06_FR_17_the_limit_measures_the_ocpp_message_not_the_envelope(tmp_path: Path, version: str) -> None:
+    """Issue 13: with BytesPerMessage[GetVariables] = 600, a GetVariables whose OCPP-J CALL frame is 600
+    bytes is answered although its MQTT envelope (names written with \\u escapes) is far larger; with a
+    frame of 601 bytes it is FormatViolation. The CSMS door measures the same (test_connection_facts.py)."""
+    station = Station(Config(limits=Limits(bytes_per_message_get_variables=600), data_dir=tmp_path / "data"))
+    try:
+        def ask(frame_bytes: int) -> tuple[int, dict[str, Any]]:
+            request_id = str(uuid.uuid4())
+            names = ["C" * 50] * 4
+            def frame(last: int) -> str:
+                elements = [{"component": {"name": n}, "variable": {"name": v}}
+                            for n, v in [*((n, "V") for n in names), ("D" * 50, "W" * last)]]
+                return json.dumps([2, request_id, "GetVariables", {"getVariableData": elements}],
+                                  separators=(",", ":"))
+            [last] = [m for m in range(1, 51) if len(frame(m)) == frame_bytes]
+            payload = ",".join(f'{{"component":{{"name":{_escaped(n)}}},"variable":{{"name":{_escaped(v)}}}}}'
+                               for n, v in [*((n, "V") for n in names), ("D" * 50, "W" * last)])
+            raw = (f'{{"id":"{request_id}","name":"ocpp_message","type":"request","data":{{"ocpp_version":'
+                   f'"{version}","message_name":"GetVariables","payload":{{"getVariableData":[{payload}]}}}}}}')
+            answer = orjson.loads(station.handle(raw.encode()).body)
+            check_response(answer, "GetVariables", version)
+            return len(raw), answer["data"]
+
+        raw, data = ask(600)
+        assert raw > 1500 and data["message_type"] == "CallResult", (raw, data)
+        _, data = ask(601)
+        assert data["message_type"] == "CallError" and data["error_code"] == "FormatViolation", data
+        assert data["error_details"] == {"limit": 600, "received": 601}
+    finally:
+        station.close()
 
 
 @version_param
@@ -447,18 +464,20 @@ def test_B06_FR_17_bytes_limit_in_process(tmp_path: Path, version: str) -> None:
     station = Station(Config(limits=Limits(bytes_per_message_get_variables=500), data_dir=tmp_path / "data"))
     try:
         def ask(elements: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
-            raw = orjson.dumps(envelope("GetVariables", {"getVariableData": elements}, version))
-            answer = orjson.loads(station.handle(raw).body)
+            request = envelope("GetVariables", {"getVariableData": elements}, version)
+            frame = orjson.dumps([2, request["id"], "GetVariables", request["data"]["payload"]])
+            answer = orjson.loads(station.handle(orjson.dumps(request)).body)
             check_response(answer, "GetVariables", version)
-            return len(raw), answer["data"]
+            return len(frame), answer["data"]  # B06.FR.17 measures the OCPP-J CALL frame
 
         limit_element = element("DeviceDataCtrlr", "BytesPerMessage", variable_instance="GetVariables")
         size, data = ask([limit_element])
         assert size <= 500
         assert data["payload"]["getVariableResult"][0]["attributeValue"] == "500"
 
-        size, data = ask([element("OCPPCommCtrlr", "OfflineThreshold")] * 5)
+        size, data = ask([element("OCPPCommCtrlr", "OfflineThreshold")] * 7)
         assert size > 500
         assert data["message_type"] == "CallError" and data["error_code"] == "FormatViolation"
+        assert data["error_details"]["limit"] == 500 and data["error_details"]["received"] > 500
     finally:
         station.close()

@@ -429,10 +429,11 @@ def test_b01_boot_status_and_heartbeat(rigs: Callable[..., Rig], csmss: Callable
     assert boot["chargingStation"] == {"vendorName": "LinkTestVendor", "model": "LT-7", "serialNumber": "SN-4711",
                                        "firmwareVersion": "9.8.7"}, boot
     assert boot["reason"] == "PowerUp"
-    # The URL ends with the identity; Basic auth user = identity; the 2.0.1 subprotocol is offered.
+    # The URL ends with the identity; Basic auth user = identity; every version the station runs is
+    # offered, 2.1 first, whatever the profile says (issue 13); this CSMS picks 2.0.1.
     accepted = [h for h in csms.handshakes if h["authorization"] is not None]
     assert accepted and accepted[-1]["path"] == f"/ocpp/{IDENTITY}", csms.handshakes
-    assert accepted[-1]["subprotocols"] == [V201], csms.handshakes
+    assert accepted[-1]["subprotocols"] == ["ocpp2.1, ocpp2.0.1"], csms.handshakes
 
     heartbeats = csms.wait_for("Heartbeat", count=3, timeout=10, why=lambda: rig.log()[-3000:])
     statuses = csms.payloads("StatusNotification")
@@ -515,7 +516,7 @@ def test_a00_security_profile_2_needs_the_installed_root(rigs: Callable[..., Rig
     rig = rigs(network_config(csms.url, security_profile=2))
     rig.prepare()
     # No CSMSRootCertificate yet: the station says why it cannot use the slot and moves on.
-    wait_logged(rig, "no CSMSRootCertificate")
+    wait_logged(rig, "no valid CSMSRootCertificate")
     assert "moving on" in rig.log()
     assert not csms.received("BootNotification") and not csms.handshakes
 

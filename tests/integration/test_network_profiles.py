@@ -238,7 +238,8 @@ def default_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
 
 BASELINE = profile(ocppCsmsUrl="wss://baseline.example.com/ocpp", securityProfile=2, messageTimeout=42)
 BASELINE_READ = {"OcppCsmsUrl": "wss://baseline.example.com/ocpp", "OcppInterface": "Wired0", "OcppTransport": "JSON",
-                 "OcppVersion": "OCPP20", "MessageTimeout": "42", "SecurityProfile": "2", "Identity": "",
+                 "OcppVersion": "OCPP20", "MessageTimeout": "42", "SecurityProfile": "2",
+                 "Identity": "CS0000000001",  # B09.FR.28/issue 13: the identity the station uses on the slot
                  "VpnEnabled": "false", "ApnEnabled": "false"}
 
 
@@ -481,18 +482,15 @@ def test_b09_fr_09_identity_and_password_stored_password_never_shown(default_rig
 
     assert rig.network_configuration(3) == {
         "OcppCsmsUrl": "wss://csms21.example.com/ocpp", "OcppInterface": "Wireless0", "OcppTransport": "JSON",
-        "OcppVersion": "", "MessageTimeout": "61", "SecurityProfile": "2", "Identity": "CS-21-ident",
+        # issue 13: a profile without ocppVersion reports what the station offers first
+        "OcppVersion": "OCPP21", "MessageTimeout": "61", "SecurityProfile": "2", "Identity": "CS-21-ident",
         "VpnEnabled": "false", "ApnEnabled": "false"}
     # B06.FR.09: write-only.
     [secret] = rig.get_results({"name": "NetworkConfiguration", "instance": "3"}, ["BasicAuthPassword"], V21)
     assert secret["attributeStatus"] == "Rejected", secret
     assert secret["attributeStatusInfo"]["reasonCode"] == "WriteOnly"
     assert "attributeValue" not in secret
-    # Read-only variables (the profile is changed with SetNetworkProfile).
-    for variable in NETWORK_CONFIGURATION_VARIABLES:
-        result = rig.set_variable({"name": "NetworkConfiguration", "instance": "3"}, variable, "1", V21)
-        assert result["attributeStatus"] == "Rejected", result
-        assert result["attributeStatusInfo"]["reasonCode"] == "ReadOnly", result
+    # Writable since issue 13 (B09.FR.10): tests/integration/test_connection_facts.py.
 
     # 2.1 adds the interface "Any".
     assert rig.set_network_profile(4, profile(ocppVersion="OCPP21", ocppInterface="Any"), V21) == {"status": "Accepted"}

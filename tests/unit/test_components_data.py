@@ -9,6 +9,8 @@ from importlib.resources import files
 
 import pytest
 
+from ocpp_station.station.network import BASIC_AUTH_PASSWORD_MAX, BASIC_AUTH_PASSWORD_MIN
+
 DATA_TYPES = {"string", "decimal", "integer", "dateTime", "boolean", "OptionList", "SequenceList", "MemberList"}
 LIST_TYPES = {"OptionList", "SequenceList", "MemberList"}
 ATTRIBUTE_TYPES = {"Actual", "Target", "MinSet", "MaxSet"}
@@ -272,7 +274,12 @@ def test_selected_facts() -> None:
     assert timeout["attributes"][0]["mutability"] == "ReadOnly"
     password = by_key[("SecurityCtrlr", "BasicAuthPassword", None)]
     assert password["attributes"][0]["mutability"] == "WriteOnly"
-    assert (password["minLimit"], password["maxLimit"]) == (16, 40)
+    # A00.FR.205: 16 characters at least; maxLimit between 40 and 64 — 64, the one rule of station.network
+    limits = (BASIC_AUTH_PASSWORD_MIN, BASIC_AUTH_PASSWORD_MAX)
+    assert (password["minLimit"], password["maxLimit"]) == limits == (16, 64)
+    slot_password = next(v for c, v in VARIABLES
+                         if (c["name"], v["name"]) == ("NetworkConfiguration", "BasicAuthPassword"))
+    assert (slot_password["minLimit"], slot_password["maxLimit"]) == limits
     priority = by_key[("OCPPCommCtrlr", "NetworkConfigurationPriority", None)]
     assert priority["dataType"] == "SequenceList"
     assert priority.get("rebootRequired") is True

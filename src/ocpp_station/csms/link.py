@@ -22,6 +22,7 @@ import random
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
@@ -30,9 +31,9 @@ from ..app import Station
 from ..repeats import RepeatedLog
 from ..rpc.envelope import Request
 from ..rpc.errors import ErrorCode, OcppError
-from ..station.network import NetworkProfile
+from ..station.connections import CannotConnect, ConnectionTarget
 from . import frames
-from .connection import CannotConnect, endpoint
+from .connection import endpoint
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ class CsmsRefused(Exception):
 class CsmsLink:
     def __init__(self, station: Station):
         self._station = station
-        self._model = station.model
         self._reset = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         station.on_reset(lambda: self._loop.call_soon_threadsafe(self._reset_requested))
@@ -58,104 +58,105 @@ class CsmsLink:
         self._repeats = RepeatedLog(log)  # the walk's failures recur every few seconds: said once, then every 10 min
 
     def _reset_requested(self) -> None:
-        """An accepted Reset (from either door): reconnect — but only after the CSMS has its answer."""
+        """An accepted Reset (from either door): reconnect — but only after the CSMS has its answer.
+
+        The request stays pending until the link acts on it, whatever it is doing: connected, the
+        session closes and the walk starts again from the top; between attempts or while waiting to
+        retry, the walk starts again from the top at once. An Accepted Reset always happens.
+        """
         self._boot_reason = "RemoteReset"
         if self._answering:
             self._reset_after_answer = True
         else:
             self._reset.set()
 
+    async def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds``, or less if a Reset comes; True when it did (the walk then starts over)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._reset.wait(), seconds)
+        return self._reset.is_set()
+
     # -- the walk through the priority list ----------------------------------------------------
 
     async def run(self) -> None:
         """Keep a connection to the CSMS, forever (cancel to stop)."""
         while True:
-            for slot in self._priority():
-                with self._station.lock:
-                    profile = self._station.network.profiles().get(slot)
-                if profile is None:
-                    self._repeats.log(logging.WARNING, f"empty {slot}",
-                                "CSMS link: slot %d in NetworkConfigurationPriority holds no profile; skipped", slot)
-                    continue
-                if await self._try_slot(profile):
+            self._reset.clear()  # the walk starts from the top: whatever Reset came before is done
+            for slot in self._station.priority():
+                if await self._try_slot(slot) or self._reset.is_set():
                     break  # connected, then lost (or reset): start again from the top
             else:
-                await asyncio.sleep(self._backoff(0))  # a whole round failed: breathe before the next
-
-    def _priority(self) -> list[int]:
-        with self._station.lock:
-            value = self._model.read("OCPPCommCtrlr", "NetworkConfigurationPriority") or "1"
-        return [int(slot) for slot in value.split(",") if slot.strip().isdigit()]
+                await self._pause(self._backoff(0))  # a whole round failed: breathe before the next
 
     def _backoff(self, attempt: int) -> float:
         """RetryBackOffWaitMinimum doubled per attempt up to RetryBackOffRepeatTimes, plus random range."""
-        minimum = self._model.read_int("OCPPCommCtrlr", "RetryBackOffWaitMinimum", default=1)
-        repeat = self._model.read_int("OCPPCommCtrlr", "RetryBackOffRepeatTimes", default=2)
-        spread = self._model.read_int("OCPPCommCtrlr", "RetryBackOffRandomRange", default=2)
+        minimum = self._station.setting("OCPPCommCtrlr", "RetryBackOffWaitMinimum", default=1)
+        repeat = self._station.setting("OCPPCommCtrlr", "RetryBackOffRepeatTimes", default=2)
+        spread = self._station.setting("OCPPCommCtrlr", "RetryBackOffRandomRange", default=2)
         return minimum * 2 ** min(attempt, repeat) + random.uniform(0, spread)
 
-    async def _try_slot(self, profile: NetworkProfile) -> bool:
+    async def _try_slot(self, slot: int) -> bool:
         """Up to NetworkProfileConnectionAttempts tries; True once a session was established."""
-        attempts = max(self._model.read_int("OCPPCommCtrlr", "NetworkProfileConnectionAttempts", default=3), 1)
+        attempts = max(self._station.setting("OCPPCommCtrlr", "NetworkProfileConnectionAttempts", default=3), 1)
         for attempt in range(attempts):
             try:
-                target = endpoint(profile, identity=self._model.read("SecurityCtrlr", "Identity") or "",
-                                  password=self._password(), data_dir=self._station.config.data_dir)
+                target = self._station.connection_target(slot)
+                ends = endpoint(target, data_dir=self._station.config.data_dir, roots=self._station.csms_trust_store())
             except CannotConnect as why:
-                self._repeats.log(logging.WARNING, f"unusable {profile.slot} {why}",
-                            "CSMS link: slot %d cannot be used: %s; moving on", profile.slot, why)
+                self._repeats.log(logging.WARNING, f"unusable {slot} {why}",
+                                  "CSMS link: slot %d cannot be used: %s; moving on", slot, why)
                 return False
-            described = target.describe(profile)
+            described = target.describe()
             self._repeats.log(logging.INFO, f"connecting {described}",
-                        "CSMS link: connecting to %s, attempt %d/%d", described, attempt + 1, attempts)
+                              "CSMS link: connecting to %s, attempt %d/%d", described, attempt + 1, attempts)
             try:
-                timeout = float(profile.data.get("messageTimeout", 30))
-                async with connect(target.url, subprotocols=list(target.subprotocols),  # type: ignore[arg-type]
-                                   additional_headers=target.headers, ssl=target.ssl_context,
+                timeout = float(target.message_timeout or 30)
+                async with connect(ends.url, subprotocols=list(ends.subprotocols),  # type: ignore[arg-type]
+                                   additional_headers=ends.headers, ssl=ends.ssl_context,
                                    open_timeout=timeout, ping_interval=self._ping_interval(),
                                    max_size=2**20) as ws:
-                    if ws.subprotocol not in target.subprotocols:
-                        self._repeats.log(logging.WARNING, f"no version {target.url}",
-                                    "CSMS link: %s agreed on no OCPP version we offered", target.url)
+                    if ws.subprotocol not in ends.subprotocols:
+                        self._repeats.log(logging.WARNING, f"no version {ends.url}",
+                                          "CSMS link: %s agreed on no OCPP version we offered", ends.url)
                     else:
-                        await self._session(ws, profile, timeout)
+                        await self._session(ws, target, timeout)
                         return True
             except (OSError, TimeoutError, websockets.InvalidHandshake, websockets.InvalidURI, CsmsRefused) as error:
                 self._repeats.log(logging.WARNING, f"failed {described} {error}",
-                            "CSMS link: %s failed: %s", described, error)
+                                  "CSMS link: %s failed: %s", described, error)
                 if self._accepted:
                     return True
             except websockets.ConnectionClosed as closed:
-                self._repeats.log(logging.WARNING, f"closed {target.url} {closed}",
-                            "CSMS link: the connection to %s closed (%s)", target.url, closed)
+                self._repeats.log(logging.WARNING, f"closed {ends.url} {closed}",
+                                  "CSMS link: the connection to %s closed (%s)", ends.url, closed)
                 if self._accepted:
                     return True
             finally:
                 self._accepted = False
-            if attempt + 1 < attempts:
-                await asyncio.sleep(self._backoff(attempt))
-        self._repeats.log(logging.WARNING, f"slot failed {profile.slot}",
-                    "CSMS link: slot %d failed %d time(s); moving on to the next slot", profile.slot, attempts)
+                self._station.record_disconnected()
+            if attempt + 1 < attempts and await self._pause(self._backoff(attempt)):
+                return False  # a Reset: the walk starts again from the top
+            if self._reset.is_set():
+                return False
+        self._repeats.log(logging.WARNING, f"slot failed {slot}",
+                          "CSMS link: slot %d failed %d time(s); moving on to the next slot", slot, attempts)
         return False
 
-    def _password(self) -> str | None:
-        with self._station.lock:
-            found = self._model.find_internal("SecurityCtrlr", "BasicAuthPassword")
-            return None if found is None else self._model.current_value(found)
-
     def _ping_interval(self) -> float | None:
-        seconds = self._model.read_int("OCPPCommCtrlr", "WebSocketPingInterval", default=30)
+        seconds = self._station.setting("OCPPCommCtrlr", "WebSocketPingInterval", default=30)
         return float(seconds) if seconds > 0 else None  # 0 switches pings off
 
     # -- one connection ---------------------------------------------------------------------------
 
-    async def _session(self, ws: ClientConnection, profile: NetworkProfile, timeout: float) -> None:
-        version = ws.subprotocol or "ocpp2.0.1"
-        self._reset.clear()
+    async def _session(self, ws: ClientConnection, target: ConnectionTarget, timeout: float) -> None:
+        version = ws.subprotocol or target.offered_versions[-1]
+        ssl_object = ws.transport.get_extra_info("ssl_object")
+        peer = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        self._station.record_tls_peer(peer, urlsplit(target.url).hostname)  # M04.FR.06: the root in use
         reader = asyncio.create_task(self._read(ws, version))
         try:
-            await self._boot(ws, profile, version, timeout)
-            await self._after_boot(ws, profile, timeout)
+            await self._boot(ws, version, timeout)
+            await self._after_boot(ws, target, version, timeout)
             resets = asyncio.create_task(self._reset.wait())
             heartbeat = asyncio.create_task(self._heartbeat(ws, timeout))
             done, _ = await asyncio.wait({reader, resets, heartbeat}, return_when=asyncio.FIRST_COMPLETED)
@@ -174,7 +175,7 @@ class CsmsLink:
             with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
                 await reader
 
-    async def _boot(self, ws: ClientConnection, profile: NetworkProfile, version: str, timeout: float) -> None:
+    async def _boot(self, ws: ClientConnection, version: str, timeout: float) -> None:
         """B01–B03: BootNotification until Accepted; Pending/Rejected wait the interval the CSMS gives."""
         identity = self._station.config.station
         payload = {"reason": self._boot_reason, "chargingStation": {
@@ -187,36 +188,26 @@ class CsmsLink:
             if status == "Accepted":
                 self._accepted, self._rejected = True, False
                 self._boot_reason = "PowerUp"
-                if interval > 0:  # B01.FR.?: the heartbeat interval is the CSMS's
-                    self._station_write("OCPPCommCtrlr", "HeartbeatInterval", str(interval))
+                if interval > 0:  # B01.FR.04: the heartbeat interval is the CSMS's
+                    self._station.record_heartbeat_interval(interval)
                 return
             self._rejected = status == "Rejected"
             await asyncio.sleep(interval if interval > 0 else self._backoff(1))
 
-    async def _after_boot(self, ws: ClientConnection, profile: NetworkProfile, timeout: float) -> None:
-        network = self._station.network
-        with self._station.lock:
-            network.set_active_slot(profile.slot)  # OCPPCommCtrlr.ActiveNetworkProfile
-            removed = network.remove_profiles_below(profile.security_profile)  # A05.FR.06
-        if removed:
-            kept = [s for s in self._priority() if s not in removed] or [profile.slot]
-            self._station_write("OCPPCommCtrlr", "NetworkConfigurationPriority", ",".join(map(str, kept)))
+    async def _after_boot(self, ws: ClientConnection, target: ConnectionTarget, version: str, timeout: float) -> None:
+        self._station.record_connected(target, version)  # the active slot; A05.FR.06; M05.FR.13
         now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         for evse in self._station.config.evses:
             for connector in evse.connectors:
                 await self._call(ws, "StatusNotification", {"timestamp": now, "connectorStatus": "Available",
                                                             "evseId": evse.id, "connectorId": connector.id}, timeout)
-        log.info("CSMS link: connected and accepted on slot %d", profile.slot)
+        log.info("CSMS link: connected and accepted on slot %d (%s)", target.slot, version)
         self._repeats.forget()  # a failure after this one is news
 
     async def _heartbeat(self, ws: ClientConnection, timeout: float) -> None:
         while True:
-            await asyncio.sleep(max(self._model.read_int("OCPPCommCtrlr", "HeartbeatInterval", default=60), 1))
+            await asyncio.sleep(max(self._station.setting("OCPPCommCtrlr", "HeartbeatInterval", default=60), 1))
             await self._call(ws, "Heartbeat", {}, timeout)
-
-    def _station_write(self, component: str, variable: str, value: str) -> None:
-        with self._station.lock:
-            self._model.write_internal(component, variable, value)
 
     # -- frames both ways -------------------------------------------------------------------------
 
@@ -245,7 +236,7 @@ class CsmsLink:
             if isinstance(frame, frames.Call):
                 self._answering = True
                 try:
-                    await ws.send(await self._answer(frame, version, len(text)))
+                    await ws.send(await self._answer(frame, version))
                 finally:
                     self._answering = False
                 if self._reset_after_answer:  # the answer is out: now the Reset may close the connection
@@ -260,12 +251,12 @@ class CsmsLink:
                 if future is not None and not future.done():
                     future.set_exception(CsmsRefused(f"CALLERROR {frame.code}: {frame.description}"))
 
-    async def _answer(self, call: frames.Call, version: str, size: int) -> str:
+    async def _answer(self, call: frames.Call, version: str) -> str:
         if self._rejected:  # B03: nothing but BootNotification while Rejected
             return frames.call_error(call.id, OcppError(ErrorCode.SECURITY_ERROR, "BootNotification was rejected"),
                                      version)
         request = Request(call.id, version, call.action, call.payload)
-        outcome = await asyncio.to_thread(self._station.run, request, size)
+        outcome = await asyncio.to_thread(self._station.run, request)
         if isinstance(outcome, OcppError):
             return frames.call_error(call.id, outcome, version)
         return frames.call_result(call.id, outcome)

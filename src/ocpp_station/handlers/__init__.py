@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
+
+from .. import exact_json
 
 
 @dataclass(frozen=True)
@@ -14,7 +17,17 @@ class Call:
     ocpp_version: str  # "ocpp1.6", "ocpp2.0.1" or "ocpp2.1"
     action: str
     payload: dict[str, Any]
-    size: int  # bytes of the message as received (B06.FR.17 measures the message)
+    message_id: str = ""
+
+    @cached_property
+    def frame_size(self) -> int:
+        """Bytes of this request as an OCPP-J CALL frame, ``[2,"<id>","<Action>",{…}]``, compact.
+
+        What B06.FR.17 (BytesPerMessage) measures: the OCPP message, the same on every door — not
+        the MQTT envelope around it, nor the whitespace a CSMS happened to send. Computed only by a
+        handler that has such a limit.
+        """
+        return len(exact_json.dumps([2, self.message_id, self.action, self.payload]))
 
     @property
     def version(self) -> str:

@@ -62,10 +62,10 @@ def _enforce_limits(limits: tuple[int, int], call: Call, items: int, which: str)
         raise OcppError(ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION,
                         f"{items} elements exceed ItemsPerMessage[{which}] = {max_items}",
                         {"limit": max_items, "received": items})
-    if max_bytes and call.size > max_bytes:
+    if max_bytes and call.frame_size > max_bytes:  # the OCPP-J CALL frame, whatever door it came through
         raise OcppError(ErrorCode.FORMAT_VIOLATION,
-                        f"{call.size} bytes exceed BytesPerMessage[{which}] = {max_bytes}",
-                        {"limit": max_bytes, "received": call.size})
+                        f"the {which} message of {call.frame_size} bytes exceeds BytesPerMessage[{which}] = "
+                        f"{max_bytes}", {"limit": max_bytes, "received": call.frame_size})
 
 
 def get_variables(model: DeviceModel) -> Handler:

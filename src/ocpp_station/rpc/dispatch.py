@@ -102,21 +102,21 @@ class Dispatcher:
             log.exception("unexpected failure while reading a message")
             return self._error(UNKNOWN_ID, None, OcppError(ErrorCode.INTERNAL_ERROR, "internal error"))
 
-    def execute(self, request: Request, size: int) -> Answer:
-        """Run ``request`` (of ``size`` bytes as received) and build its envelope answer. Never raises."""
-        outcome = self.run(request, size)
+    def execute(self, request: Request) -> Answer:
+        """Run ``request`` and build its envelope answer. Never raises."""
+        outcome = self.run(request)
         if isinstance(outcome, OcppError):
             return self._error(request.id, request.ocpp_version, outcome)
         return Answer(encode(call_result(request, outcome)), request.id, "CallResult")
 
-    def run(self, request: Request, size: int) -> dict[str, Any] | OcppError:
+    def run(self, request: Request) -> dict[str, Any] | OcppError:
         """Run ``request``: the CALLRESULT payload, or the error for a CALLERROR. Never raises.
 
         This is what every door shares; each formats the outcome its own way (a Josev envelope
         over MQTT, an OCPP-J frame towards the CSMS).
         """
         try:
-            return self._call(request, size)
+            return self._call(request)
         except OcppError as error:
             log.info("%s %s %s → CallError %s: %s", request.id, request.ocpp_version, request.action,
                      error.code.value, error.description)
@@ -133,7 +133,7 @@ class Dispatcher:
         """The CALLERROR answer ``error`` for ``request``, which a door decided not to run."""
         return self._error(request.id, request.ocpp_version, error)
 
-    def _call(self, request: Request, size: int) -> dict[str, Any]:
+    def _call(self, request: Request) -> dict[str, Any]:
         version, action = request.ocpp_version, request.action
         handler = self._routes.get((version, action))
         if handler is None:
@@ -141,7 +141,7 @@ class Dispatcher:
         violation = self._schemas.check(version, action, "request", request.payload)
         if violation is not None:
             raise violation.to_error(f"{action}Request")
-        payload = handler(Call(version, action, request.payload, size))
+        payload = handler(Call(version, action, request.payload, request.id))
         problem = self._schemas.check(version, action, "response", payload)
         if problem is not None:
             log.error("%s built a %sResponse that violates the official schema at %s (%s)",

@@ -19,6 +19,7 @@ Nothing here knows about JSON envelopes, schemas or MQTT.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -137,9 +138,14 @@ class ValueStore(Protocol):
 
     def after_commit(self, action: Callable[[], None]) -> None: ...
 
+    def transaction(self) -> contextlib.AbstractContextManager[object]: ...
 
-Rule = Callable[[str], InvalidValue | None]
+
+Rule = Callable[[VariableDefinition, str], InvalidValue | None]
 """A domain rule on a value that the data type alone cannot express (e.g. B10: slots must exist)."""
+
+Writer = Callable[[VariableDefinition, str], None]
+"""Stores the value of a variable whose fact lives elsewhere (a network profile's field), durably."""
 
 
 @dataclass
@@ -153,6 +159,13 @@ class DeviceModel:
     """Values computed at read time, keyed by (component name, variable name); variable "*" stands
     for every variable of the component. The function gets the definition (to see instance, EVSE)."""
     rules: dict[tuple[str, str], Rule] = field(default_factory=dict)
+    views: Mapping[tuple[str, str], Writer] = field(default_factory=dict)
+    """Variables that are views of a fact kept elsewhere (one home for each fact, DESIGN rule 6),
+    keyed like ``live`` ("*" for every variable of a component): reading one asks ``live``,
+    writing one calls its writer instead of storing a row, so there is never a second copy."""
+    after_set: Mapping[tuple[str, str], Writer] = field(default_factory=dict)
+    """Called in the same transaction after a variable's value was stored (B09.FR.27: a new
+    SecurityCtrlr.BasicAuthPassword clears the active profile's own one)."""
 
     def __post_init__(self) -> None:
         self._components: dict[tuple, dict[tuple[str, str | None], VariableDefinition]] = {}
@@ -172,6 +185,12 @@ class DeviceModel:
                 if found is not None:
                     self._live_for[id(definition)] = found
         self.rules = {(c.casefold(), v.casefold()): f for (c, v), f in self.rules.items()}
+        self._views = {(c.casefold(), v.casefold()): f for (c, v), f in self.views.items()}
+        self._after_set = {(c.casefold(), v.casefold()): f for (c, v), f in self.after_set.items()}
+
+    def _hook(self, hooks: Mapping[tuple[str, str], Writer], definition: VariableDefinition) -> Writer | None:
+        component = definition.component.name.casefold()
+        return hooks.get((component, definition.name.casefold())) or hooks.get((component, "*"))
 
     # -- lookup ---------------------------------------------------------------------------------
 
@@ -264,8 +283,8 @@ class DeviceModel:
                 "TooLargeElement", f"longer than ConfigurationValueSize ({max_value_size})")), None
         invalid = validate(value, found.characteristics)  # B05.FR.07, B05.FR.08
         if invalid is None:
-            rule = self.rules.get((found.component.name.casefold(), found.name.casefold()))
-            invalid = rule(value) if rule is not None else None
+            rule = self._hook(self.rules, found)
+            invalid = rule(found, value) if rule is not None else None
         if invalid is not None:
             return Outcome(AttributeStatus.REJECTED, info=invalid), None
         status = AttributeStatus.REBOOT_REQUIRED if found.reboot_required else AttributeStatus.ACCEPTED
@@ -286,17 +305,31 @@ class DeviceModel:
         max_value_size = self._configuration_value_size
         outcomes: list[Outcome] = []
         writes: list[tuple[StoredKey, str]] = []
+        elsewhere: list[tuple[Writer, VariableDefinition, str]] = []  # views: stored in their own home
+        after: list[tuple[Writer, VariableDefinition, str]] = []
         for address, value in items:
             outcome, definition = self._check_set(address, value, ocpp_version, max_value_size)
             outcomes.append(outcome)
-            if definition is not None:
+            if definition is None:
+                continue
+            view = self._hook(self._views, definition)
+            if view is not None and address.attribute is AttributeType.ACTUAL:
+                elsewhere.append((view, definition, value))
+            else:
                 writes.append((stored_key(definition, address.attribute), value))
-        if not writes:
+                hook = self._hook(self._after_set, definition)
+                if hook is not None:
+                    after.append((hook, definition, value))
+        if not writes and not elsewhere:
             return outcomes
         try:
-            self.store.save_variable_values(writes)
+            with self.store.transaction():  # all or nothing, whatever home each value has
+                if writes:
+                    self.store.save_variable_values(writes)
+                for writer, definition, value in (*elsewhere, *after):
+                    writer(definition, value)
         except Exception:
-            log.exception("could not store %d variable value(s); answering Rejected", len(writes))
+            log.exception("could not store %d variable value(s); answering Rejected", len(writes) + len(elsewhere))
             failed = InvalidValue("InternalError", "the value could not be stored")
             return [Outcome(AttributeStatus.REJECTED, info=failed)
                     if o.status in (AttributeStatus.ACCEPTED, AttributeStatus.REBOOT_REQUIRED) else o

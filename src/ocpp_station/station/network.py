@@ -26,6 +26,32 @@ from .datatypes import InvalidValue
 # version is negotiated as a websocket subprotocol — but a profile asking for 1.x is one we cannot use.
 SPOKEN_OCPP_VERSIONS = frozenset({"OCPP20", "OCPP201", "OCPP21"})
 SECURITY_PROFILES = (1, 2, 3)
+REQUIRED_FIELDS = ("ocppCsmsUrl", "securityProfile", "ocppInterface", "ocppTransport", "messageTimeout")
+
+# A00.FR.205/304: a BasicAuthPassword is 16 characters at least, and at most the variable's maxLimit,
+# which must lie between 40 and 64: we take 64, the length 2.1 profiles allow (basicAuthPassword ≤ 64).
+# The one rule for a password, wherever it arrives: SetVariables of SecurityCtrlr.BasicAuthPassword or
+# NetworkConfiguration.BasicAuthPassword, or a 2.1 SetNetworkProfile.
+BASIC_AUTH_PASSWORD_MIN, BASIC_AUTH_PASSWORD_MAX = 16, 64
+IDENTITY_MAX = 48  # SecurityCtrlr.Identity maxLimit, NetworkConnectionProfileType.identity (2.1)
+
+
+def password_problem(password: str) -> InvalidValue | None:
+    """Why ``password`` cannot be a BasicAuthPassword (A00.FR.205), or None."""
+    if len(password) < BASIC_AUTH_PASSWORD_MIN:
+        return InvalidValue("InvalidValue", f"a BasicAuthPassword has at least {BASIC_AUTH_PASSWORD_MIN} characters")
+    if len(password) > BASIC_AUTH_PASSWORD_MAX:
+        return InvalidValue("InvalidValue", f"a BasicAuthPassword has at most {BASIC_AUTH_PASSWORD_MAX} characters")
+    return None
+
+
+def identity_problem(identity: str) -> InvalidValue | None:
+    """Why ``identity`` cannot be the station's identity (the Basic-auth user, A00.FR.204), or None."""
+    if not identity or len(identity) > IDENTITY_MAX:
+        return InvalidValue("InvalidValue", f"an identity has 1 to {IDENTITY_MAX} characters")
+    if ":" in identity:
+        return InvalidValue("InvalidValue", "an identity must not contain ':' (it is the Basic-auth user)")
+    return None
 
 
 @dataclass(frozen=True)
@@ -37,11 +63,31 @@ class NetworkProfile:
 
     @property
     def security_profile(self) -> int:
-        return int(self.data["securityProfile"])
+        """The profile's security profile; 0 for a profile still missing it (being written field by field)."""
+        return int(self.data.get("securityProfile", 0))
 
     @property
     def url(self) -> str:
-        return str(self.data["ocppCsmsUrl"])
+        return str(self.data.get("ocppCsmsUrl", ""))
+
+    @property
+    def identity(self) -> str | None:
+        """2.1: the profile's own Basic-auth identity, which wins over SecurityCtrlr.Identity for this slot."""
+        return self.data.get("identity") or None
+
+    @property
+    def password(self) -> str | None:
+        """2.1: the profile's own BasicAuthPassword, which wins over SecurityCtrlr.BasicAuthPassword."""
+        return self.data.get("basicAuthPassword") or None
+
+    @property
+    def message_timeout(self) -> int:
+        return int(self.data.get("messageTimeout", 0))
+
+    def with_fields(self, **fields: Any) -> NetworkProfile:
+        """This profile with ``fields`` set (None removes one): profiles are values, never edited in place."""
+        data = {k: v for k, v in {**self.data, **fields}.items() if v is not None}
+        return NetworkProfile(self.slot, data)
 
     def public(self) -> dict[str, Any]:
         """The profile without secrets: what logs and listings show."""
@@ -74,10 +120,43 @@ def downgrade_problem(new: int, state: SecurityState) -> InvalidValue | None:
                         f"security profile {new} is below the active profile {active}")  # B09.FR.04, A05.FR.10
 
 
+def field_problem(name: str, value: Any, *, interfaces: Sequence[str]) -> InvalidValue | None:
+    """Why one field of a NetworkConnectionProfileType cannot hold ``value`` (B09.FR.02, B09.FR.23), or None.
+
+    The rules a field obeys alone, shared by SetNetworkProfile and by SetVariables of a
+    NetworkConfiguration variable; :func:`check_profile` adds the rules between fields.
+    """
+    def bad(info: str) -> InvalidValue:
+        return InvalidValue("InvalidNetworkConf", info)
+
+    match name:
+        case "ocppTransport":
+            return None if value == "JSON" else bad("only the JSON transport is supported")  # OCPP 2.x has no SOAP
+        case "ocppVersion":
+            return None if value in SPOKEN_OCPP_VERSIONS else bad(
+                "the station speaks OCPP 2.0.1 and 2.1 (OCPP20, OCPP201, OCPP21)")
+        case "securityProfile":
+            return None if value in SECURITY_PROFILES else bad("security profile must be 1, 2 or 3")
+        case "ocppCsmsUrl":
+            problem = _url_problem(str(value))
+            return bad(problem) if problem else None
+        case "ocppInterface":
+            return None if value == "Any" or value in interfaces else bad(
+                f"the station has no interface {value}; it has {', '.join(interfaces)}")
+        case "messageTimeout":
+            return None if isinstance(value, int) and value >= 1 else bad("messageTimeout must be at least 1 s")
+        case "identity":
+            found = identity_problem(str(value))
+            return bad(found.additional_info) if found else None
+        case "basicAuthPassword":
+            found = password_problem(str(value))
+            return bad(found.additional_info) if found else None
+    return None
+
+
 def check_profile(profile: NetworkProfile, *, slots: Sequence[int], active_slot: int | None,
                   interfaces: Sequence[str], state: SecurityState) -> InvalidValue | None:
     """None when SetNetworkProfile may store ``profile`` (B09.FR.01), else why not."""
-    data = profile.data
     if profile.slot not in slots:  # B09.FR.05 (OCTT TC_B_43_CS uses 999)
         return InvalidValue("InvalidConfSlot", f"configuration slot {profile.slot} is not one of "
                                                f"{','.join(map(str, slots))}")
@@ -85,27 +164,28 @@ def check_profile(profile: NetworkProfile, *, slots: Sequence[int], active_slot:
         # Changing the connection in use is done by writing another slot and re-ordering the
         # priority list (B10); overwriting the live one could cut the station off.
         return InvalidValue("ActiveNetworkConf", f"slot {profile.slot} is the active network profile")
-    if data.get("ocppTransport") != "JSON":  # OCPP 2.x has no SOAP
-        return InvalidValue("InvalidNetworkConf", "only the JSON transport is supported")
-    if "ocppVersion" in data and data["ocppVersion"] not in SPOKEN_OCPP_VERSIONS:
-        return InvalidValue("InvalidNetworkConf", "the station speaks OCPP 2.0.1 and 2.1 (OCPP20, OCPP201, OCPP21)")
-    if profile.security_profile not in SECURITY_PROFILES:
-        return InvalidValue("InvalidNetworkConf", "security profile must be 1, 2 or 3")
-    url_problem = _url_problem(profile.url, profile.security_profile)
-    if url_problem:
-        return InvalidValue("InvalidNetworkConf", url_problem)
-    interface = data.get("ocppInterface")
-    if interface != "Any" and interface not in interfaces:
-        return InvalidValue("InvalidNetworkConf", f"the station has no interface {interface}; it has "
-                                                  f"{', '.join(interfaces)}")
-    if int(data.get("messageTimeout", 0)) < 1:
-        return InvalidValue("InvalidNetworkConf", "messageTimeout must be at least 1 s")
-    if ":" in str(data.get("identity", "")):
-        return InvalidValue("InvalidNetworkConf", "identity must not contain ':' (it is the Basic-auth user)")
+    return usable_problem(profile, interfaces=interfaces, state=state)
+
+
+def usable_problem(profile: NetworkProfile, *, interfaces: Sequence[str], state: SecurityState) -> InvalidValue | None:
+    """None when ``profile`` is complete and every field and pair of fields is acceptable, else why not.
+
+    What SetNetworkProfile checks (B09.FR.02/04/31) and what a slot added to
+    NetworkConfigurationPriority must pass (B09.FR.33/34/35), in one place.
+    """
+    missing = [name for name in REQUIRED_FIELDS if name not in profile.data]
+    if missing:
+        return InvalidValue("InvalidNetworkConf", f"slot {profile.slot} has no {', '.join(missing)}")
+    for name, value in profile.data.items():
+        problem = field_problem(name, value, interfaces=interfaces)
+        if problem is not None:
+            return problem
+    if profile.url.startswith("ws://") and profile.security_profile >= 2:  # profiles 2 and 3 are TLS
+        return InvalidValue("InvalidNetworkConf", f"security profile {profile.security_profile} needs a wss:// URL")
     return downgrade_problem(profile.security_profile, state)
 
 
-def _url_problem(url: str, security_profile: int) -> str | None:
+def _url_problem(url: str) -> str | None:
     try:
         parts = urlsplit(url)
         _ = parts.port  # raises on a malformed port
@@ -115,17 +195,21 @@ def _url_problem(url: str, security_profile: int) -> str | None:
         return "ocppCsmsUrl must be a ws:// or wss:// URL"
     if not parts.hostname:
         return "ocppCsmsUrl has no host"
-    if parts.scheme == "ws" and security_profile >= 2:  # profiles 2 and 3 are TLS
-        return f"security profile {security_profile} needs a wss:// URL"
     if parts.query or parts.fragment:
         return "ocppCsmsUrl must not have a query or fragment (the identity is appended to it)"
     return None
 
 
-def priority_rule(profiles: Callable[[], Mapping[int, NetworkProfile]], state: Callable[[], SecurityState],
+def priority_rule(profiles: Callable[[], Mapping[int, NetworkProfile]],
+                  usable: Callable[[NetworkProfile], InvalidValue | None],
                   has_csms_root: Callable[[], bool], has_station_certificate: Callable[[], bool]
                   ) -> Callable[[str], InvalidValue | None]:
-    """The check on a new NetworkConfigurationPriority value (B10.FR.01/02, A05.FR.02–04, A05.FR.08–10)."""
+    """The check on a new NetworkConfigurationPriority value (B10.FR.01/02, B09.FR.33–35, A05.FR.02–04/08–10).
+
+    Every slot listed must hold a complete, acceptable profile (``usable``: fields, downgrade) and
+    what its security profile needs must be there and *valid now*: a CSMS root for 2 and 3, the
+    station's own certificate for 3. An expired root cannot verify any CSMS: it does not count.
+    """
 
     def check(value: str) -> InvalidValue | None:
         stored = profiles()
@@ -133,16 +217,16 @@ def priority_rule(profiles: Callable[[], Mapping[int, NetworkProfile]], state: C
             profile = stored.get(slot)
             if profile is None:  # B10.FR.02
                 return InvalidValue("InvalidNetworkConf", f"slot {slot} holds no network profile")
+            problem = usable(profile)  # B09.FR.33/34 (2.1), B10.FR.02; A05.FR.08–10 (downgrades)
+            if problem is not None:
+                return InvalidValue(problem.reason_code, f"slot {slot}: {problem.additional_info}")
             level = profile.security_profile
             if level >= 2 and not has_csms_root():  # A05.FR.02
                 return InvalidValue("InvalidNetworkConf", f"slot {slot} uses security profile {level} but no "
-                                                          "CSMSRootCertificate is installed")
+                                                          "valid CSMSRootCertificate is installed")
             if level == 3 and not has_station_certificate():  # A05.FR.03
                 return InvalidValue("InvalidNetworkConf", f"slot {slot} uses security profile 3 but no "
-                                                          "ChargingStationCertificate is installed")
-            problem = downgrade_problem(level, state())
-            if problem is not None:
-                return InvalidValue(problem.reason_code, f"slot {slot}: {problem.additional_info}")
+                                                          "valid ChargingStationCertificate is installed")
         return None  # A05.FR.04, B10.FR.01
 
     return check

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from ..config import ConfigError, Network
 from .datatypes import InvalidValue
-from .network import NetworkProfile, SecurityState, check_profile
+from .network import NetworkProfile, SecurityState, check_profile, usable_problem
 from .storage import Storage
 
 log = logging.getLogger(__name__)
@@ -79,9 +79,29 @@ class NetworkStore:
         active = self.profiles().get(self.active_slot(), self._config_profile)
         return SecurityState(active.security_profile, self._network.allow_security_profile_downgrade)
 
+    @property
+    def interfaces(self) -> tuple[str, ...]:
+        return self._network.interfaces
+
     def check(self, profile: NetworkProfile) -> InvalidValue | None:
+        """SetNetworkProfile's check of ``profile`` (B09.FR.01–05, B09.FR.31)."""
         return check_profile(profile, slots=self.slots, active_slot=self.active_slot(),
                              interfaces=self._network.interfaces, state=self.security_state())
+
+    def usable(self, profile: NetworkProfile) -> InvalidValue | None:
+        """Whether ``profile`` may be connected with: complete, valid, no downgrade (B09.FR.33–35, A05)."""
+        return usable_problem(profile, interfaces=self._network.interfaces, state=self.security_state())
+
+    def profile(self, slot: int) -> NetworkProfile | None:
+        return self.profiles().get(slot)
+
+    def set_fields(self, slot: int, **fields: object) -> NetworkProfile:
+        """Change fields of the profile of ``slot`` (None removes one), durably; an empty slot gets a
+        profile of just these fields, which becomes usable once complete (NetworkConfiguration, 2.1)."""
+        current = self.profile(slot) or NetworkProfile(slot, {})
+        updated = current.with_fields(**fields)
+        self.save(updated)
+        return updated
 
     def save(self, profile: NetworkProfile) -> None:
         """Store ``profile`` durably (one transaction) — raises when it cannot."""
