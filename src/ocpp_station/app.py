@@ -11,20 +11,21 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
 
 from .config import Config
-from .handlers import provisioning, security
+from .errors import ErrorCode, OcppError
+from .handlers.routes import ROUTES
 from .rpc.dispatch import Answer, Dispatcher, Routes
 from .rpc.envelope import Request, fingerprint
-from .rpc.errors import ErrorCode, OcppError
 from .station.answers import AnswerCache
 from .station.certificate_store import CertificateStore
 from .station.certificates import LiveConnection
 from .station.connections import CannotConnect, Connections, ConnectionTarget
+from .station.datatypes import now_iso
 from .station.device_model import DeviceModel
 from .station.network import password_problem, priority_rule
 from .station.network_store import NetworkStore
@@ -33,14 +34,16 @@ from .station.storage import Storage
 
 log = logging.getLogger(__name__)
 
-VERSIONS_2X = ("ocpp2.0.1", "ocpp2.1")
-# Requests that may change state: their effect and answer commit together, with an fsync. The others
-# (reads) run outside any transaction and their answers are remembered in memory only.
-MUTATING_ACTIONS = frozenset({"SetVariables", "InstallCertificate", "DeleteCertificate", "SetNetworkProfile", "Reset"})
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+@dataclass(frozen=True)
+class NetworkOverview:
+    """What ``network list`` shows: the configuration slots and what is known of each."""
+
+    slots: tuple[int, ...]
+    priority: tuple[int, ...]
+    active: int
+    profiles: dict[int, dict[str, Any]]  # without secrets (NetworkProfile.public)
 
 
 class Station:
@@ -65,7 +68,7 @@ class Station:
         self.model = DeviceModel(
             definitions=build_definitions(config), store=self.storage,
             stored=self.storage.load_variable_values(),
-            live={("ClockCtrlr", "DateTime"): lambda _: _now(),
+            live={("ClockCtrlr", "DateTime"): lambda _: now_iso(),
                   ("SecurityCtrlr", "CertificateEntries"): lambda _: str(self.certificates.count()),
                   ("SecurityCtrlr", "SecurityProfile"): lambda _: str(self.network.security_state()
                                                                      .active_security_profile),
@@ -82,19 +85,12 @@ class Station:
             self.network.profiles, self.network.usable,
             has_csms_root=lambda: self.certificates.has_usable("CSMSRootCertificate"),  # A05.FR.02: valid
             has_station_certificate=lambda: self.certificates.has_usable("ChargingStationCertificate"))  # FR.03
-        routes: dict = {}
-        for version in VERSIONS_2X:
-            routes[(version, "GetVariables")] = provisioning.get_variables(self.model)
-            routes[(version, "SetVariables")] = provisioning.set_variables(self.model)
-            routes[(version, "SetNetworkProfile")] = provisioning.set_network_profile(self.network)
-            routes[(version, "Reset")] = provisioning.reset(self._reset)
-        for version in ("ocpp1.6", *VERSIONS_2X):
-            routes[(version, "InstallCertificate")] = security.install_certificate(self.certificates)
-            routes[(version, "DeleteCertificate")] = security.delete_certificate(self.certificates,
-                                                                                  self.live_connection)
-            routes[(version, "GetInstalledCertificateIds")] = security.get_installed_certificate_ids(
-                self.certificates)
-        self.routes: Routes = routes
+        self.routes: Routes = {(version.value, route.action): route.build(self)
+                               for route in ROUTES for version in route.versions}
+        # DESIGN rule 3: what may change state commits its effect and its answer together.
+        self._mutating = frozenset((version.value, route.action)
+                                   for route in ROUTES if route.mutates for version in route.versions)
+        routes = self.routes
         self.dispatcher = Dispatcher(routes, config.requests.max_bytes)
         self.answers = AnswerCache(self.storage, config.requests.answer_cache_size,
                                    config.requests.answer_cache_max_age_s, config.requests.answer_cache_memory_bytes)
@@ -103,9 +99,14 @@ class Station:
         """Call ``listener`` (from any thread) when a Reset is accepted: the CSMS link reconnects."""
         self._reset_listeners.append(listener)
 
-    def _reset(self) -> None:
+    def request_reset(self) -> None:
+        """A Reset was accepted (from either door): tell whoever re-establishes connections."""
         for listener in self._reset_listeners:
             listener()
+
+    def mutates(self, request: Request) -> bool:
+        """Whether ``request`` may change state (its route says so): then it commits with its answer."""
+        return (request.ocpp_version, request.action) in self._mutating
 
     def _station_password(self) -> str | None:
         """SecurityCtrlr.BasicAuthPassword as stored: the password of every slot without its own."""
@@ -139,6 +140,12 @@ class Station:
         """The CSMS gave the heartbeat interval in its BootNotification answer (B01.FR.04): durable."""
         with self.lock:
             self.model.write_internal("OCPPCommCtrlr", "HeartbeatInterval", str(seconds))
+
+    def network_overview(self) -> NetworkOverview:
+        """The slots, the priority list, the active slot and every profile without its secrets."""
+        with self.lock:
+            return NetworkOverview(self.network.slots, tuple(self.priority()), self.network.active_slot(),
+                                   dict(self.network.public_profiles()))
 
     def record_tls_peer(self, peer_der: bytes | None, host: str | None) -> None:
         """A connection to the CSMS is open; ``peer_der`` is the server certificate it presented (TLS)."""
@@ -194,6 +201,21 @@ class Station:
                 log.exception("%s: could not commit the request's effect", request.id)
                 return OcppError(ErrorCode.INTERNAL_ERROR, "the station could not store the result")
 
+    def run_now(self, request: Request) -> dict[str, Any] | OcppError | None:
+        """Run ``request`` at once if that cannot wait on a disk or on the other door, else None.
+
+        For a caller on an event loop, which must never block: a request that changes state
+        commits with an fsync, and the lock may be held by the other door, so those return None
+        and the caller runs :meth:`run` in a worker thread. A read while the lock is free — almost
+        every read — runs here, without the cost of a thread hop.
+        """
+        if self.mutates(request) or not self.lock.acquire(blocking=False):
+            return None
+        try:
+            return self.dispatcher.run(request)
+        finally:
+            self.lock.release()
+
     def handle(self, raw: bytes) -> Answer:
         """Answer one request: once only, its effect and its answer committed together. Never raises.
 
@@ -220,7 +242,7 @@ class Station:
                 answer = self.dispatcher.execute(request)
                 if answer.body is not None:
                     self.answers.remember(request.id, answer.body, identity,
-                                          durable=request.action in MUTATING_ACTIONS)
+                                          durable=self.mutates(request))
             return answer
         except Exception:
             # The commit failed (disk full, I/O error): whatever the handler answered did not happen.
@@ -229,7 +251,7 @@ class Station:
 
     def _work(self, request: Request) -> contextlib.AbstractContextManager[object]:
         """The transaction a request runs in: a durable unit of work if it may change state, else none."""
-        return self.storage.unit_of_work() if request.action in MUTATING_ACTIONS else contextlib.nullcontext()
+        return self.storage.unit_of_work() if self.mutates(request) else contextlib.nullcontext()
 
     def close(self) -> None:
         self.storage.close()

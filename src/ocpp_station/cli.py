@@ -18,8 +18,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from . import __version__, exact_json, oem_cli
 from .api.broker import KINDS
 from .config import Config, ConfigError, load
@@ -114,73 +112,6 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(args, "oem_handler"):  # get, set, certs, network: see oem_cli
         return args.oem_handler(args)
     return _call(args)
-
-
-# -- network ----------------------------------------------------------------------------------------
-
-def _network(args: argparse.Namespace) -> int:
-    from .app import Station
-    from .station.storage import StorageError
-
-    try:
-        config = load(args.config, overrides={"data_dir": args.data_dir})
-        station = Station(config)
-    except (ConfigError, StorageError) as error:
-        print(f"ocpp-station network: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        priority = (station.model.read("OCPPCommCtrlr", "NetworkConfigurationPriority") or "").split(",")
-        active = station.network.active_slot()
-        profiles = station.network.public_profiles()
-        for slot in station.network.slots:
-            marks = ("active " if slot == active else "") + (
-                f"priority {priority.index(str(slot)) + 1}" if str(slot) in priority else "")
-            profile = profiles.get(slot)
-            print(f"slot {slot}: {marks.strip() or '-'}")
-            print("  " + (orjson.dumps(profile, option=orjson.OPT_SORT_KEYS).decode() if profile else "(empty)"))
-        return EXIT_OK
-    finally:
-        station.close()
-
-
-# -- certs ------------------------------------------------------------------------------------------
-
-def _certs(args: argparse.Namespace) -> int:
-    from .station.certificate_store import OWN_USES, ROOT_USES, CertificateStore, ImportError_
-    from .station.storage import Storage, StorageError
-
-    try:
-        config = load(args.config, overrides={"data_dir": args.data_dir})
-        storage = Storage(config.data_dir)
-    except (ConfigError, StorageError) as error:
-        print(f"ocpp-station certs: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        store = CertificateStore(storage, config.data_dir, lambda: config.security.certificate_entries_max)
-        if args.certs_command == "list":
-            found = store.installed((*ROOT_USES, *OWN_USES))
-            for entry in found:
-                sha = entry.hash_data[next(iter(entry.hash_data))]
-                print(f"{entry.use:28} {entry.role:8} {entry.description}\n{'':37}"
-                      f"issuerNameHash {sha.issuer_name_hash[:16]}… issuerKeyHash {sha.issuer_key_hash[:16]}… "
-                      f"serial {sha.serial_number}" + (f"  (+{len(entry.children)} sub-CA)" if entry.children else ""))
-            if not found:
-                print("no certificates installed")
-            return EXIT_OK
-        try:
-            lines = store.import_own(args.use, args.certificate.read_bytes(), args.key.read_bytes())
-        except OSError as error:
-            print(f"ocpp-station certs import: cannot read {error.filename}: {error.strerror}", file=sys.stderr)
-            return EXIT_USAGE
-        except ImportError_ as error:
-            print(f"ocpp-station certs import: {error}", file=sys.stderr)
-            return EXIT_CALL_ERROR
-        print(f"imported {args.use}:")
-        for line in lines:
-            print(f"  {line}")
-        return EXIT_OK
-    finally:
-        storage.close()
 
 
 # -- serve ------------------------------------------------------------------------------------------

@@ -44,11 +44,7 @@ from paho.mqtt.properties import Properties
 from . import exact_json
 from .api.connection import NODELAY, BrokerAddress
 from .oem_types import (
-    _FROM_16,
-    _TO_16,
-    _TYPES_16,
     ATTRIBUTE_TYPES,
-    OCPP_VERSIONS,
     CallError,
     InstalledCertificate,
     SetVariableResult,
@@ -60,6 +56,7 @@ from .oem_types import (
     _reason,
     _text,
 )
+from .versions import OCPP_VERSIONS, V16, profile
 
 __all__ = [
     "ATTRIBUTE_TYPES",
@@ -280,10 +277,11 @@ class StationClient:
         ManufacturerRootCertificate when ``types`` is None). An empty list means NotFound.
         """
         wanted = list(types) if types is not None else None
-        if ocpp_version == "ocpp1.6":
+        if ocpp_version == V16:
+            names = profile(V16).certificate_names  # 1.6 name → the 2.x name
             found = []
-            for use in wanted if wanted is not None else [_FROM_16.get(t, t) for t in _TYPES_16]:
-                payload = await self.call("GetInstalledCertificateIds", {"certificateType": _TO_16.get(use, use)},
+            for use in wanted if wanted is not None else list(names.values()):
+                payload = await self.call("GetInstalledCertificateIds", {"certificateType": profile(V16).own_name(use)},
                                           ocpp_version=ocpp_version, timeout=timeout)
                 found += [InstalledCertificate(use, dict(h)) for h in payload.get("certificateHashData") or []]
             return found
@@ -298,7 +296,7 @@ class StationClient:
         """InstallCertificate of a root certificate (PEM text); in 1.6 CSMSRootCertificate is sent
         as CentralSystemRootCertificate."""
         text = pem.decode() if isinstance(pem, bytes) else pem
-        use = _TO_16.get(certificate_type, certificate_type) if ocpp_version == "ocpp1.6" else certificate_type
+        use = profile(ocpp_version).own_name(certificate_type)  # 1.6: CentralSystemRootCertificate
         payload = await self.call("InstallCertificate", {"certificateType": use, "certificate": text},
                                   ocpp_version=ocpp_version, timeout=timeout)
         return Status.from_ocpp(payload)

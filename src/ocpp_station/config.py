@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .station.network import identity_problem
+
 ENV_PREFIX = "OCPP_STATION_"
 SECTIONS = {"data_dir", "station", "evse", "limits", "security", "network", "requests", "csms", "mqtt"}
 
@@ -211,9 +213,9 @@ def _check(config: Config) -> None:
             raise ConfigError(f"connector ids of EVSE {evse.id} must be unique and start at 1")
         if evse.phases not in (0, 1, 3):
             raise ConfigError(f"EVSE {evse.id}: phases must be 0 (DC), 1 or 3")
-    identity = config.station.identity
-    if not identity or ":" in identity or len(identity) > 48:
-        raise ConfigError("station.identity must be 1–48 characters without ':'")
+    identity_rule = identity_problem(config.station.identity)  # the one rule, also for 2.1 profiles
+    if identity_rule is not None:
+        raise ConfigError(f"station.identity: {identity_rule.additional_info}")
     if config.security.certificate_entries_max < 1:
         raise ConfigError("security.certificate_entries_max must be at least 1")
     network = config.network

@@ -22,17 +22,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from . import exact_json
+from . import exact_json, local_cli
 from .client import CallError, InstalledCertificate, StationClient, VariableRef
+from .station.certificate_uses import ROOT_USES
+from .versions import V16, V21, V201
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
-V16, V201, V21 = "ocpp1.6", "ocpp2.0.1", "ocpp2.1"
 MAX_PROBED_SLOTS = 10
 NETWORK_VARIABLES = ("OcppCsmsUrl", "OcppInterface", "OcppTransport", "OcppVersion", "MessageTimeout",
                      "SecurityProfile", "Identity", "VpnEnabled", "ApnEnabled")
-ROOT_TYPES = ("CSMSRootCertificate", "ManufacturerRootCertificate", "V2GRootCertificate", "MORootCertificate",
-              "OEMRootCertificate")
-LISTED_TYPES = (*ROOT_TYPES, "V2GCertificateChain")
+ROOT_TYPES = ROOT_USES
+LISTED_TYPES = (*ROOT_USES, "V2GCertificateChain")  # what GetInstalledCertificateIds can be asked for
 
 EXIT_EPILOG = ("exit status: 0 success, 1 {refused}, 2 bad usage, "
                "3 the broker cannot be reached or no answer came within --timeout")
@@ -316,9 +316,7 @@ def _set(args: argparse.Namespace) -> int:
 # -- certs -------------------------------------------------------------------------------------------
 
 def _local_certs(args: argparse.Namespace) -> int:
-    from .cli import _certs  # the data-directory commands (import, and list --data-dir)
-
-    return _certs(args)
+    return local_cli.certs(args)  # the data-directory commands (import, and list --data-dir)
 
 
 def _certs_list(args: argparse.Namespace) -> int:
@@ -430,9 +428,8 @@ def _certs_delete(args: argparse.Namespace) -> int:
 
 def _network_list(args: argparse.Namespace) -> int:
     if args.data_dir is not None or args.config is not None:
-        from .cli import _network  # the data-directory view
 
-        return _network(args)
+        return local_cli.network_list(args)  # the data-directory view
 
     async def work(client: StationClient) -> int:
         version, timeout = args.ocpp_version, args.timeout

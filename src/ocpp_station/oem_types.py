@@ -13,14 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-OCPP_VERSIONS = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
 """The values of the envelope's ``ocpp_version``."""
 ATTRIBUTE_TYPES = ("Actual", "Target", "MinSet", "MaxSet")
 """OCPP 2.x AttributeEnumType."""
 
-_TO_16 = {"CSMSRootCertificate": "CentralSystemRootCertificate"}
-_FROM_16 = {v: k for k, v in _TO_16.items()}
-_TYPES_16 = ("CentralSystemRootCertificate", "ManufacturerRootCertificate")
 
 
 # -- errors ------------------------------------------------------------------------------------------

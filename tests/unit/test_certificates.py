@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
+from ocpp_station.handlers.base import status_info
 from ocpp_station.station.certificates import (
-    MAX_ADDITIONAL_INFO_LEN,
     CertificateHashData,
     CertificateRejected,
     HashAlgorithm,
@@ -250,7 +250,7 @@ def leaf(rsa_sub: x509.Certificate, rsa_sub_key: rsa.RSAPrivateKey) -> x509.Cert
 
 def assert_rejected(exc: CertificateRejected, *fragments: str) -> None:
     assert exc.reason_code == "InvalidCertificate"
-    assert 0 < len(exc.additional_info) <= MAX_ADDITIONAL_INFO_LEN
+    assert 0 < len(exc.additional_info) <= 512
     for fragment in fragments:
         assert fragment in exc.additional_info, exc.additional_info
 
@@ -840,8 +840,10 @@ def test_describe_without_common_name() -> None:
 def test_certificate_rejected_bounds() -> None:
     exc = CertificateRejected("x" * 2000)
     assert exc.reason_code == "InvalidCertificate"
-    assert len(exc.additional_info) == MAX_ADDITIONAL_INFO_LEN
     assert str(exc) == exc.additional_info
+    # cut once, per version, where it becomes a StatusInfo (512 in 2.0.1, 1024 in 2.1)
+    assert len(status_info(exc.reason_code, exc.additional_info, "ocpp2.0.1")["additionalInfo"]) == 512
+    assert len(status_info(exc.reason_code, exc.additional_info, "ocpp2.1")["additionalInfo"]) == 1024
     assert CertificateRejected("  ").additional_info  # never empty
     assert CertificateRejected("full", reason_code="TooLargeElement").reason_code == (
         "TooLargeElement"

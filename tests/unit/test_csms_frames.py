@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ocpp_station.csms.frames import Call, CallError, CallResult, FrameError, call_result, parse
-from ocpp_station.rpc.errors import ErrorCode
+from ocpp_station.errors import ErrorCode
 
 
 def test_the_three_frame_types_are_read() -> None:

@@ -8,6 +8,14 @@ from typing import Any
 
 import pytest
 
+from ocpp_station.errors import (
+    MAX_DESCRIPTION_LENGTH,
+    ErrorCode,
+    OcppError,
+    clip_description,
+    parse_wire_code,
+    wire_code,
+)
 from ocpp_station.rpc.envelope import (
     MAX_ID_LENGTH,
     STATION_OCPP_VERSION,
@@ -21,14 +29,6 @@ from ocpp_station.rpc.envelope import (
     fingerprint,
     parse_request,
     readable_id,
-)
-from ocpp_station.rpc.errors import (
-    MAX_DESCRIPTION_LENGTH,
-    ErrorCode,
-    OcppError,
-    clip_description,
-    parse_wire_code,
-    wire_code,
 )
 
 UUID = "2b0aa109-21a1-4f2f-bdbd-6cdf139e7bb1"

@@ -1,15 +1,19 @@
 """OCPP-J message frames (Part 4 §4): CALL ``[2, id, action, payload]``, CALLRESULT ``[3, id, payload]``,
 CALLERROR ``[4, id, code, description, details]``. Pure functions; no I/O.
+
+JSON goes through :mod:`ocpp_station.exact_json`, the path the MQTT door uses too: orjson's speed,
+with integers beyond 64 bits kept exact both ways and NaN/Infinity refused (RFC 8259 has no such
+numbers). Frames are written compact and in UTF-8 as they are (Part 4 §4.1.2: the whole message is
+UTF-8), not with ``\\u`` escapes.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..exact_json import refuse_constant
-from ..rpc.errors import ErrorCode, OcppError, clip_description, parse_wire_code, wire_code
+from ..errors import ErrorCode, OcppError, clip_description, parse_wire_code, wire_code
+from .. import exact_json
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 UNKNOWN_ID = "-1"  # Part 4 §4.2.3: the id of a CALLERROR about a message whose id could not be read
@@ -48,11 +52,11 @@ class FrameError(OcppError):
 def parse(text: str | bytes) -> Call | CallResult | CallError:
     """Read one frame, or raise :class:`FrameError` saying what to answer.
 
-    NaN and Infinity are refused: Python's parser takes them by default, and an answer echoing
-    one would not be JSON (RFC 8259 has no such numbers) for the CSMS either.
+    NaN and Infinity are refused (an answer echoing one would not be JSON for the CSMS either);
+    nesting too deep for the parser is refused, not raised (RecursionError on the exact path).
     """
     try:
-        frame = json.loads(text, parse_constant=refuse_constant)
+        frame = exact_json.loads(text)
     except (ValueError, RecursionError):
         raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "the message is not valid JSON") from None
     if not isinstance(frame, list) or len(frame) < 3:
@@ -72,14 +76,20 @@ def parse(text: str | bytes) -> Call | CallResult | CallError:
     raise FrameError(ErrorCode.MESSAGE_TYPE_NOT_SUPPORTED, f"message type {kind!r} is not supported", message_id)
 
 
+def _text(frame: list[Any]) -> str:
+    """A frame as the text of one websocket text message (compact JSON)."""
+    return exact_json.dumps(frame).decode("utf-8")
+
+
 def call(message_id: str, action: str, payload: dict[str, Any]) -> str:
-    return json.dumps([CALL, message_id, action, payload], separators=(",", ":"))
+    return _text([CALL, message_id, action, payload])
 
 
 def call_result(message_id: str, payload: dict[str, Any]) -> str:
-    return json.dumps([CALLRESULT, message_id, payload], separators=(",", ":"))
+    return _text([CALLRESULT, message_id, payload])
 
 
 def call_error(message_id: str, error: OcppError, ocpp_version: str) -> str:
-    return json.dumps([CALLERROR, message_id, wire_code(error.code, ocpp_version), clip_description(error.description),
-                       error.details], separators=(",", ":"))
+    """A CALLERROR with the code as ``ocpp_version`` spells it and a description of at most 255 characters."""
+    return _text([CALLERROR, message_id, wire_code(error.code, ocpp_version), clip_description(error.description),
+                  error.details])

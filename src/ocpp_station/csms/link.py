@@ -20,7 +20,6 @@ import contextlib
 import logging
 import random
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,10 +27,11 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from ..app import Station
+from ..errors import ErrorCode, OcppError
 from ..repeats import RepeatedLog
 from ..rpc.envelope import Request
-from ..rpc.errors import ErrorCode, OcppError
 from ..station.connections import CannotConnect, ConnectionTarget
+from ..station.datatypes import now_iso
 from . import frames
 from .connection import endpoint
 
@@ -196,7 +196,7 @@ class CsmsLink:
 
     async def _after_boot(self, ws: ClientConnection, target: ConnectionTarget, version: str, timeout: float) -> None:
         self._station.record_connected(target, version)  # the active slot; A05.FR.06; M05.FR.13
-        now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        now = now_iso()
         for evse in self._station.config.evses:
             for connector in evse.connectors:
                 await self._call(ws, "StatusNotification", {"timestamp": now, "connectorStatus": "Available",

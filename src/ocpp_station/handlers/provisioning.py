@@ -13,11 +13,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ..rpc.errors import ErrorCode, OcppError
+from ..errors import ErrorCode, OcppError
 from ..station.device_model import AttributeStatus, AttributeType, DeviceModel, Outcome, VariableAddress
 from ..station.network import NetworkProfile
 from ..station.network_store import NetworkStore
-from . import Call, Handler, status_info
+from ..versions import VERSIONS_2X
+from .base import Call, Handler, Route, status_info
 
 log = logging.getLogger(__name__)
 
@@ -143,3 +144,11 @@ def reset(on_reset: Callable[[], None]) -> Handler:
         return {"status": "Accepted"}
 
     return handle
+
+
+ROUTES = (
+    Route("GetVariables", VERSIONS_2X, mutates=False, build=lambda s: get_variables(s.model)),  # B06
+    Route("SetVariables", VERSIONS_2X, mutates=True, build=lambda s: set_variables(s.model)),  # B05
+    Route("SetNetworkProfile", VERSIONS_2X, mutates=True, build=lambda s: set_network_profile(s.network)),  # B09
+    Route("Reset", VERSIONS_2X, mutates=True, build=lambda s: reset(s.request_reset)),  # B11/B12
+)

@@ -19,11 +19,8 @@ from typing import Any
 
 from ..station.certificate_store import CertificateStore, InstalledCertificate, Result
 from ..station.certificates import NO_LIVE_CONNECTION, CertificateHashData, HashAlgorithm, LiveConnection
-from . import Call, Handler, status_info
-
-_FROM_16 = {"CentralSystemRootCertificate": "CSMSRootCertificate",
-            "ManufacturerRootCertificate": "ManufacturerRootCertificate"}
-_TO_16 = {use: name for name, use in _FROM_16.items()}
+from ..versions import ALL_VERSIONS, V16, profile
+from .base import Call, Handler, Route, status_info
 
 # GetCertificateIdUseEnumType per version: what "no type given" means (M03: all of them).
 _REPORTABLE = {
@@ -36,7 +33,7 @@ _REPORTABLE = {
 
 def _status(result: Result, call: Call) -> dict[str, Any]:
     answer: dict[str, Any] = {"status": str(result.status)}
-    if result.reason_code and call.ocpp_version != "ocpp1.6":
+    if result.reason_code and profile(call.ocpp_version).status_info_max:  # 1.6 answers carry no statusInfo
         answer["statusInfo"] = status_info(result.reason_code, result.additional_info, call.ocpp_version)
     return answer
 
@@ -44,7 +41,7 @@ def _status(result: Result, call: Call) -> dict[str, Any]:
 def install_certificate(store: CertificateStore) -> Handler:
     def handle(call: Call) -> dict[str, Any]:
         use = call.payload["certificateType"]
-        use = _FROM_16.get(use, use) if call.ocpp_version == "ocpp1.6" else use
+        use = profile(call.ocpp_version).store_name(use)  # 1.6: CentralSystemRootCertificate
         return _status(store.install_root(use, call.payload["certificate"]), call)
 
     return handle
@@ -75,8 +72,8 @@ def _chain(entry: InstalledCertificate) -> dict[str, Any]:
 
 def get_installed_certificate_ids(store: CertificateStore) -> Handler:
     def handle(call: Call) -> dict[str, Any]:
-        if call.ocpp_version == "ocpp1.6":
-            found = store.installed([_FROM_16[call.payload["certificateType"]]])
+        if call.ocpp_version == V16:  # exactly one type asked for, a flat list answered
+            found = store.installed([profile(V16).store_name(call.payload["certificateType"])])
             if not found:
                 return {"status": "NotFound"}  # M03.FR.02
             return {"status": "Accepted", "certificateHashData": [_hash(e.hash_data) for e in found]}
@@ -87,3 +84,12 @@ def get_installed_certificate_ids(store: CertificateStore) -> Handler:
         return {"status": "Accepted", "certificateHashDataChain": [_chain(e) for e in found]}  # M03.FR.03/04
 
     return handle
+
+
+ROUTES = (
+    Route("InstallCertificate", ALL_VERSIONS, mutates=True, build=lambda s: install_certificate(s.certificates)),
+    Route("DeleteCertificate", ALL_VERSIONS, mutates=True,
+          build=lambda s: delete_certificate(s.certificates, s.live_connection)),
+    Route("GetInstalledCertificateIds", ALL_VERSIONS, mutates=False,
+          build=lambda s: get_installed_certificate_ids(s.certificates)),
+)

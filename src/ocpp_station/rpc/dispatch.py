@@ -24,9 +24,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..handlers import Call, Handler
+from ..errors import ErrorCode, OcppError
+from ..handlers.base import Call, Handler
 from ..logsafe import shown
 from ..repeats import Tally
+from ..versions import OCPP_VERSIONS
 from .envelope import (
     UNKNOWN_ID,
     EnvelopeError,
@@ -39,15 +41,9 @@ from .envelope import (
     parse_request,
     sniff,
 )
-from .errors import ErrorCode, OcppError
-from .schemas import OCPP_VERSIONS, SchemaSet, known_actions
+from .schemas import SchemaSet, known_actions
 
 log = logging.getLogger(__name__)
-
-# The actions of the OcppMessage API (seed). A request for one of these in a version that does not
-# define it (GetVariables in 1.6) is "recognised but not supported", not "unknown".
-SEED_ACTIONS = ("GetVariables", "SetVariables", "GetInstalledCertificateIds", "InstallCertificate",
-                "DeleteCertificate", "SetNetworkProfile")
 
 Routes = Mapping[tuple[str, str], Handler]
 
@@ -75,6 +71,7 @@ class Dispatcher:
 
     def __init__(self, routes: Routes, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES):
         self._routes = dict(routes)
+        self._offered = frozenset(action for _version, action in self._routes)  # in some version
         self._max_request_bytes = max_request_bytes
         wanted: dict[str, set[str]] = {v: set() for v in OCPP_VERSIONS}
         for version, action in self._routes:
@@ -149,12 +146,13 @@ class Dispatcher:
             raise OcppError(ErrorCode.INTERNAL_ERROR, f"internal error while handling {action}")
         return payload
 
-    @staticmethod
-    def _unrouted(version: str, action: str) -> OcppError:
+    def _unrouted(self, version: str, action: str) -> OcppError:
+        """NotSupported for an action of the version the station does not offer, and for one it offers
+        in another version only (GetVariables in 1.6: recognised, not unknown); else NotImplemented."""
         name = version.removeprefix("ocpp")
         if action in known_actions(version):
             return OcppError(ErrorCode.NOT_SUPPORTED, f"{action} is not supported by this station")
-        if action in SEED_ACTIONS:
+        if action in self._offered:
             others = [v.removeprefix("ocpp") for v in OCPP_VERSIONS if action in known_actions(v)]
             hint = " (use GetConfiguration/ChangeConfiguration)" if action.endswith("Variables") else ""
             return OcppError(ErrorCode.NOT_SUPPORTED,

@@ -32,17 +32,13 @@ from typing import Any
 
 import orjson
 
-from .. import exact_json
+from .. import exact_json, versions
+from ..errors import MAX_ID_LENGTH, UNKNOWN_ID, ErrorCode, OcppError, clip_description, wire_code
 from ..exact_json import may_hold_long_integers
-from .errors import ErrorCode, OcppError, clip_description, wire_code
-from .schemas import OCPP_VERSIONS
+from ..versions import OCPP_VERSIONS
 
 MESSAGE_NAME = "ocpp_message"
-# The version a CallError names when the request's own cannot be read (the seed's OcppResponse
-# requires one): the version of the seed's examples, and the default of every client we ship.
-STATION_OCPP_VERSION = "ocpp2.0.1"
-UNKNOWN_ID = "-1"  # OCPP-J 2.x §4.2.3: the id to use when the message id cannot be read.
-MAX_ID_LENGTH = 36  # OCPP-J: the message id is at most 36 characters; a UUID is exactly 36.
+STATION_OCPP_VERSION = versions.STATION_VERSION.value  # named by a CallError when the request's is unreadable
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 

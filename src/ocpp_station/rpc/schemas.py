@@ -33,12 +33,8 @@ from typing import Any
 
 import jsonschema_rs
 
-from .errors import ErrorCode, OcppError
-
-OCPP_VERSIONS = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
-
-# Where each version's schemas live inside the ``ocpp`` package.
-_PACKAGE_DIR = {"ocpp1.6": "v16", "ocpp2.0.1": "v201", "ocpp2.1": "v21"}
+from ..errors import ErrorCode, OcppError
+from ..versions import profile
 
 _KIND_TO_CODE: dict[str, ErrorCode] = {
     "Required": ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION,
@@ -91,20 +87,20 @@ def _schema_file(ocpp_version: str, action: str, kind: str) -> str:
     """
     if kind == "response":
         return f"{action}Response.json"
-    return f"{action}.json" if ocpp_version == "ocpp1.6" else f"{action}Request.json"
+    return f"{action}{profile(ocpp_version).request_schema_suffix}.json"
 
 
 @cache
 def known_actions(ocpp_version: str) -> frozenset[str]:
     """Every action the OCA defines for ``ocpp_version`` (read from the schema file names)."""
-    folder = resources.files("ocpp") / _PACKAGE_DIR[ocpp_version] / "schemas"
+    folder = resources.files("ocpp") / profile(ocpp_version).schema_folder / "schemas"
     names = [entry.name.removesuffix(".json") for entry in folder.iterdir()
              if entry.name.endswith("Response.json")]
     return frozenset(name.removesuffix("Response") for name in names)
 
 
 def _load(ocpp_version: str, action: str, kind: str) -> dict[str, Any]:
-    folder = resources.files("ocpp") / _PACKAGE_DIR[ocpp_version] / "schemas"
+    folder = resources.files("ocpp") / profile(ocpp_version).schema_folder / "schemas"
     return json.loads((folder / _schema_file(ocpp_version, action, kind)).read_text("utf-8"))
 
 

@@ -36,6 +36,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+from .certificate_uses import OWN_USES, ROOT_USES
 from .certificates import (
     NO_LIVE_CONNECTION,
     CertificateHashData,
@@ -57,9 +58,6 @@ from .storage import Storage
 
 log = logging.getLogger(__name__)
 
-ROOT_USES = ("CSMSRootCertificate", "ManufacturerRootCertificate", "V2GRootCertificate", "MORootCertificate",
-             "OEMRootCertificate")
-OWN_USES = ("ChargingStationCertificate", "V2GCertificateChain")
 CSMS_ROOT = "CSMSRootCertificate"
 MAX_CHILD_CERTIFICATES = 4  # CertificateHashDataChainType.childCertificateHashData: at most 4 sub-CAs
 

@@ -30,7 +30,6 @@ from cryptography.x509 import ocsp, verification
 from cryptography.x509.oid import NameOID
 
 __all__ = [
-    "MAX_ADDITIONAL_INFO_LEN",
     "MAX_REASON_CODE_LEN",
     "MAX_SERIAL_HEX_LEN",
     "NO_LIVE_CONNECTION",
@@ -54,9 +53,8 @@ __all__ = [
     "serial_number_hex",
 ]
 
-# StatusInfoType limits (2.0.1/2.1): reasonCode string(20), additionalInfo string(512).
+# StatusInfoType: reasonCode string(20). (additionalInfo is cut per version by handlers.base.status_info.)
 MAX_REASON_CODE_LEN = 20
-MAX_ADDITIONAL_INFO_LEN = 512
 
 # Reason code listed in the OCPP appendix for an InstallCertificate that fails validation.
 REASON_INVALID_CERTIFICATE = "InvalidCertificate"
@@ -263,9 +261,7 @@ class CertificateRejected(Exception):
         if not reason_code or len(reason_code) > MAX_REASON_CODE_LEN:
             raise ValueError(f"reason_code must be 1..{MAX_REASON_CODE_LEN} characters")
         info = additional_info.strip() or "certificate rejected"
-        if len(info) > MAX_ADDITIONAL_INFO_LEN:
-            info = info[: MAX_ADDITIONAL_INFO_LEN - 3] + "..."
-        super().__init__(info)
+        super().__init__(info)  # the StatusInfo it becomes is cut to the version's limit in one place
         self.reason_code = reason_code
         self.additional_info = info
 

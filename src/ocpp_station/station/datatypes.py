@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -132,3 +132,8 @@ def validate(value: str, spec: Characteristics) -> InvalidValue | None:
             return _check_length(value, spec)
         case _:
             return _check_list(value, spec) or _check_length(value, spec)
+
+
+def now_iso() -> str:
+    """The time now as OCPP writes a dateTime the station sends: RFC 3339, UTC, whole seconds, ``Z``."""
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

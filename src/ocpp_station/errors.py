@@ -8,7 +8,9 @@ spelling of the version the request was made in, and we never invent a code a ve
 (1.6 has no ``RpcFrameworkError`` and no ``MessageTypeNotSupported``).
 
 Everything else in the package raises :class:`OcppError` with a version-neutral :class:`ErrorCode`;
-:func:`wire_code` is the one place that turns it into the string on the wire.
+:func:`wire_code` is the one place that turns it into the string on the wire, with the spelling
+that :mod:`ocpp_station.versions` keeps for each version. A leaf module, so that every layer (the
+handlers raise OcppError, the RPC layer maps it) can import it without a cycle.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
+from .versions import OCPP_VERSIONS, profile
+
 MAX_DESCRIPTION_LENGTH = 255  # OCPP-J 2.x: errorDescription is string[255]; we apply it to 1.6 too.
+UNKNOWN_ID = "-1"  # OCPP-J 2.x §4.2.3: the id of a CALLERROR about a message whose id cannot be read
+MAX_ID_LENGTH = 36  # OCPP-J: a message id is at most 36 characters; a UUID is exactly 36
 
 
 class ErrorCode(Enum):
@@ -36,16 +42,6 @@ class ErrorCode(Enum):
     TYPE_CONSTRAINT_VIOLATION = "TypeConstraintViolation"
 
 
-# OCPP-J 1.6 Table 7, spelled as the 1.6 specification spells it (errata §5 keeps the typos).
-_OCPP16_SPELLING: dict[ErrorCode, str] = {
-    ErrorCode.FORMAT_VIOLATION: "FormationViolation",
-    ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION: "OccurenceConstraintViolation",
-    # 1.6 has no RpcFrameworkError: a frame we cannot read is "syntactically incorrect".
-    ErrorCode.RPC_FRAMEWORK_ERROR: "FormationViolation",
-    # 1.6 has no MessageTypeNotSupported either; the closest is "not supported".
-    ErrorCode.MESSAGE_TYPE_NOT_SUPPORTED: "NotSupported",
-}
-
 # Every code a peer may send us, in any spelling, mapped back (we accept both spellings on receipt).
 _FROM_WIRE: dict[str, ErrorCode] = {code.value: code for code in ErrorCode}
 _FROM_WIRE.update({"FormationViolation": ErrorCode.FORMAT_VIOLATION,
@@ -53,9 +49,13 @@ _FROM_WIRE.update({"FormationViolation": ErrorCode.FORMAT_VIOLATION,
 
 
 def wire_code(code: ErrorCode, ocpp_version: str | None) -> str:
-    """The error code string to send for ``code`` in a conversation of ``ocpp_version``."""
-    if ocpp_version == "ocpp1.6":
-        return _OCPP16_SPELLING.get(code, code.value)
+    """The error code string to send for ``code`` in a conversation of ``ocpp_version``.
+
+    The spelling is the version's (:meth:`ocpp_station.versions.VersionProfile.spell_error`); an
+    unknown version gets the 2.x one.
+    """
+    if ocpp_version in OCPP_VERSIONS:
+        return profile(ocpp_version).spell_error(code.value)
     return code.value
 
 

@@ -1,0 +1,86 @@
+"""What every handler module shares: the request as a handler sees it, and how a route is declared.
+
+A handler module declares its routes beside its handlers (DESIGN rule 7): for each action, the
+versions it serves and whether it changes state — a request that does commits its effect and its
+answer together, durably, before the answer leaves. The route table, the set of actions the
+station offers and that transaction rule are all derived from these declarations
+(:mod:`ocpp_station.handlers.routes`); nothing else keeps a list of action names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Protocol
+
+from .. import exact_json
+from ..station.certificate_store import CertificateStore
+from ..station.certificates import LiveConnection
+from ..station.device_model import DeviceModel
+from ..station.network_store import NetworkStore
+from ..versions import OcppVersion, profile
+
+
+@dataclass(frozen=True)
+class Call:
+    """An OCPP request as a handler sees it, whatever door it came through."""
+
+    ocpp_version: str  # "ocpp1.6", "ocpp2.0.1" or "ocpp2.1"
+    action: str
+    payload: dict[str, Any]
+    message_id: str = ""
+
+    @cached_property
+    def frame_size(self) -> int:
+        """Bytes of this request as an OCPP-J CALL frame, ``[2,"<id>","<Action>",{…}]``, compact.
+
+        What B06.FR.17 (BytesPerMessage) measures: the OCPP message, the same on every door — not
+        the MQTT envelope around it, nor the whitespace a CSMS happened to send. Computed only by a
+        handler that has such a limit.
+        """
+        return len(exact_json.dumps([2, self.message_id, self.action, self.payload]))
+
+    @property
+    def version(self) -> str:
+        """The version without the prefix, as the device model names it: "2.0.1"."""
+        return self.ocpp_version.removeprefix("ocpp")
+
+
+Handler = Callable[[Call], dict[str, Any]]
+"""Returns the CALLRESULT payload, or raises :class:`~ocpp_station.rpc.errors.OcppError`."""
+
+
+class Services(Protocol):
+    """What the handlers are built from: the station's stores, and two questions only it can answer."""
+
+    model: DeviceModel
+    network: NetworkStore
+    certificates: CertificateStore
+
+    def request_reset(self) -> None: ...
+
+    def live_connection(self) -> LiveConnection: ...
+
+
+@dataclass(frozen=True)
+class Route:
+    """One action the station offers: in which versions, whether it changes state, how to build it."""
+
+    action: str
+    versions: tuple[OcppVersion, ...]
+    mutates: bool  # its effect and answer commit together, with an fsync, before the answer leaves
+    build: Callable[[Services], Handler]
+
+
+def status_info(reason_code: str, additional_info: str, ocpp_version: str) -> dict[str, str]:
+    """A StatusInfoType: reasonCode ≤ 20 characters, additionalInfo as long as the version allows.
+
+    The one place a StatusInfo is made: every handler's reason goes through it, so the limits of
+    each version (512 in 2.0.1, 1024 in 2.1: :meth:`~ocpp_station.versions.VersionProfile.
+    clip_status_info`) are applied once.
+    """
+    info = {"reasonCode": reason_code[:20]}
+    if additional_info:
+        info["additionalInfo"] = profile(ocpp_version).clip_status_info(additional_info)
+    return info

@@ -1,0 +1,8 @@
+"""Every route the station offers, as its handler modules declare them (DESIGN rule 7)."""
+
+from __future__ import annotations
+
+from . import provisioning, security
+from .base import Route
+
+ROUTES: tuple[Route, ...] = (*provisioning.ROUTES, *security.ROUTES)
