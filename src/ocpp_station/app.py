@@ -84,7 +84,8 @@ class Station:
         check_priority = priority_rule(
             self.network.profiles, self.network.usable,
             has_csms_root=lambda: self.certificates.has_usable("CSMSRootCertificate"),  # A05.FR.02: valid
-            has_station_certificate=lambda: self.certificates.has_usable("ChargingStationCertificate"))  # FR.03
+            has_station_certificate=lambda: self.certificates.has_usable("ChargingStationCertificate"),  # FR.03
+            current=self.priority)
         self.routes: Routes = {(version.value, route.action): route.build(self)
                                for route in ROUTES for version in route.versions}
         # DESIGN rule 3: what may change state commits its effect and its answer together.

@@ -1,10 +1,11 @@
 """The station's OCPP-J link to a CSMS (B01–B03 boot, B10 connection walk, A00 security profiles 1–3).
 
-The CSMS is written here with the ``ocpp`` package's server-side ``ChargePoint`` (strict schema validation
-of everything the station sends, its default) and ``websockets``; it runs in a thread with an asyncio
-loop of its own, records every frame it receives, requires HTTP Basic authentication (401 otherwise)
-and, when given an SSL context, TLS (mutual TLS for security profile 3). Tests can make CALLs into the
-station through it, and compare with what the OEM sees over MQTT.
+The CSMS is written here with the ``ocpp`` package's server-side ``ChargePoint`` of the version each
+connection negotiated, 2.0.1 or 2.1 (strict schema validation of everything the station sends, its
+default) and ``websockets``; it runs in a thread with an asyncio loop of its own, records every frame
+it receives, requires HTTP Basic authentication (401 otherwise) and, when given an SSL context, TLS
+(mutual TLS for security profile 3). Tests can make CALLs into the station through it, and compare
+with what the OEM sees over MQTT.
 
 Every station runs on a mosquitto of its own, so no two stations answer each other's requests.
 Certificates are made here with ``cryptography``.
@@ -38,12 +39,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from ocpp.messages import CallResult, validate_payload
 from ocpp.routing import on
-from ocpp.v201 import ChargePoint, call, call_result
+from ocpp.v21 import ChargePoint as ChargePoint21
+from ocpp.v201 import ChargePoint, call
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
-from ..support import Mosquitto, OemClient, StationProcess, free_port
+from ..support import ERROR_CODES, Mosquitto, OemClient, StationProcess, free_port
 
 V201 = "ocpp2.0.1"
 IDENTITY = "TESTCS42"
@@ -138,8 +141,16 @@ class Received:
         return self.frame[2] if self.frame[0] == 2 else None
 
 
-class CsmsChargePoint(ChargePoint):
-    """The CSMS's view of one station connection: answers its CALLs, records every frame."""
+class CsmsSession:
+    """The CSMS's view of one station connection: answers its CALLs, records every frame.
+
+    The answers are built with the ``call_result`` module of the class this is mixed into, so the
+    ``ocpp`` package validates everything the station sends against the schemas of the version the
+    connection negotiated (:class:`CsmsChargePoint` for 2.0.1, :class:`CsmsChargePoint21` for 2.1).
+    """
+
+    _call_result: Any
+    _ocpp_version: str
 
     def __init__(self, identity: str, connection: ServerConnection, csms: Csms):
         super().__init__(identity, connection, response_timeout=csms.response_timeout)
@@ -150,17 +161,28 @@ class CsmsChargePoint(ChargePoint):
         await super().route_message(raw_msg)
 
     @on("BootNotification")
-    async def on_boot(self, charging_station: dict, reason: str, **_: Any) -> call_result.BootNotification:
+    async def on_boot(self, charging_station: dict, reason: str, **_: Any) -> Any:
         status = self.csms.boot_statuses[0] if len(self.csms.boot_statuses) == 1 else self.csms.boot_statuses.pop(0)
-        return call_result.BootNotification(current_time=now_iso(), interval=self.csms.interval, status=status)
+        return self._call_result.BootNotification(current_time=now_iso(), interval=self.csms.interval, status=status)
 
     @on("StatusNotification")
-    async def on_status(self, **_: Any) -> call_result.StatusNotification:
-        return call_result.StatusNotification()
+    async def on_status(self, **_: Any) -> Any:
+        return self._call_result.StatusNotification()
 
     @on("Heartbeat")
-    async def on_heartbeat(self) -> call_result.Heartbeat:
-        return call_result.Heartbeat(current_time=now_iso())
+    async def on_heartbeat(self) -> Any:
+        return self._call_result.Heartbeat(current_time=now_iso())
+
+
+class CsmsChargePoint(CsmsSession, ChargePoint):
+    """A 2.0.1 session (subprotocol ocpp2.0.1)."""
+
+
+class CsmsChargePoint21(CsmsSession, ChargePoint21):
+    """A 2.1 session (subprotocol ocpp2.1)."""
+
+
+SESSIONS: dict[str, type[CsmsSession]] = {V201: CsmsChargePoint, "ocpp2.1": CsmsChargePoint21}
 
 
 @dataclass
@@ -172,12 +194,14 @@ class Csms:
     boot_statuses: list[str] = field(default_factory=lambda: ["Accepted"])  # one per BootNotification; last repeats
     interval: int = 1
     response_timeout: float = 10  # how long a CALL into the station waits for its answer
+    subprotocols: list[str] = field(default_factory=lambda: [V201])  # the versions served, preferred first
     port: int = field(default_factory=free_port)
     frames: list[Received] = field(default_factory=list)
     handshakes: list[dict[str, Any]] = field(default_factory=list)  # every HTTP upgrade request that reached us
     refused: list[float] = field(default_factory=list)  # when a 401 was sent
     peer_certificates: list[dict[str, Any]] = field(default_factory=list)
-    connection: CsmsChargePoint | None = None
+    sessions: list[str] = field(default_factory=list)  # the subprotocol negotiated, per connection
+    connection: CsmsSession | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
@@ -199,7 +223,7 @@ class Csms:
     async def _serve(self, ready: Future[None]) -> None:
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
         try:
-            server = await websockets.serve(self._handle, "127.0.0.1", self.port, subprotocols=[V201],
+            server = await websockets.serve(self._handle, "127.0.0.1", self.port, subprotocols=self.subprotocols,
                                             process_request=self._check_auth, ssl=self.ssl_context)
         except BaseException as error:
             ready.set_exception(error)
@@ -239,7 +263,11 @@ class Csms:
         ssl_object = connection.transport.get_extra_info("ssl_object")
         if ssl_object is not None and ssl_object.getpeercert():
             self.peer_certificates.append(ssl_object.getpeercert())
-        cp = CsmsChargePoint(connection.request.path.rstrip("/").rsplit("/", 1)[-1], connection, self)
+        assert connection.request is not None
+        version = connection.subprotocol or V201
+        with self._lock:
+            self.sessions.append(version)
+        cp = SESSIONS[version](connection.request.path.rstrip("/").rsplit("/", 1)[-1], connection, self)
         self.connection = cp
         with contextlib.suppress(websockets.ConnectionClosed):
             await cp.start()
@@ -272,6 +300,29 @@ class Csms:
         cp = self.connection
         assert cp is not None, "no station is connected"
         self._run(cp._connection.close())
+
+    def send_raw(self, text: str, unique_id: str, action: str, timeout: float = 10.0) -> list[Any]:
+        """Send ``text`` exactly as written (a CALL with id ``unique_id``, e.g. with whitespace the
+        ``ocpp`` package would never put there) and return the station's answer frame; a CALLRESULT
+        is validated against the ``action`` response schema of the session's version."""
+        cp = self.connection
+        assert cp is not None, "no station is connected"
+        self._run(cp._connection.send(text))
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                answers = [r.frame for r in self.frames if r.frame[0] in (3, 4) and r.frame[1] == unique_id]
+            if answers:
+                break
+            assert time.monotonic() < deadline, f"no answer to the CALL {unique_id}"
+            time.sleep(0.02)
+        [answer] = answers
+        if answer[0] == 3:
+            self._run(validate_payload(CallResult(unique_id, answer[2], action), cp._ocpp_version))
+        else:
+            assert len(answer) == 5 and answer[2] in ERROR_CODES["ocpp2.x"], answer
+            assert isinstance(answer[3], str) and isinstance(answer[4], dict), answer
+        return answer
 
     def call(self, payload: Any, *, skip_schema_validation: bool = False) -> tuple[Any, list[Any]]:
         """A CALL into the connected station: (the parsed result or None, the raw answer frame)."""

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ErrorCode, OcppError, clip_description, parse_wire_code, wire_code
 from .. import exact_json
+from ..errors import ErrorCode, OcppError, clip_description, parse_wire_code, wire_code
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 UNKNOWN_ID = "-1"  # Part 4 §4.2.3: the id of a CALLERROR about a message whose id could not be read
@@ -55,9 +55,14 @@ def parse(text: str | bytes) -> Call | CallResult | CallError:
     NaN and Infinity are refused (an answer echoing one would not be JSON for the CSMS either);
     nesting too deep for the parser is refused, not raised (RecursionError on the exact path).
     """
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     try:
-        frame = exact_json.loads(text)
-    except (ValueError, RecursionError):
+        frame = exact_json.loads(data)
+        if exact_json.may_hold_long_integers(data):
+            # That path is the standard library's parser, which takes an unpaired surrogate escape
+            # ("\\ud800") that orjson refuses and that no UTF-8 answer could echo: refuse it here too.
+            exact_json.dumps(frame)
+    except (ValueError, RecursionError):  # UnicodeError is a ValueError
         raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "the message is not valid JSON") from None
     if not isinstance(frame, list) or len(frame) < 3:
         raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "a message must be a JSON array of 3 to 5 elements")

@@ -157,6 +157,8 @@ class Connections:
         slot = int(definition.component.instance or 0)
         if slot in self._priority():  # B09.FR.22 (errata): it may be used by the next connection attempt
             return InvalidValue("ActiveNetworkConf", f"slot {slot} is in NetworkConfigurationPriority")
+        if slot == self._network.active_slot():  # as SetNetworkProfile refuses it: the live connection's
+            return InvalidValue("ActiveNetworkConf", f"slot {slot} is the active network profile")
         field, typed = _FIELDS[definition.name.casefold()]
         problem = field_problem(field, typed(value), interfaces=self._network.interfaces)
         if problem is None and field == "securityProfile":  # B09.FR.32/35

@@ -175,6 +175,7 @@ class DeviceModel:
             self._components.setdefault(key, {})[(definition.name.casefold(), _fold(definition.instance))] = definition
             self._component_versions.setdefault(key, set()).update(definition.versions)
         self._values: dict[StoredKey, str] = dict(self.stored)
+        self._pending: dict[StoredKey, str] = {}  # written by the SetVariables being run, not committed yet
         live = {(c.casefold(), v.casefold()): f for (c, v), f in self.live.items()}
         # Which definitions are computed at read time, resolved once rather than per read.
         self._live_for: dict[int, Callable[[VariableDefinition], str | None]] = {}
@@ -216,7 +217,10 @@ class DeviceModel:
         live = self._live_for.get(id(definition))
         if live is not None and attribute is AttributeType.ACTUAL:
             return live(definition)
-        stored = self._values.get(stored_key(definition, attribute))
+        key = stored_key(definition, attribute)
+        stored = self._pending.get(key) if self._pending else None  # set earlier in this SetVariables
+        if stored is None:
+            stored = self._values.get(key)
         if stored is not None:
             return stored
         return definition.attributes[attribute].default
@@ -305,34 +309,36 @@ class DeviceModel:
         max_value_size = self._configuration_value_size
         outcomes: list[Outcome] = []
         writes: list[tuple[StoredKey, str]] = []
-        elsewhere: list[tuple[Writer, VariableDefinition, str]] = []  # views: stored in their own home
-        after: list[tuple[Writer, VariableDefinition, str]] = []
-        for address, value in items:
-            outcome, definition = self._check_set(address, value, ocpp_version, max_value_size)
-            outcomes.append(outcome)
-            if definition is None:
-                continue
-            view = self._hook(self._views, definition)
-            if view is not None and address.attribute is AttributeType.ACTUAL:
-                elsewhere.append((view, definition, value))
-            else:
-                writes.append((stored_key(definition, address.attribute), value))
-                hook = self._hook(self._after_set, definition)
-                if hook is not None:
-                    after.append((hook, definition, value))
-        if not writes and not elsewhere:
-            return outcomes
         try:
-            with self.store.transaction():  # all or nothing, whatever home each value has
+            # One transaction for all of it, whatever home each value has. Each element is checked
+            # against what the elements before it did (B09.FR.22/33: adding a slot to the priority
+            # and changing that slot in one request must be judged in order, not both against the
+            # state before): stored values through the pending overlay, views in their own home.
+            with self.store.transaction():
+                for address, value in items:
+                    outcome, definition = self._check_set(address, value, ocpp_version, max_value_size)
+                    outcomes.append(outcome)
+                    if definition is None:
+                        continue
+                    view = self._hook(self._views, definition)
+                    if view is not None and address.attribute is AttributeType.ACTUAL:
+                        view(definition, value)
+                        continue
+                    key = stored_key(definition, address.attribute)
+                    self._pending[key] = value
+                    writes.append((key, value))
+                    hook = self._hook(self._after_set, definition)
+                    if hook is not None:
+                        hook(definition, value)
                 if writes:
                     self.store.save_variable_values(writes)
-                for writer, definition, value in (*elsewhere, *after):
-                    writer(definition, value)
         except Exception:
-            log.exception("could not store %d variable value(s); answering Rejected", len(writes) + len(elsewhere))
+            log.exception("could not store the variable values of a SetVariables; answering Rejected")
             failed = InvalidValue("InternalError", "the value could not be stored")
             return [Outcome(AttributeStatus.REJECTED, info=failed)
                     if o.status in (AttributeStatus.ACCEPTED, AttributeStatus.REBOOT_REQUIRED) else o
                     for o in outcomes]
+        finally:
+            self._pending = {}
         self.store.after_commit(lambda: self._values.update(writes))  # memory never runs ahead of disk
         return outcomes

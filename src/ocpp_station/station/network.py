@@ -202,18 +202,23 @@ def _url_problem(url: str) -> str | None:
 
 def priority_rule(profiles: Callable[[], Mapping[int, NetworkProfile]],
                   usable: Callable[[NetworkProfile], InvalidValue | None],
-                  has_csms_root: Callable[[], bool], has_station_certificate: Callable[[], bool]
-                  ) -> Callable[[str], InvalidValue | None]:
-    """The check on a new NetworkConfigurationPriority value (B10.FR.01/02, B09.FR.33–35, A05.FR.02–04/08–10).
+                  has_csms_root: Callable[[], bool], has_station_certificate: Callable[[], bool],
+                  current: Callable[[], Sequence[int]] = tuple) -> Callable[[str], InvalidValue | None]:
+    """The check on a new NetworkConfigurationPriority value (B10.FR.01/02, B09.FR.20/33–35, A05.FR.02–04/08–10).
 
-    Every slot listed must hold a complete, acceptable profile (``usable``: fields, downgrade) and
-    what its security profile needs must be there and *valid now*: a CSMS root for 2 and 3, the
-    station's own certificate for 3. An expired root cannot verify any CSMS: it does not count.
+    Every slot the new value *adds* must hold a complete, acceptable profile (``usable``: fields,
+    downgrade) and what its security profile needs must be there and *valid now*: a CSMS root for 2
+    and 3, the station's own certificate for 3 — an expired root cannot verify any CSMS, so it does
+    not count. Slots already in the ``current`` list were checked when they were added (one of them
+    carries the live connection): a value that only removes or reorders them is accepted (B09.FR.20).
     """
 
     def check(value: str) -> InvalidValue | None:
         stored = profiles()
+        already = set(current())
         for slot in (int(s) for s in value.split(",")):
+            if slot in already:
+                continue  # B09.FR.20: checked when it was added
             profile = stored.get(slot)
             if profile is None:  # B10.FR.02
                 return InvalidValue("InvalidNetworkConf", f"slot {slot} holds no network profile")

@@ -1,0 +1,472 @@
+"""One OCPP-J 2.x session with the CSMS, sans I/O: frames and the clock in; frames, events and a deadline out.
+
+The shape is ``websockets``' ``protocol.py`` under its ``asyncio/`` shell (and h11's ``_state.py``):
+this module never touches a socket, a task or a thread, so every rule below is tested frame by
+frame in memory (``tests/unit/test_csms_session.py``), and the shell
+(:mod:`ocpp_station.csms.link_next`) only opens the websocket, moves text, runs the CSMS's CALLs
+through the station and sleeps until :meth:`Session.next_deadline`.
+
+Driving it::
+
+    session = Session(version, boot_reason=..., charging_station=..., connectors=...,
+                      message_timeout=..., heartbeat_interval=..., boot_retry_s=..., now=clock())
+    # after every input — receive(text, now), tick(now), answer(call_id, outcome),
+    # enqueue(action, payload, now), reset_requested() — the shell:
+    for event in session.events(): ...        # CallReceived → run it, then answer(); Close → close
+    for text in session.frames_to_send(): ... # send each, in order
+    sleep until session.next_deadline() (None: no deadline) or the next message
+
+What it owns: CALL correlation (each CALL of ours has a fresh UUID, Part 4 §4.1.4); the OCPP-J
+rule of one outstanding CALL of ours at a time (Part 4 §4.1.1), each answered within the
+``message_timeout`` or the session ends (as the link always did: the walk reconnects); boot,
+StatusNotification and heartbeat (B01–B03); a FIFO queue of the station's other CALLs, sent one at
+a time once accepted, each reported back as :class:`CallAnswered` or :class:`CallFailed`; and the
+check that every CALL it sends conforms to the official request schema of the session's version
+(:mod:`ocpp_station.csms.outgoing`): one that does not is never sent (it is a bug of ours), it is
+logged as an error and reported as :class:`CallFailed`.
+
+The CSMS's CALLs are the station's business: the session emits :class:`CallReceived`, the shell
+runs it (the dispatcher validates the request and the answer) and hands the outcome back with
+:meth:`Session.answer`; the session turns it into the CALLRESULT or CALLERROR frame.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from .. import versions
+from ..errors import ErrorCode, OcppError
+from ..logsafe import shown
+from ..repeats import RepeatedLog
+from . import frames
+from .outgoing import request_problem
+
+log = logging.getLogger(__name__)
+# A CALL of ours that breaks its schema breaks it on every connection attempt (a station.toml value
+# too long for BootNotification, say): said at ERROR once, then every 10 minutes.
+_invalid_calls = RepeatedLog(log)
+
+MAX_QUEUED_CALLS = 1000  # DESIGN rule 4: no backlog of ours grows without bound
+BOOT_STATUSES = ("Accepted", "Pending", "Rejected")  # RegistrationStatusEnumType
+
+
+class State(enum.Enum):
+    """Where a session is; what the CSMS last said about our registration decides it.
+
+    The invariants, checked by the tests:
+
+    BOOTING
+        No answer to a BootNotification yet on this connection; the first one is outstanding.
+        Nothing else of ours is sent (B01.FR.08, B02.FR.02). The CSMS's CALLs are handed to the
+        station (:class:`CallReceived`) and answered.
+    PENDING
+        The CSMS answered Pending: the next BootNotification is due at a deadline (the interval it
+        gave, B02.FR.08; ours when it gave 0, B02.FR.07) or is outstanding. Nothing else of ours is
+        sent (B02.FR.02); the CSMS's CALLs are answered, so it may configure us (B02.FR.01); the
+        connection stays open (B02.FR.06).
+    REJECTED
+        The CSMS answered Rejected: as PENDING (the retry at the interval, B03.FR.05/06, and
+        nothing else of ours, B03.FR.02), but every CALL of the CSMS is answered CALLERROR
+        SecurityError without reaching the station (B03.FR.08).
+    ACCEPTED
+        The CSMS accepted us: first a StatusNotification per connector (B01.FR.05), then the
+        queued CALLs in order, then a Heartbeat whenever nothing of ours was answered for the
+        heartbeat interval (B01.FR.04 sets it). The CSMS's CALLs are answered.
+    CLOSED
+        Final. Nothing more is sent; inputs are ignored; every queued or outstanding CALL of the
+        station's was reported as :class:`CallFailed`, then :class:`Close`.
+
+    In every state but CLOSED at most one CALL of ours is outstanding (Part 4 §4.1.1), and
+    :meth:`Session.next_deadline` is not None: the outstanding CALL's timeout, the boot retry,
+    or the next heartbeat.
+    """
+
+    BOOTING = "booting"
+    PENDING = "pending"
+    REJECTED = "rejected"
+    ACCEPTED = "accepted"
+    CLOSED = "closed"
+
+
+# -- events --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallReceived:
+    """The CSMS sent ``call``: run it through the station, then :meth:`Session.answer` its id."""
+
+    call: frames.Call
+
+
+@dataclass(frozen=True)
+class BootAccepted:
+    """BootNotification Accepted; ``interval`` is the heartbeat interval the CSMS gave (0: none)."""
+
+    interval: int
+
+
+@dataclass(frozen=True)
+class BootNotAccepted:
+    """BootNotification answered Pending or Rejected; the next one goes out in ``retry_in`` seconds."""
+
+    status: str
+    interval: int
+    retry_in: float
+
+
+@dataclass(frozen=True)
+class CallAnswered:
+    """The CSMS answered the queued CALL ``call_id`` (from :meth:`Session.enqueue`) with ``payload``."""
+
+    call_id: str
+    action: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CallFailed:
+    """A CALL of ours got no answer: refused before sending (its schema), a CALLERROR, a timeout, the end.
+
+    ``error`` is the CSMS's CALLERROR when there was one.
+    """
+
+    call_id: str
+    action: str
+    reason: str
+    error: frames.CallError | None = None
+
+
+@dataclass(frozen=True)
+class ProtocolProblem:
+    """Something the CSMS sent that we could not use (already answered or ignored as OCPP-J says): for the log."""
+
+    description: str
+
+
+@dataclass(frozen=True)
+class Close:
+    """The session is over: close the websocket (after sending what :meth:`Session.frames_to_send` holds).
+
+    ``reset``: an accepted Reset asked for it (the walk starts again from the top, B10.FR.08).
+    """
+
+    reason: str
+    reset: bool = False
+
+
+Event = CallReceived | BootAccepted | BootNotAccepted | CallAnswered | CallFailed | ProtocolProblem | Close
+
+
+@dataclass
+class _Outgoing:
+    """A CALL of ours, queued or outstanding."""
+
+    id: str
+    action: str
+    payload: dict[str, Any]
+    own: bool  # the session's own (boot, status, heartbeat): a CALLERROR to it ends the session
+    deadline: float = 0.0  # when it times out, once sent
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _timestamp(moment: datetime) -> str:
+    """An OCPP dateTime: UTC, seconds, ``Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class Session:
+    """One websocket connection's OCPP-J session (2.0.1 or 2.1); see the module docstring."""
+
+    def __init__(self, version: str, *, boot_reason: str, charging_station: Mapping[str, Any],
+                 connectors: Sequence[tuple[int, int]], message_timeout: float, heartbeat_interval: float,
+                 boot_retry_s: float, now: float, utc_now: Callable[[], datetime] = _utc_now):
+        """Start the session: its BootNotification is ready to send at once (B01.FR.01).
+
+        ``charging_station`` is the BootNotification's ChargingStationType; ``connectors`` the
+        (evseId, connectorId) pairs to report; ``heartbeat_interval`` the HeartbeatInterval now
+        (the CSMS's interval replaces it at Accepted, B01.FR.04); ``boot_retry_s`` the wait we choose
+        when a Pending or Rejected answer gives interval 0 (B02.FR.07, B03.FR.05); ``now`` is the
+        shell's monotonic clock, the one every later ``now`` comes from; ``utc_now`` the wall clock,
+        for timestamps only.
+        """
+        self.version = versions.profile(version).version.value  # ValueError for a version we do not know
+        if self.version not in versions.LINK_VERSIONS:
+            raise ValueError(f"the session speaks {', '.join(versions.LINK_VERSIONS)}, not {version}")
+        self._ignores_unknown_types = versions.profile(version).ignores_unknown_message_types
+        self._connectors = tuple(connectors)
+        self._timeout = float(message_timeout)
+        self._heartbeat_interval = max(float(heartbeat_interval), 1.0)  # 0 would be a heartbeat storm
+        self._boot_retry_s = float(boot_retry_s)
+        self._utc_now = utc_now
+        self._boot_payload: dict[str, Any] = {"reason": boot_reason, "chargingStation": dict(charging_station)}
+
+        self._state = State.BOOTING
+        self._accepted_once = False
+        self._frames: list[str] = []
+        self._events: list[Event] = []
+        self._queue: deque[_Outgoing] = deque()  # ours, not yet sent (sent only in ACCEPTED)
+        self._outstanding: _Outgoing | None = None  # ours, sent and not answered
+        self._answering: set[str] = set()  # ids of the CSMS's CALLs handed out, not answered yet
+        self._reset_pending = False  # a Reset came while a CALL was being answered
+        self._boot_due = now  # PENDING/REJECTED: when the next BootNotification goes out
+        self._quiet_since = now  # ACCEPTED: when the last CALL of ours was answered
+        if not self._send(self._new("BootNotification", self._boot_payload, own=True), now):
+            return  # closed: our BootNotification breaks its schema
+        self._boot_due = float("inf")
+
+    # -- what the shell reads ------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the CSMS accepted us on this connection (stays True once CLOSED)."""
+        return self._accepted_once
+
+    def frames_to_send(self) -> list[str]:
+        """The text messages to send, in order (drains them)."""
+        out, self._frames = self._frames, []
+        return out
+
+    def events(self) -> list[Event]:
+        """What happened, in order (drains it)."""
+        out, self._events = self._events, []
+        return out
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`tick` must be called at the latest; None once CLOSED."""
+        if self._state is State.CLOSED:
+            return None
+        if self._outstanding is not None:
+            return self._outstanding.deadline
+        if self._state is State.ACCEPTED:
+            return self._quiet_since + self._heartbeat_interval
+        return self._boot_due  # PENDING, REJECTED (BOOTING always has its boot outstanding)
+
+    # -- inputs -----------------------------------------------------------------------------------------
+
+    def receive(self, text: str | bytes, now: float) -> None:
+        """One websocket message from the CSMS, arrived at ``now``.
+
+        The clock is applied first: a CALL of ours whose timeout passed before ``now`` has ended the
+        session already, so the message is not used (and no CALL of the CSMS is handed out to run
+        on a session that will never answer it).
+        """
+        self._advance(now)
+        if self._state is State.CLOSED:
+            return
+        try:
+            frame = frames.parse(text)
+        except frames.FrameError as error:
+            if error.code is ErrorCode.MESSAGE_TYPE_NOT_SUPPORTED and self._ignores_unknown_types:
+                # 2.1 Part 4 §4.1.3: a message type we do not know is ignored.
+                self._events.append(ProtocolProblem(f"ignored a message of an unknown type ({error.description})"))
+            else:
+                # Part 4 §4.2.3 (id "-1" when it cannot be read); 2.0.1 §4.4: MessageTypeNotSupported.
+                self._frames.append(frames.call_error(error.request_id, error, self.version))
+                self._events.append(ProtocolProblem(f"answered {error.code.value} to a message we could not use "
+                                                    f"({error.description})"))
+            self._advance(now)
+            return
+        if isinstance(frame, frames.Call):
+            self._on_call(frame)
+        else:
+            self._on_answer(frame, now)
+        self._advance(now)
+
+    def tick(self, now: float) -> None:
+        """The clock advanced: time out the outstanding CALL, send the boot retry or the heartbeat."""
+        self._advance(now)
+
+    def answer(self, call_id: str, outcome: dict[str, Any] | OcppError) -> None:
+        """The station's outcome for the CSMS's CALL ``call_id``, handed out as :class:`CallReceived`.
+
+        A payload becomes a CALLRESULT, an :class:`OcppError` a CALLERROR in this version's spelling.
+        Ignored once CLOSED; ValueError for an id that was not handed out (a bug of the shell).
+        """
+        if call_id not in self._answering:
+            if self._state is State.CLOSED:
+                return
+            raise ValueError(f"no CALL {call_id!r} of the CSMS is waiting for an answer")
+        self._answering.discard(call_id)
+        if isinstance(outcome, OcppError):
+            self._frames.append(frames.call_error(call_id, outcome, self.version))
+        else:
+            self._frames.append(frames.call_result(call_id, outcome))
+        if self._reset_pending and not self._answering:
+            self._close("Reset", reset=True)  # the answer is queued before the close: the CSMS gets it
+
+    def reset_requested(self) -> None:
+        """An accepted Reset: close, but only once the answer to the CALL being answered (if any) is queued.
+
+        A Reset the CSMS sent is answered before the connection goes (else the CSMS would count it
+        as lost and the station would look like it failed the reset).
+        """
+        if self._state is State.CLOSED:
+            return
+        if self._answering:
+            self._reset_pending = True
+        else:
+            self._close("Reset", reset=True)
+
+    def enqueue(self, action: str, payload: dict[str, Any], now: float) -> str:
+        """Queue the CALL ``action`` (sent in ACCEPTED, after the ones before it); its id.
+
+        The outcome comes back as :class:`CallAnswered` or :class:`CallFailed` with that id.
+        """
+        call = self._new(action, payload, own=False)
+        if self._state is State.CLOSED:
+            self._events.append(CallFailed(call.id, action, "the session is closed"))
+        elif len(self._queue) >= MAX_QUEUED_CALLS:
+            self._events.append(CallFailed(call.id, action, f"{MAX_QUEUED_CALLS} CALLs are queued already"))
+        else:
+            self._queue.append(call)
+            self._advance(now)
+        return call.id
+
+    def set_heartbeat_interval(self, seconds: float) -> None:
+        """OCPPCommCtrlr.HeartbeatInterval as it is now (a SetVariables may have changed it).
+
+        The next heartbeat is due that long after our last CALL was answered; at least 1 s.
+        """
+        self._heartbeat_interval = max(float(seconds), 1.0)
+
+    # -- the CSMS's frames ----------------------------------------------------------------------------
+
+    def _on_call(self, call: frames.Call) -> None:
+        if self._state is State.REJECTED:  # B03.FR.08: nothing but SecurityError while Rejected
+            self._frames.append(frames.call_error(
+                call.id, OcppError(ErrorCode.SECURITY_ERROR, "BootNotification was rejected"), self.version))
+            return
+        self._answering.add(call.id)  # B02.FR.01: answered while Pending (and booting, and accepted)
+        self._events.append(CallReceived(call))
+
+    def _on_answer(self, frame: frames.CallResult | frames.CallError, now: float) -> None:
+        """A CALLRESULT or CALLERROR: it answers our outstanding CALL, or nothing (then it is ignored)."""
+        call = self._outstanding
+        if call is None or frame.id != call.id:
+            if frame.id == frames.UNKNOWN_ID and isinstance(frame, frames.CallError):
+                self._events.append(ProtocolProblem(f"the CSMS could not read a message of ours: "
+                                                    f"{shown(frame.description)}"))
+            else:
+                log.debug("ignored an answer to no CALL outstanding (id %s)", shown(frame.id))
+            return
+        self._outstanding = None
+        self._quiet_since = now
+        if isinstance(frame, frames.CallError):
+            code = frame.code.value if frame.code is not None else "(an unknown code)"
+            reason = f"CALLERROR {code} to {call.action}: {shown(frame.description)}"
+            if call.own:  # the CSMS refuses what every session needs: start again (as the link always did)
+                self._close(reason)
+            else:
+                self._events.append(CallFailed(call.id, call.action, reason, frame))
+            return
+        if call.action == "BootNotification" and call.own:
+            self._boot_answered(frame.payload, now)
+        elif not call.own:
+            self._events.append(CallAnswered(call.id, call.action, frame.payload))
+
+    def _boot_answered(self, payload: dict[str, Any], now: float) -> None:
+        status, interval = payload.get("status"), payload.get("interval", 0)
+        if status not in BOOT_STATUSES:
+            self._close(f"the CSMS answered BootNotification with status {shown(status)}")
+            return
+        if isinstance(interval, float) and interval.is_integer():
+            interval = int(interval)  # 5.0 is an integer to JSON Schema too
+        if not isinstance(interval, int) or isinstance(interval, bool) or interval < 0:
+            self._events.append(ProtocolProblem(f"BootNotification interval {shown(interval)} is not a "
+                                                "number of seconds: taken as 0"))
+            interval = 0
+        if status == "Accepted":
+            self._state = State.ACCEPTED
+            self._accepted_once = True
+            if interval > 0:  # B01.FR.04: the heartbeat interval is the CSMS's
+                self._heartbeat_interval = float(interval)
+            self._events.append(BootAccepted(interval))
+            stamp = _timestamp(self._utc_now())
+            statuses = [self._new("StatusNotification", {"timestamp": stamp, "connectorStatus": "Available",
+                                                         "evseId": evse, "connectorId": connector}, own=True)
+                        for evse, connector in self._connectors]
+            self._queue.extendleft(reversed(statuses))  # B01.FR.05: before anything else of ours
+            return
+        self._state = State.PENDING if status == "Pending" else State.REJECTED
+        wait = float(interval) if interval > 0 else self._boot_retry_s  # B02.FR.07/08, B03.FR.05/06
+        self._boot_due = now + wait
+        self._events.append(BootNotAccepted(status, interval, wait))
+
+    # -- our CALLs ----------------------------------------------------------------------------------
+
+    def _new(self, action: str, payload: dict[str, Any], *, own: bool) -> _Outgoing:
+        return _Outgoing(str(uuid.uuid4()), action, payload, own)  # Part 4 §4.1.4: never used before
+
+    def _advance(self, now: float) -> None:
+        """Time out the outstanding CALL, else send the next CALL of ours that is due."""
+        if self._state is State.CLOSED:
+            return
+        call = self._outstanding
+        if call is not None:
+            if now < call.deadline:
+                return  # Part 4 §4.1.1: one CALL of ours at a time
+            self._outstanding = None
+            if not call.own:
+                self._events.append(CallFailed(call.id, call.action, "no answer within the message timeout"))
+            self._close(f"no answer to {call.action} within {self._timeout:g} s")
+            return
+        while self._outstanding is None and self._state is not State.CLOSED:
+            if self._state in (State.PENDING, State.REJECTED):
+                if now >= self._boot_due and self._send(self._new("BootNotification", self._boot_payload, own=True),
+                                                        now):
+                    self._boot_due = float("inf")  # B02.FR.04: the next one only after this one's answer
+                return
+            if self._state is not State.ACCEPTED:
+                return
+            if self._queue:
+                self._send(self._queue.popleft(), now)  # a CALL that breaks its schema is skipped: the next
+            elif now >= self._quiet_since + self._heartbeat_interval:
+                if not self._send(self._new("Heartbeat", {}, own=True), now):
+                    self._quiet_since = now  # never happens ({} is a Heartbeat); if it did: not in a loop
+                return
+            else:
+                return
+
+    def _send(self, call: _Outgoing, now: float) -> bool:
+        """Send ``call`` if it conforms to its official request schema; else report it and keep it off the wire."""
+        problem = request_problem(self.version, call.action, call.payload)
+        if problem is not None:
+            _invalid_calls.log(logging.ERROR, f"{self.version} {call.action} {problem}",
+                               "CSMS link: not sending %s: it does not conform to the %s schema (%s); a bug of "
+                               "ours or of the station's configuration", call.action, self.version, problem)
+            self._events.append(CallFailed(call.id, call.action, f"does not conform to its schema: {problem}"))
+            if call.action == "BootNotification" and call.own:
+                self._close(f"our BootNotification does not conform to its schema: {problem}")
+            return False
+        call.deadline = now + self._timeout
+        self._outstanding = call
+        self._frames.append(frames.call(call.id, call.action, call.payload))
+        return True
+
+    def _close(self, reason: str, *, reset: bool = False) -> None:
+        """CLOSED: the station's CALLs still queued or outstanding fail, then :class:`Close`."""
+        waiting = [self._outstanding] if self._outstanding is not None else []
+        for call in [*waiting, *self._queue]:
+            if not call.own:
+                self._events.append(CallFailed(call.id, call.action, f"the session ended ({reason})"))
+        self._state = State.CLOSED
+        # A CALL of the CSMS handed out in this same input would never be answered: it is not run either.
+        self._events = [event for event in self._events if not isinstance(event, CallReceived)]
+        self._outstanding = None
+        self._queue.clear()
+        self._answering.clear()
+        self._events.append(Close(reason, reset))
