@@ -192,7 +192,7 @@ def test_set_network_profile_201_and_21(station: StationProcess, mosquitto: Mosq
         a = await c.set_network_profile(2, url="wss://csms-a.example.com/ocpp", security_profile=2,
                                         message_timeout=45)
         b = await c.set_network_profile(3, url="ws://csms-b.example.com/ocpp", security_profile=1,
-                                        ocpp_version="OCPP21", identity="CS-B", basic_auth_password="s3cret-pw-xyz",
+                                        ocpp_version="OCPP21", identity="CS-B", basic_auth_password="s3cret-pw-xyz-0123",  # ≥ 16 (A00.FR.205)
                                         envelope_version=V21)
         bad = await c.set_network_profile(99, url="wss://x.example.com/ocpp", security_profile=2)
         read = await c.get_variables([VariableRef("NetworkConfiguration", v, component_instance=slot)
@@ -203,8 +203,9 @@ def test_set_network_profile_201_and_21(station: StationProcess, mosquitto: Mosq
     a, b, bad, read = run(mosquitto, work)
     assert a.accepted and b.accepted
     assert bad.status == "Rejected" and bad.reason == "InvalidConfSlot"
-    assert [r.value for r in read] == ["wss://csms-a.example.com/ocpp", "45", "", "ws://csms-b.example.com/ocpp",
-                                       "30", "CS-B"]
+    # slot 2 has no identity of its own: it reports the one the station uses there (issue 13)
+    assert [r.value for r in read] == ["wss://csms-a.example.com/ocpp", "45", "CS0000000001",
+                                       "ws://csms-b.example.com/ocpp", "30", "CS-B"]
     assert "s3cret-pw-xyz" not in station.log_text()
 
 

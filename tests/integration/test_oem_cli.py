@@ -238,7 +238,8 @@ def test_network_set_and_list(station: StationProcess, mosquitto: Mosquitto) -> 
                        "IDENTITY"]
     assert [row[0] for row in rows[1:-1]] == ["1", "2", "3", "4"]  # the default station's slots
     assert rows[1][:3] == ["1", "*", "1"]
-    assert rows[2] == ["2", "-", "wss://cli-a.example.com/ocpp", "2", "Wired0", "40", "OCPP20"]
+    # slot 2 has no identity of its own: the one the station uses there (issue 13)
+    assert rows[2] == ["2", "-", "wss://cli-a.example.com/ocpp", "2", "Wired0", "40", "OCPP20", "CS0000000001"]
     assert rows[3] == ["3", "-", "ws://cli-b.example.com/ocpp", "1", "Wired0", "30", "OCPP21", "CLI-B"]
     assert rows[4][:3] == ["4", "-", "(empty)"]
     assert rows[-1][0].startswith("priority order: 1; active slot: 1")
