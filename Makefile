@@ -27,8 +27,9 @@ mosquitto:  ## install mosquitto and mosquitto-clients (Debian packages) unless 
 		echo "make: could not install mosquitto: the station falls back to amqtt (MQTT 3.1.1 only)" >&2; \
 	else exit 1; fi
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed  ## ruff on everything, mypy on the package
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
 
 test: $(VENV)/.installed mosquitto lint  ## lint, then the whole suite against a real mosquitto
 	$(PY) -m pytest -q

@@ -37,7 +37,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import aiomqtt
-from paho.mqtt.client import MQTTv5, MQTTv311
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -165,7 +164,7 @@ class StationClient:
 
     def _dispatch(self, message: aiomqtt.Message) -> None:
         try:
-            answer = exact_json.loads(message.payload)  # type: ignore[arg-type]
+            answer = exact_json.loads(message.payload)
         except (ValueError, TypeError):
             return
         if not isinstance(answer, dict) or answer.get("name") != "ocpp_message" or answer.get("type") != "response":
@@ -194,7 +193,8 @@ class StationClient:
         ``timeout`` seconds, :class:`StationUnreachable` when the link is down.
         """
         answer = await self.call_raw(action, payload, ocpp_version=ocpp_version, timeout=timeout)
-        data = answer.get("data") if isinstance(answer.get("data"), dict) else {}
+        raw_data = answer.get("data")
+        data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
         if data.get("message_type") == "CallError":
             raise CallError(str(data.get("error_code", "GenericError")), str(data.get("error_description", "")),
                             data.get("error_details") if isinstance(data.get("error_details"), dict) else None,
@@ -202,7 +202,8 @@ class StationClient:
         if data.get("message_type") != "CallResult" or not isinstance(data.get("payload"), dict):
             raise CallError("ProtocolError", "the station's answer is not a CallResult or CallError",
                             {"answer": answer}, str(answer.get("id")))
-        return data["payload"]
+        result: dict[str, Any] = data["payload"]
+        return result
 
     async def call_raw(self, action: str, payload: Mapping[str, Any], *, ocpp_version: str = "ocpp2.0.1",
                        timeout: float = 10.0) -> dict[str, Any]:
@@ -349,5 +350,6 @@ def _mqtt_client(address: BrokerAddress, *, client_id: str, protocol: str, ca_fi
     """An aiomqtt client for ``address`` (TCP_NODELAY on: ~0.3 ms instead of ~44 ms per round trip)."""
     return aiomqtt.Client(
         hostname=address.host, port=address.port, username=address.username, password=address.password,
-        identifier=client_id, socket_options=NODELAY, protocol=MQTTv5 if protocol == "5" else MQTTv311,
+        identifier=client_id, socket_options=NODELAY,
+        protocol=aiomqtt.ProtocolVersion.V5 if protocol == "5" else aiomqtt.ProtocolVersion.V311,
         tls_context=address.tls_context(ca_file=ca_file, client_cert=client_cert, client_key=client_key), **extra)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -185,10 +186,11 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None,
             config = replace(config, requests=_section(Requests, raw["requests"], "requests"))
         if "mqtt" in raw:
             config = replace(config, mqtt=_section(MqttConfig, raw["mqtt"], "mqtt"))
-    environ = os.environ if environ is None else environ
-    from_env = {name: environ[ENV_PREFIX + name.upper()] for name in ("mqtt_url", "data_dir")
-                if ENV_PREFIX + name.upper() in environ}
-    for source in (from_env, overrides or {}):
+    env: Mapping[str, str] = os.environ if environ is None else environ
+    from_env: dict[str, Any] = {name: env[ENV_PREFIX + name.upper()] for name in ("mqtt_url", "data_dir")
+                                if ENV_PREFIX + name.upper() in env}
+    sources: tuple[Mapping[str, Any], ...] = (from_env, overrides or {})
+    for source in sources:
         if source.get("mqtt_url") is not None:
             config = replace(config, mqtt=replace(config.mqtt, url=source["mqtt_url"]))
         if source.get("data_dir") is not None:
@@ -198,7 +200,7 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None,
         for name in ("ca_file", "client_cert", "client_key", "client_id", "request_topic", "response_topic",
                      "protocol"):
             if source.get(name) is not None:
-                config = replace(config, mqtt=replace(config.mqtt, **{name: source[name]}))
+                config = replace(config, mqtt=replace(config.mqtt, **{name: str(source[name])}))  # type: ignore[arg-type]
     _check(config)
     return config
 

@@ -438,7 +438,7 @@ def _network_list(args: argparse.Namespace) -> int:
                                           ocpp_version=version, timeout=timeout)
         priority_result, active_result = head
         priority = [int(s) for s in (priority_result.value or "").split(",") if s.strip().isdigit()]
-        active = int(active_result.value) if (active_result.value or "").isdigit() else None
+        active = int(active_result.value) if active_result.value and active_result.value.isdigit() else None
         # Ask for slots 1..MAX at once; the station has the ones before the first UnknownComponent.
         probes = await asyncio.gather(*(
             client.get_variables([VariableRef("NetworkConfiguration", v, component_instance=str(slot))

@@ -100,7 +100,7 @@ class MqttDoor:
             client.tls_set_context(tls)  # verifies the broker's certificate and name
         if self._address.username is not None:
             client.username_pw_set(self._address.username, self._address.password)
-        client.on_socket_open = lambda _c, _u, sock: sock.setsockopt(*NODELAY[0])
+        client.on_socket_open = lambda _c, _u, sock: sock.setsockopt(*NODELAY[0])  # type: ignore[attr-defined]
         client.enable_logger(logging.getLogger("ocpp_station.api.paho"))  # socket and TLS errors, in paho's words
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -219,14 +219,14 @@ class MqttDoor:
     def _on_message(self, client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         if message.retain:
             # MQTT 3.1.1 §3.3.1.3: the flag is set only on what a new subscription brings, never on a live message
-            request_id, _ = sniff(message.payload)
+            request_id, _ = sniff(bytes(message.payload))
             log.warning("ignored a retained message on %r (id %s): requests must not be retained; clear it "
                         "by publishing an empty retained message there", message.topic, request_id)
             client.ack(message.mid, message.qos)
             return
         started = time.perf_counter()
         try:
-            answer = self._station.handle(message.payload)
+            answer = self._station.handle(bytes(message.payload))
         except Exception:  # Station.handle does not raise; if it ever did, keep the door open
             log.exception("a request could not be handled; the broker will deliver it again")
             return

@@ -47,7 +47,10 @@ class CsmsLink:
         self._station = station
         self._reset = asyncio.Event()
         self._loop = asyncio.get_running_loop()
-        station.on_reset(lambda: self._loop.call_soon_threadsafe(self._reset_requested))
+        def wake() -> None:  # from either door's thread: the Reset is handled on the event loop
+            self._loop.call_soon_threadsafe(self._reset_requested)
+
+        station.on_reset(wake)
         self._answering = False  # a CSMS CALL is being answered: a Reset it caused waits for its answer
         self._reset_after_answer = False
         self._boot_reason = "PowerUp"

@@ -118,7 +118,7 @@ class CsmsLink:
             try:
                 target = self._station.connection_target(slot)
                 ends = endpoint(target, data_dir=self._station.config.data_dir, roots=self._station.csms_trust_store())
-            except CannotConnect as why:
+            except (CannotConnect, OSError, ValueError) as why:  # OSError: e.g. an unreadable key file (ssl)
                 self._repeats.log(logging.WARNING, f"unusable {slot} {why}",
                                   "CSMS link: slot %d cannot be used: %s; moving on", slot, why)
                 return False
@@ -206,7 +206,11 @@ class CsmsLink:
     async def _serve(self, ws: ClientConnection, live: session.Session, target: ConnectionTarget) -> session.Close:
         """Move frames between the websocket and ``live`` until the session closes; its Close.
 
-        ConnectionClosed (the CSMS or the network ended it) passes through to the walk.
+        The wait for the next message is bounded by the session's deadline, and a Reset accepted
+        through the MQTT door wakes it too (``self._waker``), so the wait is :func:`asyncio.wait` on
+        one pending ``ws.recv()`` task, kept across wake-ups, rather than ``wait_for(ws.recv(), …)``
+        (which would need a cancel and a new recv at every deadline). ConnectionClosed (the CSMS
+        or the network ended it) passes through to the walk.
         """
         reader: asyncio.Task[str | bytes] | None = None
         try:

@@ -86,6 +86,14 @@ class State(enum.Enum):
     In every state but CLOSED at most one CALL of ours is outstanding (Part 4 §4.1.1), and
     :meth:`Session.next_deadline` is not None: the outstanding CALL's timeout, the boot retry,
     or the next heartbeat.
+
+    Transitions (the answer is to our BootNotification)::
+
+        BOOTING, PENDING, REJECTED ── Accepted ──► ACCEPTED
+        BOOTING, PENDING, REJECTED ── Pending ───► PENDING
+        BOOTING, PENDING, REJECTED ── Rejected ──► REJECTED
+        any ── timeout of a CALL of ours, a CALLERROR to boot/status/heartbeat,
+               an unusable boot answer, reset_requested() (after the answer being given) ──► CLOSED
     """
 
     BOOTING = "booting"
@@ -271,7 +279,8 @@ class Session:
             frame = frames.parse(text)
         except frames.FrameError as error:
             if error.code is ErrorCode.MESSAGE_TYPE_NOT_SUPPORTED and self._ignores_unknown_types:
-                # 2.1 Part 4 §4.1.3: a message type we do not know is ignored.
+                # 2.1 Part 4 §4.1.3/§4.4: a message type not in its list is ignored. (2.1's own
+                # CALLRESULTERROR and SEND, types 5 and 6, are not read yet: ignored as well.)
                 self._events.append(ProtocolProblem(f"ignored a message of an unknown type ({error.description})"))
             else:
                 # Part 4 §4.2.3 (id "-1" when it cannot be read); 2.0.1 §4.4: MessageTypeNotSupported.

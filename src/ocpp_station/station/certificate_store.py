@@ -22,6 +22,7 @@ in A05.FR.02/03 and what DeleteCertificate protects (M04, :func:`.certificates.c
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -286,8 +287,8 @@ class CertificateStore:
         try:
             with self._storage.transaction() as db:
                 db.executemany("DELETE FROM certificate WHERE id = ?", [(m[0],) for m in matches])
-            for use in {m[1] for m in matches}:
-                self._storage.after_commit(lambda use=use: self.write_bundle(use))
+            for changed in {m[1] for m in matches}:
+                self._storage.after_commit(functools.partial(self.write_bundle, changed))
         except Exception:
             log.exception("DeleteCertificate failed")
             return Result(DeleteStatus.FAILED, "InternalError", "the certificate could not be deleted")  # FR.03
@@ -378,8 +379,8 @@ class CertificateStore:
         if len(chain) - 1 > MAX_CHILD_CERTIFICATES:
             raise ImportError_(f"at most {MAX_CHILD_CERTIFICATES} sub-CA certificates can be reported")
         issuers = [*chain[1:], top_issuer]
-        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()).decode("ascii")
+        key_text = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption()).decode("ascii")
         with self._storage.transaction() as db:
             db.execute("DELETE FROM certificate WHERE use = ?", (use,))
             for position, (cert, issuer) in enumerate(zip(chain, issuers, strict=True)):
@@ -387,7 +388,7 @@ class CertificateStore:
                            " private_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                            (use, "leaf" if position == 0 else "sub-ca", position, _pem(cert),
                             fingerprint_sha256(cert), _all_hash_data(cert, issuer), describe(cert),
-                            key_pem if position == 0 else None))
+                            key_text if position == 0 else None))
         self._storage.after_commit(lambda: self.write_bundle(use))
         log.info("imported the station's %s: %s (+%d sub-CA)", use, describe(leaf), len(chain) - 1)
         return [describe(cert) for cert in chain]

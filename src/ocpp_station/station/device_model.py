@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, TypeVar
 
 from .datatypes import Characteristics, InvalidValue, validate
 
@@ -145,6 +145,7 @@ Rule = Callable[[VariableDefinition, str], InvalidValue | None]
 """A domain rule on a value that the data type alone cannot express (e.g. B10: slots must exist)."""
 
 Writer = Callable[[VariableDefinition, str], None]
+_H = TypeVar("_H", Rule, Writer)
 """Stores the value of a variable whose fact lives elsewhere (a network profile's field), durably."""
 
 
@@ -189,7 +190,7 @@ class DeviceModel:
         self._views = {(c.casefold(), v.casefold()): f for (c, v), f in self.views.items()}
         self._after_set = {(c.casefold(), v.casefold()): f for (c, v), f in self.after_set.items()}
 
-    def _hook(self, hooks: Mapping[tuple[str, str], Writer], definition: VariableDefinition) -> Writer | None:
+    def _hook(self, hooks: Mapping[tuple[str, str], _H], definition: VariableDefinition) -> _H | None:
         component = definition.component.name.casefold()
         return hooks.get((component, definition.name.casefold())) or hooks.get((component, "*"))
 

@@ -294,7 +294,7 @@ class Storage:
         rows = self._db.execute(
             "SELECT component, component_instance, evse_id, connector_id, variable, variable_instance,"
             " attribute_type, value FROM variable_value")
-        return {tuple(row[:7]): row[7] for row in rows}  # type: ignore[misc]
+        return {tuple(row[:7]): row[7] for row in rows}
 
     def save_variable_values(self, rows: Sequence[tuple[StoredKey, str]]) -> None:
         with self.transaction():
