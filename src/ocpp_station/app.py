@@ -16,12 +16,12 @@ from typing import Any
 
 from cryptography import x509
 
+from .answers import AnswerCache
 from .config import Config
 from .errors import ErrorCode, OcppError
 from .handlers.routes import ROUTES
 from .rpc.dispatch import Answer, Dispatcher, Routes
 from .rpc.envelope import Request, fingerprint
-from .station.answers import AnswerCache
 from .station.certificate_store import CertificateStore
 from .station.certificates import LiveConnection
 from .station.connections import CannotConnect, Connections, ConnectionTarget

@@ -192,7 +192,8 @@ def test_set_network_profile_201_and_21(station: StationProcess, mosquitto: Mosq
         a = await c.set_network_profile(2, url="wss://csms-a.example.com/ocpp", security_profile=2,
                                         message_timeout=45)
         b = await c.set_network_profile(3, url="ws://csms-b.example.com/ocpp", security_profile=1,
-                                        ocpp_version="OCPP21", identity="CS-B", basic_auth_password="s3cret-pw-xyz-0123",  # ≥ 16 (A00.FR.205)
+                                        ocpp_version="OCPP21", identity="CS-B",
+                                        basic_auth_password="s3cret-pw-xyz-0123",
                                         envelope_version=V21)
         bad = await c.set_network_profile(99, url="wss://x.example.com/ocpp", security_profile=2)
         read = await c.get_variables([VariableRef("NetworkConfiguration", v, component_instance=slot)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from ocpp_station.answers import AnswerCache
 from ocpp_station.station import files
-from ocpp_station.station.answers import AnswerCache
 from ocpp_station.station.storage import (
     MIGRATIONS,
     WAL_CHECKPOINT_FRAMES,

@@ -16,7 +16,7 @@ What it guarantees, and how:
 * **No request run twice, none dropped after receipt.** Requests are acknowledged by hand, and only
   when the broker has acknowledged their answer. If the station dies in between, the broker
   delivers the request again; the station recognises its id and sends the stored answer without
-  executing anything (:mod:`ocpp_station.station.answers`).
+  executing anything (:mod:`ocpp_station.answers`).
 * **Bounded memory under a flood.** Unacknowledged requests are limited by the Receive Maximum we
   announce (MQTT 5; with 3.1.1 by the broker's ``max_inflight_messages``): a flood waits at the
   broker, not here.

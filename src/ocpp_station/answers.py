@@ -1,5 +1,9 @@
 """Answers already given, by request id: a repeated request is answered, not executed, again.
 
+Delivery logic of the MQTT door, not the domain: the station's state knows nothing of request ids
+or redeliveries; this module, beside :mod:`ocpp_station.app` which wraps every MQTT request in it,
+does. It keeps its rows in the station's database so that they commit with the request's effect.
+
 A QoS 1 message can arrive twice (the broker redelivers what we had not acknowledged when the
 link broke), and an OEM's software may retry a request it got no answer to. Either way the second
 copy must not run a second time — a SetVariables replayed after a later one would undo it — and
@@ -31,7 +35,7 @@ import time
 from collections import OrderedDict
 from typing import NamedTuple
 
-from .storage import Storage
+from .station.storage import Storage
 
 PRUNE_EVERY = 256  # durable answers between two prunings: one range delete instead of one per request
 
