@@ -381,17 +381,18 @@ def test_part4_4_2_3_a_frame_of_the_wrong_shape_is_answered_under_its_id() -> No
     assert wire(session)[0][:3] == [4, "abc", "FormatViolation"]
 
 
-def test_part4_4_4_an_unknown_message_type_is_answered_in_2_0_1() -> None:
+@pytest.mark.parametrize("kind", [5, 6, 7])
+def test_part4_4_4_an_unknown_message_type_is_answered_in_2_0_1(kind: int) -> None:
     session = make(V201)
     one_call(session, "BootNotification")
-    session.receive('[5,"x5",{}]', T0 + 1)
+    session.receive(f'[{kind},"x5",{{}}]', T0 + 1)
     assert wire(session)[0][:3] == [4, "x5", "MessageTypeNotSupported"]
 
 
-def test_part4_4_1_3_an_unknown_message_type_is_ignored_in_2_1() -> None:
+def test_part4_4_1_3_4_4_an_unknown_message_type_is_ignored_in_2_1() -> None:
     session = make(V21)
     one_call(session, "BootNotification")
-    session.receive('[5,"x5",{}]', T0 + 1)
+    session.receive('[7,"x7",{}]', T0 + 1)
     assert wire(session) == []
     [problem] = session.events()
     assert isinstance(problem, ProtocolProblem) and "ignored" in problem.description
@@ -483,7 +484,7 @@ def test_a_status_notification_that_breaks_its_schema_is_skipped() -> None:
 def _inputs() -> st.SearchStrategy[list[tuple[str, Any]]]:
     csms_text = st.sampled_from([
         csms_call("c1", "GetVariables", GET_VARIABLES), csms_call("c2", "Reset", {"type": "Immediate"}),
-        "garbage", "[5,\"u\",{}]", '[3,"stray",{}]', '[4,"stray","GenericError","",{}]'])
+        "garbage", "[7,\"u\",{}]", '[3,"stray",{}]', '[4,"stray","GenericError","",{}]'])
     status = st.sampled_from(["Accepted", "Pending", "Rejected"])
     return st.lists(st.one_of(
         st.tuples(st.just("text"), csms_text),
