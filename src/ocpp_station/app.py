@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -183,6 +184,23 @@ class Station:
             live = self.live_connection()
             if live.peer_leaf is not None:  # M05.FR.13: the new root validated this connection, the fallback goes
                 self.certificates.confirm_new_root(live.peer_leaf, live.host)
+
+    def charging_station(self) -> dict[str, str]:
+        """The BootNotification's chargingStation: who this station is (from ``[station]``)."""
+        identity = self.config.station
+        return {"model": identity.model, "vendorName": identity.vendor, "serialNumber": identity.serial_number,
+                "firmwareVersion": identity.firmware_version}
+
+    def connectors(self) -> list[tuple[int, int]]:
+        """(EVSE id, connector id) of every connector, in order: one StatusNotification each (B01.FR.05)."""
+        return [(evse.id, connector.id) for evse in self.config.evses for connector in evse.connectors]
+
+    def own_certificate_files(self) -> tuple[Path, Path] | None:
+        """The files of the station's ChargingStationCertificate chain and key (security profile 3),
+        derived from the database by the certificate store; None when there is none."""
+        chain = self.config.data_dir / "certs" / "ChargingStationCertificate.pem"
+        key = self.config.data_dir / "private" / "ChargingStationCertificate.key.pem"
+        return (chain, key) if chain.exists() and key.exists() else None
 
     def csms_trust_store(self) -> bytes | None:
         """The CSMS roots valid now, as PEM: what the link's TLS context trusts (None: there are none)."""

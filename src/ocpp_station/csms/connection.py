@@ -28,10 +28,11 @@ class Endpoint:
     ssl_context: ssl.SSLContext | None
 
 
-def endpoint(target: ConnectionTarget, *, data_dir: Path, roots: bytes | None) -> Endpoint:
+def endpoint(target: ConnectionTarget, *, roots: bytes | None, own: tuple[Path, Path] | None) -> Endpoint:
     """The websocket URL, subprotocols, headers and TLS settings for ``target``.
 
-    ``roots`` are the CSMS roots valid now (PEM): an expired one could verify nothing.
+    ``roots`` are the CSMS roots valid now (PEM): an expired one could verify nothing. ``own`` are
+    the files of the station's certificate chain and key, for security profile 3.
     """
     headers: dict[str, str] = {}
     if target.password is not None:  # security profiles 1 and 2 (A00.FR.203)
@@ -47,9 +48,7 @@ def endpoint(target: ConnectionTarget, *, data_dir: Path, roots: bytes | None) -
         # root it replaced; once that fallback is gone, the new root must be a trust anchor alone.
         context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
         if target.security_profile == 3:
-            chain = data_dir / "certs" / "ChargingStationCertificate.pem"
-            key = data_dir / "private" / "ChargingStationCertificate.key.pem"
-            if not (chain.exists() and key.exists()):
+            if own is None:
                 raise CannotConnect("no ChargingStationCertificate is installed for security profile 3")
-            context.load_cert_chain(str(chain), str(key))
+            context.load_cert_chain(str(own[0]), str(own[1]))
     return Endpoint(target.url, target.offered_versions, headers, context)

@@ -117,7 +117,8 @@ class CsmsLink:
         for attempt in range(attempts):
             try:
                 target = self._station.connection_target(slot)
-                ends = endpoint(target, data_dir=self._station.config.data_dir, roots=self._station.csms_trust_store())
+                ends = endpoint(target, roots=self._station.csms_trust_store(),
+                                own=self._station.own_certificate_files())
             except (CannotConnect, OSError, ValueError) as why:  # OSError: e.g. an unreadable key file (ssl)
                 self._repeats.log(logging.WARNING, f"unusable {slot} {why}",
                                   "CSMS link: slot %d cannot be used: %s; moving on", slot, why)
@@ -191,12 +192,9 @@ class CsmsLink:
         ssl_object = ws.transport.get_extra_info("ssl_object")
         peer = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         self._station.record_tls_peer(peer, urlsplit(target.url).hostname)  # M04.FR.06: the root in use
-        identity, evses = self._station.config.station, self._station.config.evses
         live = session.Session(
             str(ws.subprotocol), boot_reason=self._boot_reason,
-            charging_station={"model": identity.model, "vendorName": identity.vendor,
-                              "serialNumber": identity.serial_number, "firmwareVersion": identity.firmware_version},
-            connectors=[(evse.id, connector.id) for evse in evses for connector in evse.connectors],
+            charging_station=self._station.charging_station(), connectors=self._station.connectors(),
             message_timeout=timeout, heartbeat_interval=self._heartbeat_interval(),
             boot_retry_s=self._backoff(1),  # B02.FR.07: our own wait when the CSMS gives interval 0
             now=self._loop.time())
