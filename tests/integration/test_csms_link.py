@@ -632,6 +632,9 @@ def test_a05_fr_06_profiles_below_the_connected_security_profile_are_removed(
     rig.install_root(ca)
     rig.set_network_profile(2, secure.url, security_profile=2)
     rig.set_variables("OCPPCommCtrlr", {"NetworkConfigurationPriority": "2,1"})
+    # A05: the upgrade takes effect with a Reset; without it, whether the station had already
+    # connected on slot 1 before the priority changed would be a matter of timing.
+    assert rig.oem.result("Reset", {"type": "OnIdle"})["status"] == "Accepted"
 
     boot_of(rig, secure)
     secure.wait_for("StatusNotification")
@@ -650,9 +653,10 @@ def test_b10_fallback_then_reset_moves_to_the_new_first_slot(rigs: Callable[...,
     first, second = csmss(), csmss()
     dead = f"ws://127.0.0.1:{free_port()}/ocpp"
     rig = rigs(network_config(first.url))
-    rig.prepare(NetworkProfileConnectionAttempts="2")
+    rig.prepare(password=None, NetworkProfileConnectionAttempts="2")  # slot 1 unusable until the password
     rig.set_network_profile(2, dead)
     rig.set_variables("OCPPCommCtrlr", {"NetworkConfigurationPriority": "2,1"})
+    rig.set_variables("SecurityCtrlr", {"BasicAuthPassword": PASSWORD})  # only now can slot 1 connect
 
     boot_of(rig, first)  # B10.FR.03: slot 2 tried its attempts, then slot 1
     log = rig.log()

@@ -112,7 +112,7 @@ def set_network_profile(network: NetworkStore) -> Handler:
     profile; the password is never logged or returned."""
 
     def handle(call: Call) -> dict[str, Any]:
-        profile = NetworkProfile(call.payload["configurationSlot"], call.payload["connectionData"])
+        profile = NetworkProfile.from_ocpp(call.payload["configurationSlot"], call.payload["connectionData"])
         problem = network.check(profile)
         if problem is not None:
             log.info("SetNetworkProfile slot %d rejected: %s (%s)", profile.slot, problem.reason_code,

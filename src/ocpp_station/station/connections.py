@@ -117,12 +117,13 @@ class Connections:
         if problem is not None:
             raise CannotConnect(problem.additional_info)
         identity = self.identity_for(slot)
-        password = self.password_for(slot) if profile.security_profile in (1, 2) else None
-        if profile.security_profile in (1, 2) and not password:
+        password = self.password_for(slot) if profile.level in (1, 2) else None
+        if profile.level in (1, 2) and not password:
             raise CannotConnect("no BasicAuthPassword is set (SecurityCtrlr.BasicAuthPassword, or the "
                                 "profile's basicAuthPassword)")
-        return ConnectionTarget(slot, profile.url.rstrip("/") + "/" + identity, identity, password,
-                                profile.security_profile, profile.message_timeout, versions.LINK_VERSIONS)
+        url = str(profile.url).rstrip("/") + "/" + identity  # usable: the URL is there
+        return ConnectionTarget(slot, url, identity, password, profile.level, profile.message_timeout or 30,
+                                versions.LINK_VERSIONS)
 
     def record_connected(self, slot: int, subprotocol: str) -> None:
         """The link agreed on ``subprotocol`` with the CSMS of ``slot`` (NetworkConfiguration.OcppVersion)."""
@@ -139,7 +140,7 @@ class Connections:
         slot = int(definition.component.instance or 0)
         profile = self._network.profile(slot)
         name = definition.name.casefold()
-        data = profile.data if profile is not None else {}
+        data = profile.to_ocpp() if profile is not None else {}
         if name in ("vpnenabled", "apnenabled"):  # B09.FR.11/12: follow the profile
             return "true" if data.get(name[:3]) else "false"
         if name == "basicauthpassword":

@@ -15,7 +15,7 @@ carrying one of the reason codes the specification names for these cases: ``Inva
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -55,49 +55,113 @@ def identity_problem(identity: str) -> InvalidValue | None:
 
 
 @dataclass(frozen=True)
+class Vpn:
+    """VPNType: how to reach the CSMS through a VPN (2.1 lengths)."""
+
+    server: str
+    user: str
+    password: str
+    key: str
+    type: str  # VPNEnumType: IKEv2, IPSec, L2TP, PPTP
+    group: str | None = None
+
+    @classmethod
+    def from_ocpp(cls, data: Mapping[str, Any]) -> Vpn:
+        return cls(str(data["server"]), str(data["user"]), str(data["password"]), str(data["key"]),
+                   str(data["type"]), data.get("group"))
+
+    def to_ocpp(self) -> dict[str, Any]:
+        out = {"server": self.server, "user": self.user, "password": self.password, "key": self.key, "type": self.type}
+        return out | ({"group": self.group} if self.group is not None else {})
+
+
+@dataclass(frozen=True)
+class Apn:
+    """APNType: the cellular access point of the connection."""
+
+    apn: str
+    authentication: str  # APNAuthenticationEnumType: CHAP, NONE, PAP, AUTO
+    user_name: str | None = None
+    password: str | None = None
+    sim_pin: int | None = None
+    preferred_network: str | None = None
+    use_only_preferred_network: bool | None = None
+
+    @classmethod
+    def from_ocpp(cls, data: Mapping[str, Any]) -> Apn:
+        return cls(str(data["apn"]), str(data["apnAuthentication"]), data.get("apnUserName"), data.get("apnPassword"),
+                   data.get("simPin"), data.get("preferredNetwork"), data.get("useOnlyPreferredNetwork"))
+
+    def to_ocpp(self) -> dict[str, Any]:
+        out = {"apn": self.apn, "apnAuthentication": self.authentication, "apnUserName": self.user_name,
+               "apnPassword": self.password, "simPin": self.sim_pin, "preferredNetwork": self.preferred_network,
+               "useOnlyPreferredNetwork": self.use_only_preferred_network}
+        return {name: value for name, value in out.items() if value is not None}
+
+
+# NetworkConnectionProfileType field → attribute of NetworkProfile, for the ones read from the wire as is.
+_PROFILE_FIELDS = {"ocppCsmsUrl": "url", "securityProfile": "security_profile", "ocppInterface": "interface",
+                   "ocppTransport": "transport", "ocppVersion": "ocpp_version", "messageTimeout": "message_timeout",
+                   "identity": "identity", "basicAuthPassword": "password"}
+
+
+@dataclass(frozen=True)
 class NetworkProfile:
-    """One slot's NetworkConnectionProfileType, as received (camelCase keys kept in ``data``)."""
+    """One slot's NetworkConnectionProfileType as a typed value (the wire's camelCase stays at the edges).
+
+    Every field may be absent while a 2.1 CSMS writes a slot variable by variable
+    (NetworkConfiguration); :func:`usable_problem` says when the profile is complete and acceptable.
+    The password fields are secrets: :meth:`public` masks them.
+    """
 
     slot: int
-    data: Mapping[str, Any] = field(hash=False)
+    url: str | None = None
+    security_profile: int | None = None
+    interface: str | None = None
+    transport: str | None = None
+    ocpp_version: str | None = None  # informative only: the version is negotiated (Part 4 §3.1.2)
+    message_timeout: int | None = None
+    identity: str | None = None  # 2.1: the Basic-auth user for this slot, winning over SecurityCtrlr.Identity
+    password: str | None = None  # 2.1: basicAuthPassword, winning over SecurityCtrlr.BasicAuthPassword
+    vpn: Vpn | None = None
+    apn: Apn | None = None
+
+    @classmethod
+    def from_ocpp(cls, slot: int, data: Mapping[str, Any]) -> NetworkProfile:
+        """Read a NetworkConnectionProfileType (already checked against its official schema)."""
+        fields = {attr: data[name] for name, attr in _PROFILE_FIELDS.items() if data.get(name) is not None}
+        vpn = Vpn.from_ocpp(data["vpn"]) if isinstance(data.get("vpn"), Mapping) else None
+        apn = Apn.from_ocpp(data["apn"]) if isinstance(data.get("apn"), Mapping) else None
+        return cls(slot, **fields, vpn=vpn, apn=apn)
 
     @property
-    def security_profile(self) -> int:
-        """The profile's security profile; 0 for a profile still missing it (being written field by field)."""
-        return int(self.data.get("securityProfile", 0))
+    def level(self) -> int:
+        """The security profile, 0 while it is not set (a slot being written field by field)."""
+        return self.security_profile or 0
 
-    @property
-    def url(self) -> str:
-        return str(self.data.get("ocppCsmsUrl", ""))
-
-    @property
-    def identity(self) -> str | None:
-        """2.1: the profile's own Basic-auth identity, which wins over SecurityCtrlr.Identity for this slot."""
-        return self.data.get("identity") or None
-
-    @property
-    def password(self) -> str | None:
-        """2.1: the profile's own BasicAuthPassword, which wins over SecurityCtrlr.BasicAuthPassword."""
-        return self.data.get("basicAuthPassword") or None
-
-    @property
-    def message_timeout(self) -> int:
-        return int(self.data.get("messageTimeout", 0))
+    def to_ocpp(self) -> dict[str, Any]:
+        """The NetworkConnectionProfileType, camelCase, without the fields that are absent."""
+        out = {name: getattr(self, attr) for name, attr in _PROFILE_FIELDS.items() if getattr(self, attr) is not None}
+        if self.vpn is not None:
+            out["vpn"] = self.vpn.to_ocpp()
+        if self.apn is not None:
+            out["apn"] = self.apn.to_ocpp()
+        return out
 
     def with_fields(self, **fields: Any) -> NetworkProfile:
-        """This profile with ``fields`` set (None removes one): profiles are values, never edited in place."""
-        data = {k: v for k, v in {**self.data, **fields}.items() if v is not None}
-        return NetworkProfile(self.slot, data)
+        """This profile with the wire ``fields`` set (None removes one): profiles are values, never edited."""
+        data = {k: v for k, v in {**self.to_ocpp(), **fields}.items() if v is not None}
+        return NetworkProfile.from_ocpp(self.slot, data)
 
     def public(self) -> dict[str, Any]:
-        """The profile without secrets: what logs and listings show."""
-        shown = {k: v for k, v in self.data.items() if k != "basicAuthPassword"}
-        if "basicAuthPassword" in self.data:
+        """The profile without secrets, camelCase: what logs and listings show."""
+        shown = self.to_ocpp()
+        if self.password is not None:
             shown["basicAuthPassword"] = "***"
-        for nested in ("vpn", "apn"):
-            if isinstance(shown.get(nested), dict):
-                shown[nested] = {k: ("***" if "password" in k.lower() or k == "key" else v)
-                                 for k, v in shown[nested].items()}
+        if self.vpn is not None:
+            shown["vpn"] |= {"password": "***", "key": "***"}
+        if self.apn is not None:
+            shown["apn"] |= {name: "***" for name in ("apnPassword", "simPin") if name in shown["apn"]}
         return shown
 
 
@@ -173,16 +237,18 @@ def usable_problem(profile: NetworkProfile, *, interfaces: Sequence[str], state:
     What SetNetworkProfile checks (B09.FR.02/04/31) and what a slot added to
     NetworkConfigurationPriority must pass (B09.FR.33/34/35), in one place.
     """
-    missing = [name for name in REQUIRED_FIELDS if name not in profile.data]
+    data = profile.to_ocpp()
+    missing = [name for name in REQUIRED_FIELDS if name not in data]
     if missing:
         return InvalidValue("InvalidNetworkConf", f"slot {profile.slot} has no {', '.join(missing)}")
-    for name, value in profile.data.items():
+    for name, value in data.items():
         problem = field_problem(name, value, interfaces=interfaces)
         if problem is not None:
             return problem
-    if profile.url.startswith("ws://") and profile.security_profile >= 2:  # profiles 2 and 3 are TLS
-        return InvalidValue("InvalidNetworkConf", f"security profile {profile.security_profile} needs a wss:// URL")
-    return downgrade_problem(profile.security_profile, state)
+    level = int(data["securityProfile"])
+    if str(data["ocppCsmsUrl"]).startswith("ws://") and level >= 2:  # profiles 2 and 3 are TLS
+        return InvalidValue("InvalidNetworkConf", f"security profile {level} needs a wss:// URL")
+    return downgrade_problem(level, state)
 
 
 def _url_problem(url: str) -> str | None:
@@ -225,7 +291,7 @@ def priority_rule(profiles: Callable[[], Mapping[int, NetworkProfile]],
             problem = usable(profile)  # B09.FR.33/34 (2.1), B10.FR.02; A05.FR.08–10 (downgrades)
             if problem is not None:
                 return InvalidValue(problem.reason_code, f"slot {slot}: {problem.additional_info}")
-            level = profile.security_profile
+            level = profile.level
             if level >= 2 and not has_csms_root():  # A05.FR.02
                 return InvalidValue("InvalidNetworkConf", f"slot {slot} uses security profile {level} but no "
                                                           "valid CSMSRootCertificate is installed")

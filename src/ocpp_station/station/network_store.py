@@ -23,10 +23,9 @@ ACTIVE_SLOT_KEY = "active_network_slot"
 
 
 def profile_from_config(network: Network) -> NetworkProfile:
-    return NetworkProfile(CONFIG_SLOT, {
-        "ocppCsmsUrl": network.csms_url, "securityProfile": network.security_profile,
-        "ocppInterface": network.interface, "messageTimeout": network.message_timeout,
-        "ocppTransport": "JSON", "ocppVersion": "OCPP20"})
+    return NetworkProfile(CONFIG_SLOT, url=network.csms_url, security_profile=network.security_profile,
+                          interface=network.interface, message_timeout=network.message_timeout, transport="JSON",
+                          ocpp_version="OCPP20")
 
 
 class NetworkStore:
@@ -49,7 +48,7 @@ class NetworkStore:
         """Every stored profile by slot (slot 1 from station.toml unless it was set)."""
         rows = dict(self._db.execute("SELECT slot, profile FROM network_profile"))
         rows.setdefault(CONFIG_SLOT, None)
-        stored = {slot: (self._config_profile if text is None else NetworkProfile(slot, json.loads(text)))
+        stored = {slot: (self._config_profile if text is None else NetworkProfile.from_ocpp(slot, json.loads(text)))
                   for slot, text in rows.items() if text != "null"}  # "null": removed (A05.FR.06)
         return dict(sorted(stored.items()))
 
@@ -61,7 +60,7 @@ class NetworkStore:
 
     def remove_profiles_below(self, level: int) -> list[int]:
         """A05.FR.06: after connecting at security profile ``level``, forget every profile below it."""
-        removed = [slot for slot, profile in self.profiles().items() if profile.security_profile < level]
+        removed = [slot for slot, profile in self.profiles().items() if profile.level < level]
         if removed:
             with self._storage.transaction() as db:
                 db.executemany("INSERT INTO network_profile (slot, profile) VALUES (?, 'null') ON CONFLICT (slot)"
@@ -77,7 +76,7 @@ class NetworkStore:
 
     def security_state(self) -> SecurityState:
         active = self.profiles().get(self.active_slot(), self._config_profile)
-        return SecurityState(active.security_profile, self._network.allow_security_profile_downgrade)
+        return SecurityState(active.level, self._network.allow_security_profile_downgrade)
 
     @property
     def interfaces(self) -> tuple[str, ...]:
@@ -98,7 +97,7 @@ class NetworkStore:
     def set_fields(self, slot: int, **fields: object) -> NetworkProfile:
         """Change fields of the profile of ``slot`` (None removes one), durably; an empty slot gets a
         profile of just these fields, which becomes usable once complete (NetworkConfiguration, 2.1)."""
-        current = self.profile(slot) or NetworkProfile(slot, {})
+        current = self.profile(slot) or NetworkProfile(slot)
         updated = current.with_fields(**fields)
         self.save(updated)
         return updated
@@ -108,7 +107,7 @@ class NetworkStore:
         with self._storage.transaction() as db:
             db.execute("INSERT INTO network_profile (slot, profile) VALUES (?, ?) ON CONFLICT (slot) DO UPDATE"
                        " SET profile = excluded.profile, updated_at = excluded.updated_at",
-                       (profile.slot, json.dumps(dict(profile.data), sort_keys=True)))
+                       (profile.slot, json.dumps(profile.to_ocpp(), sort_keys=True)))  # stored as on the wire
         log.info("network profile of slot %d stored: %s", profile.slot, json.dumps(profile.public()))
 
     def public_profiles(self) -> Mapping[int, dict]:
