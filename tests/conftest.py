@@ -36,11 +36,6 @@ def oem(station: StationProcess, mosquitto: Mosquitto) -> Iterator[OemClient]:
 
 
 @pytest.fixture
-def fresh_station_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     """A broker of the test's own, for a station whose traffic must not meet any other station's."""
     own = Mosquitto(free_port(), tmp_path / "broker")

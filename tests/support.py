@@ -4,8 +4,10 @@ Every answer a test receives passes through :func:`check_response`, which valida
 against :data:`OCPP_RESPONSE_SCHEMA` (the seed's OcppResponse, written here) and — for a CallResult —
 the payload against the official OCA response schema of its version, both with the pure-Python
 ``jsonschema`` package so the check does not share code with the service under test.
-:meth:`OemClient.wait_for` and :meth:`OemClient.drain` check every answer they take off ``josev/cs``
-against the envelope schema too, including the ones a test passes over.
+:meth:`OemClient.wait_for` and :meth:`OemClient.barrier` check every answer they take off ``josev/cs``
+against the envelope schema too, including the ones a test passes over. :class:`InProcessOem` offers
+the same calls on a :class:`ocpp_station.app.Station` in the test's own process, for the rule tests
+that need no broker.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -34,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 REQUEST_TOPIC, RESPONSE_TOPIC = "cs/josev", "josev/cs"
+BARRIER_PAYLOAD = {"getVariableData": [{"component": {"name": "TxCtrlr"}, "variable": {"name": "TxStartPoint"}}]}
 ERROR_CODES = {
     "ocpp1.6": {"NotImplemented", "NotSupported", "InternalError", "ProtocolError", "SecurityError",
                 "FormationViolation", "PropertyConstraintViolation", "OccurenceConstraintViolation",
@@ -58,8 +63,17 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
         except OSError:
-            time.sleep(0.02)
+            time.sleep(0.02)  # the poll interval of a wait for the port, not a pause instead of one
     raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Until ``condition()`` holds (polled: for what announces itself only in a file, a log); else ``what``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.02)  # the poll interval of a wait for the condition, not a pause instead of one
 
 
 @cache
@@ -142,6 +156,12 @@ def check_response(answer: dict[str, Any], action: str | None, ocpp_version: str
         response_validator(ocpp_version, action).validate(data["payload"])
 
 
+def pick(cases: list[Any], *ids: str) -> list[Any]:
+    """The ``pytest.param`` cases of ``cases`` with these ids, in the order given (each must exist)."""
+    by_id = {case.id: case for case in cases}
+    return [by_id[name] for name in ids]
+
+
 def variable_data(component: str, variable: str, *, attribute: str | None = None,
                   component_instance: str | None = None, evse: dict[str, int] | None = None,
                   variable_instance: str | None = None) -> dict[str, Any]:
@@ -171,19 +191,29 @@ class OemClient:
     def __init__(self, port: int, timeout: float = 5.0):
         self.timeout = timeout
         self.answers: queue.Queue[dict[str, Any]] = queue.Queue()
+        connected, subscribed = threading.Event(), threading.Event()
+        granted: list[Any] = []
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"oem-{uuid.uuid4().hex[:8]}")
         self._client.on_message = lambda _c, _u, msg: self.answers.put(json.loads(msg.payload))
         self._client.on_socket_open = lambda _c, _u, sock: sock.setsockopt(
             socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._client.on_connect = lambda _c, _u, _f, reason, _p: None if reason.is_failure else connected.set()
+        self._client.on_subscribe = lambda _c, _u, _mid, reasons, _p: (granted.extend(reasons), subscribed.set())
         self._client.connect("127.0.0.1", port)
         self._client.loop_start()
+        assert connected.wait(timeout), f"the OEM client did not connect to port {port}"
         result, _mid = self._client.subscribe(RESPONSE_TOPIC, qos=1)
         assert result == mqtt.MQTT_ERR_SUCCESS
-        time.sleep(0.05)  # let the SUBACK arrive before the first request
+        # The SUBACK itself (this client's only subscription), not a pause: an answer published
+        # before it would not reach this client.
+        assert subscribed.wait(timeout), f"no SUBACK for {RESPONSE_TOPIC} within {timeout} s"
+        assert not any(reason.is_failure for reason in granted), granted
 
     def close(self) -> None:
-        self._client.loop_stop()
+        # Disconnecting first lets paho's network thread end at once; loop_stop() alone waits out
+        # the thread's 1 s select.
         self._client.disconnect()
+        self._client.loop_stop()
 
     def publish(self, body: bytes | str) -> None:
         self._client.publish(REQUEST_TOPIC, body, qos=1).wait_for_publish(self.timeout)
@@ -233,14 +263,21 @@ class OemClient:
         assert answer["data"]["message_type"] == "CallError", answer
         return answer["data"]
 
-    def drain(self, seconds: float = 0.3) -> list[dict[str, Any]]:
-        """Every answer that arrives within ``seconds``."""
-        time.sleep(seconds)
-        found = []
-        while not self.answers.empty():
-            found.append(self.answers.get_nowait())
-            check_envelope(found[-1])
-        return found
+    def barrier(self, timeout: float | None = None) -> list[dict[str, Any]]:
+        """Every answer that arrives before the answer to a GetVariables sent now (checked, a CallResult).
+
+        The station handles requests one at a time in arrival order and publishes each answer before
+        it takes the next request, and the broker keeps that order for a subscriber: an answer to
+        anything published before the barrier — a late one, a duplicate — comes before the barrier's.
+        "No answer" and "exactly one answer" are proved with it, without waiting out a pause.
+        """
+        request = envelope("GetVariables", BARRIER_PAYLOAD)
+        self.publish(json.dumps(request))
+        before: list[dict[str, Any]] = []
+        answer = self.wait_for(request["id"], timeout, passed_over=before)
+        check_response(answer, "GetVariables", "ocpp2.0.1")
+        assert answer["data"]["message_type"] == "CallResult", answer
+        return before
 
 
 @dataclass
@@ -253,6 +290,10 @@ class Mosquitto:
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
+
+    def log_text(self) -> str:
+        path = self.workdir / "mosquitto.log"
+        return path.read_text("utf-8", errors="replace") if path.exists() else ""
 
     def start(self) -> Mosquitto:
         conf = self.workdir / "mosquitto.conf"
@@ -299,15 +340,16 @@ class StationProcess:
             return ""
         return self.log_path.read_text("utf-8", errors="replace")
 
-    def wait_until_logged(self, text: str, timeout: float = 15.0, start_offset: int = 0) -> None:
+    def wait_until_logged(self, text: str, timeout: float = 15.0, start_offset: int = 0, times: int = 1) -> None:
+        """Until ``text`` is in the log (after ``start_offset``) ``times`` times; polled, the log being a file."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if text in self.log_text()[start_offset:]:
+            if self.log_text()[start_offset:].count(text) >= times:
                 return
             if self.process and self.process.poll() is not None:
                 raise RuntimeError(f"station exited with {self.process.returncode}:\n{self.log_text()[-3000:]}")
-            time.sleep(0.02)
-        raise TimeoutError(f"station did not log {text!r}:\n{self.log_text()[-3000:]}")
+            time.sleep(0.02)  # the poll interval of a wait for the line, not a pause instead of one
+        raise TimeoutError(f"station did not log {text!r} {times} time(s):\n{self.log_text()[-3000:]}")
 
     def kill(self) -> None:
         if self.process and self.process.poll() is None:
@@ -337,3 +379,44 @@ def ca_certificate(cn: str, issuer: tuple[x509.Certificate, ec.EllipticCurvePriv
                                          crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
             .sign(issuer[1] if issuer else key, hashes.SHA256()))
     return cert, key
+
+
+class InProcessOem:
+    """:class:`OemClient`'s requests, answered by a :class:`ocpp_station.app.Station` in this process.
+
+    The same envelope bytes the MQTT door would hand over go to :meth:`Station.handle`; every answer
+    is decoded with :mod:`json` and checked with :func:`check_response`, as over the broker. For the
+    tests of a rule (a data type, a status precedence, an error code), which need no broker.
+    """
+
+    def __init__(self, station: Any):
+        self.station = station
+
+    def send(self, raw: bytes | str) -> dict[str, Any] | None:
+        """The decoded answer envelope to ``raw`` (checked against the OcppResponse schema), or None."""
+        answer = self.station.handle(raw.encode() if isinstance(raw, str) else raw)
+        if answer.body is None:
+            return None
+        decoded = json.loads(answer.body)
+        check_envelope(decoded)
+        return decoded
+
+    def call(self, action: str, payload: Any, ocpp_version: str = "ocpp2.0.1") -> dict[str, Any]:
+        """Send one request; return the checked answer envelope."""
+        message = envelope(action, payload, ocpp_version)
+        answer = self.send(json.dumps(message))
+        assert answer is not None and answer["id"] == message["id"], answer
+        check_response(answer, action, ocpp_version)
+        return answer
+
+    def result(self, action: str, payload: Any, ocpp_version: str = "ocpp2.0.1") -> dict[str, Any]:
+        """Send one request that must succeed; return the CallResult payload."""
+        answer = self.call(action, payload, ocpp_version)
+        assert answer["data"]["message_type"] == "CallResult", answer
+        return answer["data"]["payload"]
+
+    def error(self, action: str, payload: Any, ocpp_version: str = "ocpp2.0.1") -> dict[str, Any]:
+        """Send one request that must fail; return the CallError data."""
+        answer = self.call(action, payload, ocpp_version)
+        assert answer["data"]["message_type"] == "CallError", answer
+        return answer["data"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
-import time
+import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -326,14 +326,16 @@ def test_100_concurrent_sets_then_read_back(station: StationProcess, mosquitto: 
 
 def test_mqtt5_answers_come_on_a_private_reply_topic(station: StationProcess, mosquitto: Mosquitto) -> None:
     spy_messages: queue.Queue[tuple[str, bytes | None, dict]] = queue.Queue()
+    subscribed = threading.Event()
     spy = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     spy.on_message = lambda _c, _u, m: spy_messages.put(
         (m.topic, getattr(m.properties, "CorrelationData", None), json.loads(m.payload)))
+    spy.on_subscribe = lambda *_: subscribed.set()  # the spy's only subscription
     spy.connect("127.0.0.1", mosquitto.port)
     spy.loop_start()
     spy.subscribe("josev/cs/client/#", qos=1)
     try:
-        time.sleep(0.1)  # let the SUBACK arrive
+        assert subscribed.wait(5), "no SUBACK"  # the SUBACK itself: the answer must not come before it
 
         async def work(c: StationClient) -> tuple[str | None, str | None, dict]:
             answer = await c.call_raw("GetVariables", {"getVariableData": [
@@ -348,8 +350,8 @@ def test_mqtt5_answers_come_on_a_private_reply_topic(station: StationProcess, mo
         assert correlation == answer["id"].encode()
         assert seen == answer
     finally:
-        spy.loop_stop()
         spy.disconnect()
+        spy.loop_stop()
 
 
 def test_mqtt311_correlates_by_envelope_id(station: StationProcess, mosquitto: Mosquitto) -> None:

@@ -6,7 +6,6 @@ import json
 import random
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -41,14 +40,20 @@ def test_values_survive_a_clean_restart_and_sigterm_exits_zero(broker: Mosquitto
 
 
 class _Writer(threading.Thread):
-    """Streams SetVariables of OfflineThreshold with increasing values until told to stop."""
+    """Streams SetVariables of OfflineThreshold with increasing values until told to stop.
 
-    def __init__(self, oem: OemClient, first: int):
+    Each request is published as soon as the one before it is answered; ``reached`` is set once
+    ``kill_after`` of them have been answered, with the next one already on its way.
+    """
+
+    def __init__(self, oem: OemClient, first: int, kill_after: int):
         super().__init__()
-        self.oem, self.next_value = oem, first
+        self.oem, self.next_value, self.kill_after = oem, first, kill_after
         self.sent: list[int] = []
+        self.answered = 0
         self.last_accepted: int | None = None
         self.stop = threading.Event()
+        self.reached = threading.Event()
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -56,17 +61,33 @@ class _Writer(threading.Thread):
             message = envelope("SetVariables", _set("OCPPCommCtrlr", "OfflineThreshold", str(value)))
             self.sent.append(value)
             self.oem.publish(json.dumps(message))
-            try:
-                answer = self.oem.wait_for(message["id"], timeout=1.0)
-            except TimeoutError:
+            answer = self._answer(message["id"])
+            if answer is None:
                 return  # the station was killed before it answered
             if answer["data"]["payload"]["setVariableResult"][0]["attributeStatus"] == "Accepted":
                 self.last_accepted = value
+            self.answered += 1
+            if self.answered >= self.kill_after:
+                self.reached.set()
+
+    def _answer(self, request_id: str) -> dict | None:
+        """The answer, or None once told to stop (the kill) without one; never later than 5 s."""
+        for _ in range(100):
+            try:
+                return self.oem.wait_for(request_id, timeout=0.05)
+            except TimeoutError:
+                if self.stop.is_set():
+                    return None
+        return None
 
 
 @pytest.mark.slow
 def test_kill_9_during_a_stream_of_set_variables_loses_nothing_accepted(broker: Mosquitto, tmp_path: Path) -> None:
-    """Kill the station at random moments while values stream in; every Accepted value is on disk."""
+    """Kill the station while values stream in; every Accepted value is on disk.
+
+    The kill comes after a number of answers drawn from a seeded generator (the same every run), with
+    the next request in flight: not after a pause, which would decide nothing a slow machine could not
+    undo (no answer at all before the kill, once)."""
     station = StationProcess(broker.url, tmp_path / "data")
     oem = OemClient(broker.port, timeout=2.0)
     rng = random.Random(20261125)
@@ -74,9 +95,9 @@ def test_kill_9_during_a_stream_of_set_variables_loses_nothing_accepted(broker: 
     try:
         for _round in range(4):
             station.start()
-            writer = _Writer(oem, first)
+            writer = _Writer(oem, first, kill_after=rng.randint(5, 80))
             writer.start()
-            time.sleep(rng.uniform(0.2, 0.6))
+            assert writer.reached.wait(30), f"only {writer.answered} of {writer.kill_after} answers"
             station.kill()
             writer.stop.set()
             writer.join(5)

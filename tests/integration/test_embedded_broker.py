@@ -39,6 +39,7 @@ from ..support import (
     free_port,
     variable_data,
     wait_for_port,
+    wait_until,
 )
 
 GET = {"getVariableData": [variable_data("TxCtrlr", "TxStartPoint")]}
@@ -100,14 +101,6 @@ def _accepts(port: int) -> bool:
     except OSError:
         return False
     return True
-
-
-def _wait_until(condition: Any, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.02)
 
 
 def _gone(pid: int) -> bool:
@@ -239,7 +232,7 @@ def test_kill_9_of_the_station_takes_its_mosquitto_along_and_a_leftover_is_ended
     station.start()
     pid = station.mosquitto_pid()
     station.kill()  # SIGKILL: no clean-up of ours runs, the parent-death signal does it
-    _wait_until(lambda: _gone(pid) and not _accepts(station.port), "the private mosquitto outlived a kill -9")
+    wait_until(lambda: _gone(pid) and not _accepts(station.port), "the private mosquitto outlived a kill -9")
 
     # A mosquitto on the station's configuration that a pid file names (as after a crash of an older
     # release without the parent-death signal): the next start ends it and starts its own.

@@ -14,7 +14,7 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ..support import Mosquitto, OemClient, StationProcess, check_response, envelope, free_port
+from ..support import Mosquitto, OemClient, StationProcess, check_response, envelope, free_port, wait_until
 
 
 def set_offline_threshold(value: int, request_id: str | None = None) -> dict:
@@ -29,13 +29,6 @@ def offline_threshold(oem: OemClient) -> str:
         "getVariableResult"][0]["attributeValue"]
 
 
-def executions(station: StationProcess, request_id: str) -> int:
-    """How often the station ran a request (the log has one 'SetVariables …' line per execution)."""
-    return sum(1 for line in station.log_text().splitlines()
-               if "SetVariables OCPPCommCtrlr.OfflineThreshold" in line and request_id in line) or \
-        station.log_text().count(f"answered {request_id}: CallResult")
-
-
 def test_a_request_sent_while_the_station_is_down_is_answered_when_it_is_back(
         broker: Mosquitto, tmp_path: Path) -> None:
     station = StationProcess(broker.url, tmp_path / "data", ["--client-id", "station-under-test"]).start()
@@ -43,14 +36,13 @@ def test_a_request_sent_while_the_station_is_down_is_answered_when_it_is_back(
     oem = OemClient(broker.port)
     try:
         request = set_offline_threshold(4242)
-        oem.publish(json.dumps(request))
-        time.sleep(0.2)
+        oem.publish(json.dumps(request))  # acknowledged by the broker: it holds it for the station's session
         station.start()
         answer = oem.wait_for(request["id"], timeout=10)
         check_response(answer, "SetVariables", "ocpp2.0.1")
         assert answer["data"]["payload"]["setVariableResult"][0]["attributeStatus"] == "Accepted"
+        assert [a for a in oem.barrier() if a["id"] == request["id"]] == []  # answered once
         assert offline_threshold(oem) == "4242"
-        assert [a for a in oem.drain(0.3) if a["id"] == request["id"]] == []  # answered once
     finally:
         oem.close()
         station.terminate()
@@ -104,10 +96,10 @@ def test_a_retained_request_runs_once_and_never_again_when_the_station_resubscri
 
     The broker sends a retained message again on every subscription, and the station subscribes on
     every connection. Run live, it must not run again once its answer has left the cache (here
-    after 1 s): it would undo every later write. Nor is it answered again.
+    after 0.5 s): it would undo every later write. Nor is it answered again.
     """
     config = tmp_path / "station.toml"
-    config.write_text("[requests]\nanswer_cache_max_age_s = 1\n")
+    config.write_text("[requests]\nanswer_cache_max_age_s = 0.5\n")
     station = StationProcess(broker.url, tmp_path / "data",
                              ["--config", str(config), "--mqtt-protocol", protocol]).start()
     oem = OemClient(broker.port)
@@ -118,11 +110,15 @@ def test_a_retained_request_runs_once_and_never_again_when_the_station_resubscri
         later = set_offline_threshold(222)
         oem.publish(json.dumps(later))
         oem.wait_for(later["id"])
-        time.sleep(1.2)  # the retained request's answer is forgotten
+        # Not synchronisation: a real clock condition. The retained request's answer must be older than
+        # answer_cache_max_age_s, so that nothing but the retained check keeps it from running again.
+        time.sleep(0.6)
         station.terminate()
         station.start()  # subscribes again: the broker offers the retained message (3.1.1) or, asked not to, keeps it
+        # "connected to" is logged on the SUBACK, after which the broker sends the retained message, before
+        # the barrier request the OEM publishes only now: an answer to it would come before the barrier's.
+        assert [a for a in oem.barrier() if a["id"] == retained["id"]] == []
         assert offline_threshold(oem) == "222"
-        assert [a for a in oem.drain(0.3) if a["id"] == retained["id"]] == []
         if protocol == "3.1.1":
             assert f"ignored a retained message on 'cs/josev' (id {retained['id']})" in station.log_text()
     finally:
@@ -162,9 +158,11 @@ def test_a_reused_id_for_a_different_request_runs_and_the_first_request_still_ru
 
 
 @pytest.mark.slow
-def test_a_request_delivered_to_a_dead_station_is_delivered_again_and_run_once(
-        broker: Mosquitto, tmp_path: Path) -> None:
+def test_a_request_delivered_to_a_dead_station_is_delivered_again_and_run_once(tmp_path: Path) -> None:
     """The broker hands the request to a frozen station, which is then killed: the request is not lost."""
+    broker = Mosquitto(free_port(), tmp_path / "broker", extra_config="log_type all\n")  # logs each PUBLISH sent
+    broker.workdir.mkdir()
+    broker.start()
     station = StationProcess(broker.url, tmp_path / "data", ["--client-id", "station-under-test"]).start()
     oem = OemClient(broker.port)
     try:
@@ -172,7 +170,10 @@ def test_a_request_delivered_to_a_dead_station_is_delivered_again_and_run_once(
         station.process.send_signal(signal.SIGSTOP)  # received by the kernel, never acknowledged
         request = set_offline_threshold(777)
         oem.publish(json.dumps(request))
-        time.sleep(0.3)
+        # The event itself: the broker has sent the request to the frozen station (into its socket).
+        wait_until(lambda: any("Sending PUBLISH to station-under-test" in line and "'cs/josev'" in line
+                               for line in broker.log_text().splitlines()),
+                   "the broker did not send the request to the station")
         station.kill()
         station.start()
         answer = oem.wait_for(request["id"], timeout=10)
@@ -181,50 +182,59 @@ def test_a_request_delivered_to_a_dead_station_is_delivered_again_and_run_once(
     finally:
         oem.close()
         station.kill()
+        broker.stop()
 
 
 @pytest.mark.slow
 def test_the_station_rides_out_a_broker_restart_under_load(broker: Mosquitto, tmp_path: Path) -> None:
-    """Requests keep coming while mosquitto restarts; every one of them is answered."""
+    """Requests keep coming while mosquitto restarts; every one of them is answered.
+
+    50 requests, then the broker stops with answers still owed; 50 more while it is down (the OEM's
+    client queues them), sent once the station has seen the link go; the broker starts again, and
+    50 more. No pause decides anything: the outage is the station's own "lost" line.
+    """
     station = StationProcess(broker.url, tmp_path / "data", ["--client-id", "station-under-test"]).start()
     answered: dict[str, dict] = {}
-    got_all = threading.Event()
+    every_answer = threading.Event()
+    subscribed = threading.Event()
+    requests = [set_offline_threshold(10_000 + i) for i in range(150)]
+    sent = [request["id"] for request in requests]
     oem = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="oem-durable", clean_session=False)
     oem.on_connect = lambda c, *_: c.subscribe("josev/cs", qos=1)
+    oem.on_subscribe = lambda *_: subscribed.set()
 
     def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         answer = json.loads(msg.payload)
         answered[answer["id"]] = answer
+        if set(sent) <= answered.keys():
+            every_answer.set()
 
     oem.on_message = on_message
     oem.reconnect_delay_set(0.1, 0.5)
     oem.connect("127.0.0.1", broker.port)
     oem.loop_start()
-    sent: list[str] = []
     try:
-        time.sleep(0.2)
-        for i in range(150):
-            request = set_offline_threshold(10_000 + i)
-            sent.append(request["id"])
+        assert subscribed.wait(5), "no SUBACK"
+        for request in requests[:50]:
             oem.publish("cs/josev", json.dumps(request), qos=1)
-            time.sleep(0.01)
-            if i == 50:
-                broker.stop()
-                time.sleep(0.5)
-                broker.start()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not set(sent) <= set(answered):
-            time.sleep(0.1)
-        got_all.set()
+        offset = len(station.log_text())
+        broker.stop()
+        for request in requests[50:100]:
+            oem.publish("cs/josev", json.dumps(request), qos=1)  # queued by paho while the broker is away
+        station.wait_until_logged("lost", start_offset=offset)
+        broker.start()
+        for request in requests[100:]:
+            oem.publish("cs/josev", json.dumps(request), qos=1)
+        every_answer.wait(30)
         missing = [sent.index(i) for i in set(sent) - set(answered)]
-        assert not missing, f"requests #{missing} never answered:\n{station.log_text()[-4000:]}"
+        assert not missing, f"requests #{sorted(missing)} never answered:\n{station.log_text()[-4000:]}"
         for answer in answered.values():
             check_response(answer, "SetVariables", "ocpp2.0.1")
         log = station.log_text()
         assert "lost" in log and log.count("connected to") >= 2
     finally:
-        oem.loop_stop()
         oem.disconnect()
+        oem.loop_stop()
         station.terminate()
 
 
@@ -239,8 +249,10 @@ def test_a_request_that_expired_while_waiting_is_not_executed(broker: Mosquitto,
     properties.MessageExpiryInterval = 1
     stale = set_offline_threshold(31337)
     publisher.publish("cs/josev", json.dumps(stale), qos=1, properties=properties).wait_for_publish(5)
-    publisher.loop_stop()
     publisher.disconnect()
+    publisher.loop_stop()
+    # Not synchronisation: a real clock condition. The broker must hold the request past its 1 s expiry,
+    # which mosquitto counts in whole seconds (expired once more than a second later: up to 2 s).
     time.sleep(2.2)
     station.start()
     oem = OemClient(broker.port)
@@ -294,8 +306,12 @@ def test_a_flood_is_answered_in_order_with_bounded_memory(tmp_path: Path) -> Non
     broker = Mosquitto(free_port(), tmp_path / "broker", extra_config="max_queued_messages 10000\n")
     broker.workdir.mkdir()
     broker.start()
-    station = StationProcess(broker.url, tmp_path / "data", ["--log-level", "WARNING"]).start(wait=False)
-    time.sleep(1.0)
+    # At WARNING the station does not log "connected to": it subscribes once at DEBUG, so that its session
+    # (a fixed client id) holds the subscription, and requests published while it starts again wait for it.
+    station = StationProcess(broker.url, tmp_path / "data", ["--client-id", "station-under-test"]).start()
+    station.terminate()
+    station.extra_args += ["--log-level", "WARNING"]
+    station.start(wait=False)
     oem = OemClient(broker.port, timeout=60)
     try:
         assert offline_threshold(oem)  # the station is up
@@ -321,13 +337,15 @@ def test_mqtt5_response_topic_and_correlation_data_are_honoured(broker: Mosquitt
     oem = OemClient(broker.port)  # the answer is still published on josev/cs as well
     got: list[mqtt.MQTTMessage] = []
     arrived = threading.Event()
+    subscribed = threading.Event()
     requester = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     requester.on_message = lambda _c, _u, msg: (got.append(msg), arrived.set())
+    requester.on_subscribe = lambda *_: subscribed.set()  # the requester's only subscription
     requester.connect("127.0.0.1", broker.port)
     requester.loop_start()
     try:
         requester.subscribe("tools/replies/42", qos=1)
-        time.sleep(0.2)
+        assert subscribed.wait(5), "no SUBACK"  # the SUBACK itself: the answer must not come before it
         properties = Properties(PacketTypes.PUBLISH)
         properties.ResponseTopic = "tools/replies/42"
         properties.CorrelationData = b"corr-\x00\x01"
@@ -341,7 +359,7 @@ def test_mqtt5_response_topic_and_correlation_data_are_honoured(broker: Mosquitt
         assert got[0].properties.CorrelationData == b"corr-\x00\x01"
         assert oem.wait_for(request["id"]) == answer
     finally:
-        requester.loop_stop()
         requester.disconnect()
+        requester.loop_stop()
         oem.close()
         station.terminate()

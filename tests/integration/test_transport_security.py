@@ -180,9 +180,11 @@ class TlsClient:
     """A paho client over TLS, as the OEM application (or an intruder) would run one."""
 
     def __init__(self, broker: SecureBroker, listener: str, username: str | None = None,
-                 password: str | None = None, cert: str | None = None, subscribe: str | None = RESPONSE_TOPIC):
+                 password: str | None = None, cert: str | None = None,
+                 subscribe: tuple[str, ...] | None = (RESPONSE_TOPIC,)):
         self.messages: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self.connected: queue.Queue[Any] = queue.Queue()
+        self._subacks: queue.Queue[tuple[int, list[Any]]] = queue.Queue()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{uuid.uuid4().hex[:8]}")
         certfile, keyfile = broker.certs(cert) if cert else (None, None)
         self.client.tls_set(ca_certs=broker.ca, certfile=certfile, keyfile=keyfile)
@@ -190,37 +192,52 @@ class TlsClient:
             self.client.username_pw_set(username, password)
         self.client.on_message = lambda _c, _u, msg: self.messages.put((msg.topic, msg.payload))
         self.client.on_connect = lambda _c, _u, _f, reason, _p: self.connected.put(reason)
+        self.client.on_subscribe = lambda _c, _u, mid, reasons, _p: self._subacks.put((mid, reasons))
         self.client.connect("localhost", broker.ports[listener])
         self.client.loop_start()
         reason = self.connected.get(timeout=5)
         assert not reason.is_failure, reason
-        if subscribe is not None:
-            self.client.subscribe(subscribe, qos=1)
-            time.sleep(0.1)  # let the SUBACK arrive
+        for topic in (subscribe or ()):
+            self.subscribe(topic)
+
+    def subscribe(self, topic: str) -> list[Any]:
+        """Subscribe and wait for the SUBACK itself (not a pause); its reason codes (a refusal is not raised)."""
+        result, mid = self.client.subscribe(topic, qos=1)
+        assert result == mqtt.MQTT_ERR_SUCCESS
+        deadline = time.monotonic() + 5
+        while True:
+            got, reasons = self._subacks.get(timeout=max(0.0, deadline - time.monotonic()))
+            if got == mid:
+                return reasons
 
     def close(self) -> None:
+        self.client.disconnect()  # first: paho's network thread then ends at once, not after its 1 s select
         self.client.loop_stop()
-        self.client.disconnect()
 
     def publish(self, topic: str, body: bytes | str) -> None:
         self.client.publish(topic, body, qos=1).wait_for_publish(5)
 
-    def answer_to(self, request_id: str, timeout: float = 10.0) -> dict[str, Any] | None:
+    def answer_to(self, request_id: str, timeout: float = 10.0,
+                  passed_over: list[tuple[str, dict[str, Any]]] | None = None) -> dict[str, Any] | None:
+        """The message with id ``request_id``; those before it are dropped, or collected (topic, message)."""
         deadline = time.monotonic() + timeout
         while (remaining := deadline - time.monotonic()) > 0:
             try:
-                _topic, body = self.messages.get(timeout=remaining)
+                topic, body = self.messages.get(timeout=remaining)
             except queue.Empty:
                 break
             answer = json.loads(body)
             if answer.get("id") == request_id:
                 return answer
+            if passed_over is not None:
+                passed_over.append((topic, answer))
         return None
 
-    def call(self, action: str, payload: Any) -> dict[str, Any]:
+    def call(self, action: str, payload: Any,
+             passed_over: list[tuple[str, dict[str, Any]]] | None = None) -> dict[str, Any]:
         message = envelope(action, payload)
         self.publish(REQUEST_TOPIC, json.dumps(message))
-        answer = self.answer_to(message["id"])
+        answer = self.answer_to(message["id"], passed_over=passed_over)
         assert answer is not None, f"no answer to {message['id']}"
         check_response(answer, action, "ocpp2.0.1")
         return answer
@@ -235,8 +252,10 @@ def _serve(broker: SecureBroker, url: str, data_dir: Path, *extra: str, wait: bo
     return StationProcess(url, data_dir, ["--ca-file", broker.ca, *extra]).start(wait=wait)
 
 
-def _stays_unconnected(station: StationProcess, seconds: float = 1.5) -> None:
-    time.sleep(seconds)
+def _stays_unconnected(station: StationProcess, failure: str) -> None:
+    """The station tried again and failed again (``failure`` logged a second time), still running, never
+    connected: its retry is the event waited for, not a pause (the retries log at DEBUG, which it runs at)."""
+    station.wait_until_logged(failure, times=2)
     assert station.process is not None and station.process.poll() is None, station.log_text()[-2000:]
     assert "connected to" not in station.log_text(), station.log_text()[-2000:]
 
@@ -269,16 +288,21 @@ def test_acl_only_the_station_may_answer(broker: SecureBroker, station_dir: Path
         forged_id = str(uuid.uuid4())
         forged = {"id": forged_id, "name": "ocpp_message", "type": "response",
                   "data": {"ocpp_version": "ocpp2.0.1", "message_type": "CallResult", "payload": {}}}
-        forger.publish(RESPONSE_TOPIC, json.dumps(forged))
-        # the station's answer travels the same way: once it has arrived, the forged one would have too
-        assert listener.call("GetVariables", GET_ONE)["data"]["message_type"] == "CallResult"
-        assert listener.answer_to(forged_id, timeout=0.5) is None, "the broker delivered the oem's forged answer"
-        # nor may the oem read the requests of others
-        snoop = TlsClient(broker, "password", "oem", OEM_PASSWORD, subscribe=REQUEST_TOPIC)
+        forger.publish(RESPONSE_TOPIC, json.dumps(forged))  # acknowledged: the broker has dealt with it
+        # The station's answer to a request sent after that travels the same way, to the same subscriber:
+        # had the broker delivered the forged answer, it would have arrived before the station's.
+        before: list[tuple[str, dict[str, Any]]] = []
+        assert listener.call("GetVariables", GET_ONE, passed_over=before)["data"]["message_type"] == "CallResult"
+        assert [m for _t, m in before if m.get("id") == forged_id] == [], "the broker delivered the forged answer"
+        # Nor may the oem read the requests of others. The snoop also reads josev/cs, which it may: the
+        # request reaches the broker before the station's answer to it exists, so a request delivered to
+        # the snoop would arrive before that answer.
+        snoop = TlsClient(broker, "password", "oem", OEM_PASSWORD, subscribe=(REQUEST_TOPIC, RESPONSE_TOPIC))
         try:
-            listener.call("GetVariables", GET_ONE)
-            time.sleep(0.2)
-            assert snoop.messages.empty(), "the oem user received a request from cs/josev"
+            answer = listener.call("GetVariables", GET_ONE)
+            seen: list[tuple[str, dict[str, Any]]] = []
+            assert snoop.answer_to(answer["id"], passed_over=seen) == answer
+            assert [t for t, _m in seen if t == REQUEST_TOPIC] == [], "the oem user received a request from cs/josev"
         finally:
             snoop.close()
         assert re.search(r"Denied PUBLISH from .* 'josev/cs'", broker.log_text()), broker.log_text()[-2000:]
@@ -293,7 +317,7 @@ def test_the_example_acl_serves_josev_services_beside_the_station(broker: Secure
     the station answers the ocpp_message; the OEM gets exactly one answer to each."""
     url = f"mqtts://station:{STATION_PASSWORD}@localhost:{broker.ports['password']}"
     station = _serve(broker, url, station_dir)
-    josev = TlsClient(broker, "password", "josev", JOSEV_PASSWORD, subscribe=REQUEST_TOPIC)
+    josev = TlsClient(broker, "password", "josev", JOSEV_PASSWORD, subscribe=(REQUEST_TOPIC,))
     oem = TlsClient(broker, "password", "oem", OEM_PASSWORD)
     try:
         status_request = {"id": str(uuid.uuid4()), "name": "service_status", "type": "request", "data": {}}
@@ -360,8 +384,8 @@ def test_acl_keeps_answers_to_foreign_response_topics_at_the_broker(broker: Secu
         assert re.search(r"Denied PUBLISH from .* 'cs/josev/elsewhere'", broker.log_text()), broker.log_text()[-2000:]
         station.wait_until_logged(f"the broker refused the answer to {request['id']} on 'cs/josev/elsewhere'")
     finally:
-        requester.loop_stop()
         requester.disconnect()
+        requester.loop_stop()
         listener.close()
         assert station.terminate() == 0
 
@@ -399,7 +423,7 @@ def test_mutual_tls_without_a_client_certificate_does_not_connect(broker: Secure
         # TLS 1.3: the broker's "certificate required" alert comes after the handshake, or not at all
         # when the broker resets the connection first; the station's own line names the likely cause.
         station.wait_until_logged("no client certificate is configured")
-        _stays_unconnected(station)
+        _stays_unconnected(station, "no client certificate is configured")
         [line] = [line for line in station.log_text().splitlines() if "no client certificate is configured" in line][:1]
         assert " ERROR " in line and "--client-cert" in line, line
     finally:
@@ -415,7 +439,7 @@ def test_wrong_password_is_retried_logged_as_refused_and_never_shown(broker: Sec
     try:
         station.wait_until_logged("refused: check the username and password")
         station.wait_until_logged("retrying in")
-        _stays_unconnected(station, 1.5)
+        _stays_unconnected(station, "refused: check the username and password")
         log = station.log_text()
         [line, *_] = [line for line in log.splitlines() if "refused: check the username and password" in line]
         assert " ERROR " in line, line
@@ -433,7 +457,7 @@ def _serve_against_the_wrong_name(broker: SecureBroker, station_dir: Path) -> St
     url = f"mqtts://station:{STATION_PASSWORD}@localhost:{broker.ports['wrong_name']}"
     station = _serve(broker, url, station_dir, wait=False)
     station.wait_until_logged("CERTIFICATE_VERIFY_FAILED")
-    _stays_unconnected(station, 1.0)
+    _stays_unconnected(station, "CERTIFICATE_VERIFY_FAILED")
     return station
 
 
