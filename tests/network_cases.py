@@ -8,6 +8,8 @@ operator's ``ocpp-station network list`` and ``certs import`` run as commands.
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -187,3 +189,208 @@ class Requests:
     def slots_read(self, slots: tuple[int, ...] = (1, 2, 3, 4)) -> dict[int, dict[str, str]]:
         """NetworkConfiguration[slot] of every slot: what a test compares before and after a request."""
         return {slot: self.network_configuration(slot) for slot in slots}
+
+    # Each rig does these its own way (in process, or with the operator's commands).
+    def network_list(self) -> tuple[str, dict[int, tuple[str, dict | None]]]:
+        """(what ``network list`` prints, {slot: (marks, profile or None)})."""
+        raise NotImplementedError
+
+    def restart_with(self, config_text: str | None) -> None:
+        raise NotImplementedError
+
+    def import_station_certificate(self) -> None:
+        raise NotImplementedError
+
+
+# -- the scenarios, run by both modules on their own rig (a Station in process, or a station over mosquitto) --
+
+def priority_outside_the_values_list_is_invalid_value(rig: Requests, value: str) -> None:
+    before = rig.get("OCPPCommCtrlr", "NetworkConfigurationPriority")
+    result = rig.set_priority(value)
+    assert result["attributeStatus"] == "Rejected", result
+    assert result["attributeStatusInfo"]["reasonCode"] == "InvalidValue"
+    assert rig.get("OCPPCommCtrlr", "NetworkConfigurationPriority") == before == "1"
+
+
+def rejected_with_reason_and_nothing_stored(rig: Requests, log: Callable[[], str], slot: int, data: dict,
+                                            reason: str, version: str, slots_3_4_empty: bool = False) -> None:
+    """Rejected with the reason; every slot, the listing and the log as they were. ``slots_3_4_empty``:
+    the rig's other tests never write slots 3 and 4, so they must be empty too."""
+    _, listed_before = rig.network_list()
+    before = rig.slots_read()
+    answer = rig.set_network_profile(slot, data, version)
+    assert answer["status"] == "Rejected", answer
+    assert answer["statusInfo"]["reasonCode"] == reason, answer
+    assert PASSWORD not in json.dumps(answer)
+    # The slot written (or, for slot 999, every slot) holds what it held before.
+    assert rig.slots_read() == before
+    assert before[2] == BASELINE_READ and before[1]["OcppCsmsUrl"] == CONFIG_URL
+    if slot not in (1, 2, 3, 4):
+        [unknown] = rig.get_results({"name": "NetworkConfiguration", "instance": str(slot)}, ["OcppCsmsUrl"], V21)
+        assert unknown["attributeStatus"] == "UnknownComponent", unknown
+    stdout, slots = rig.network_list()
+    assert slots == listed_before
+    assert sorted(slots) == [1, 2, 3, 4]
+    assert slots[1] == ("active priority 1", DEFAULT_SLOT_1)
+    assert slots[2] == ("-", BASELINE)
+    if slots_3_4_empty:
+        assert slots[3] == ("-", None) and slots[4] == ("-", None)
+    assert PASSWORD not in stdout and PASSWORD not in log()
+
+
+def set_network_profile_in_ocpp16_is_not_supported(rig: Requests) -> None:
+    before = rig.network_configuration(3)
+    answer = rig.oem.call("SetNetworkProfile", {"configurationSlot": 3, "connectionData": profile()}, "ocpp1.6")
+    assert answer["data"]["message_type"] == "CallError", answer
+    assert answer["data"]["error_code"] == "NotSupported", answer
+    assert rig.network_configuration(3) == before
+
+
+def no_downgrade_without_allow_security_profile_downgrade(rig: Requests, version: str) -> None:
+    """B09.FR.04, on a rig made with SP3_CONFIG."""
+    assert rig.get("SecurityCtrlr", "SecurityProfile") == "3"
+    assert rig.get("SecurityCtrlr", "AllowSecurityProfileDowngrade") == "false"
+    for data in (profile(securityProfile=2), profile(ocppCsmsUrl="ws://csms.example.com/ocpp", securityProfile=1)):
+        answer = rig.set_network_profile(2, data, version)
+        assert answer["status"] == "Rejected", answer
+        assert answer["statusInfo"]["reasonCode"] == "NoSecurityDowngrade", answer
+    assert rig.network_list()[1][2] == ("-", None)
+    assert rig.set_network_profile(2, profile(securityProfile=3), version) == {"status": "Accepted"}
+
+
+def downgrade_3_to_2_only_with_allow_security_profile_downgrade(rig: Requests, version: str) -> None:
+    """B09.FR.31, on a rig made with SP3_ALLOW_CONFIG."""
+    assert rig.get("SecurityCtrlr", "SecurityProfile") == "3"
+    assert rig.get("SecurityCtrlr", "AllowSecurityProfileDowngrade") == "true"
+    answer = rig.set_network_profile(2, profile(ocppCsmsUrl="ws://csms.example.com/ocpp", securityProfile=1), version)
+    assert answer["status"] == "Rejected", answer  # never down to 1
+    assert answer["statusInfo"]["reasonCode"] == "NoSecurityDowngrade", answer
+    assert rig.network_list()[1][2] == ("-", None)
+    assert rig.set_network_profile(2, profile(securityProfile=2), version) == {"status": "Accepted"}
+    assert rig.network_list()[1][2] == ("-", profile(securityProfile=2))
+
+
+def _low_profiles_then_active_3(rig: Requests, config_text: str) -> None:
+    """Slot 2: profile 1, slot 3: profile 2 — stored while slot 1 was profile 1, then station.toml makes it 3."""
+    assert rig.set_network_profile(2, profile(ocppCsmsUrl="ws://csms.example.com/ocpp", securityProfile=1)) == {
+        "status": "Accepted"}
+    assert rig.set_network_profile(3, profile(securityProfile=2)) == {"status": "Accepted"}
+    rig.restart_with(config_text)
+    assert rig.get("SecurityCtrlr", "SecurityProfile") == "3"
+    rig.install_csms_root()
+
+
+def priority_with_a_lower_profile_rejected_without_allow(rig: Requests) -> None:
+    """A05.FR.10, on a default rig."""
+    _low_profiles_then_active_3(rig, SP3_CONFIG)
+    # Slot 1 (profile 3) is left out: naming it would also need a ChargingStationCertificate (A05.FR.03).
+    for value in ("3", "2", "3,2", "2,3"):
+        for version in BOTH:
+            result = rig.set_priority(value, version)
+            assert result["attributeStatus"] == "Rejected", (value, result)
+            assert result["attributeStatusInfo"]["reasonCode"] == "NoSecurityDowngrade", (value, result)
+    assert rig.get("OCPPCommCtrlr", "NetworkConfigurationPriority") == "1"
+
+
+def priority_3_to_2_allowed_never_to_1(rig: Requests) -> None:
+    """A05.FR.08/09, on a default rig."""
+    _low_profiles_then_active_3(rig, SP3_ALLOW_CONFIG)
+    for value in ("2", "3,2", "2,3"):  # A05.FR.09: a profile 1 in the list
+        for version in BOTH:
+            result = rig.set_priority(value, version)
+            assert result["attributeStatus"] == "Rejected", (value, result)
+            assert result["attributeStatusInfo"]["reasonCode"] == "NoSecurityDowngrade", (value, result)
+    assert rig.get("OCPPCommCtrlr", "NetworkConfigurationPriority") == "1"
+    for version in BOTH:  # A05.FR.08
+        result = rig.set_priority("3", version)
+        assert result["attributeStatus"] == "RebootRequired", result
+    assert rig.get("OCPPCommCtrlr", "NetworkConfigurationPriority") == "3"
+
+
+def profile_3_needs_csms_root_and_station_certificate(make: Callable[..., Requests]) -> None:
+    """A05.FR.02/03/04, on two default rigs from ``make`` (the second one named "root-only")."""
+    rig = make()
+    assert rig.set_network_profile(2, profile(securityProfile=3)) == {"status": "Accepted"}
+    assert rig.set_network_profile(3, profile(securityProfile=2), V21) == {"status": "Accepted"}
+
+    def rejected_for(value: str, missing: str) -> None:
+        for version in BOTH:
+            result = rig.set_priority(value, version)
+            assert result["attributeStatus"] == "Rejected", (value, result)
+            assert result["attributeStatusInfo"]["reasonCode"] == "InvalidNetworkConf", result
+            assert missing in result["attributeStatusInfo"]["additionalInfo"], result
+        assert rig.get("OCPPCommCtrlr", "NetworkConfigurationPriority") == "1"
+
+    rejected_for("2,1", "CSMSRootCertificate")  # A05.FR.02
+    rejected_for("3,1", "CSMSRootCertificate")
+    rig.import_station_certificate()  # over the broker: while the station runs, same database
+    rejected_for("2,1", "CSMSRootCertificate")  # the station certificate alone is not enough
+    rig.install_csms_root()
+    assert rig.set_priority("3,1")["attributeStatus"] == "RebootRequired"  # A05.FR.04
+
+    other = make(name="root-only")
+    assert other.set_network_profile(2, profile(securityProfile=3)) == {"status": "Accepted"}
+    other.install_csms_root()
+    for version in BOTH:  # A05.FR.03
+        result = other.set_priority("2,1", version)
+        assert result["attributeStatus"] == "Rejected", result
+        assert result["attributeStatusInfo"]["reasonCode"] == "InvalidNetworkConf", result
+        assert "ChargingStationCertificate" in result["attributeStatusInfo"]["additionalInfo"], result
+    other.import_station_certificate()
+    for version in BOTH:  # A05.FR.04
+        assert other.set_priority("2,1", version)["attributeStatus"] == "RebootRequired"
+    assert other.get("OCPPCommCtrlr", "NetworkConfigurationPriority") == "2,1"
+    assert rig.set_priority("2,3,1")["attributeStatus"] == "RebootRequired"
+
+
+def identity_and_password_stored_password_never_shown(rig: Requests, log: Callable[[], str]) -> None:
+    """B09.FR.09 (2.1): writes slots 3 and 4."""
+    data = profile(ocppVersion=None, ocppCsmsUrl="wss://csms21.example.com/ocpp", identity="CS-21-ident",
+                   basicAuthPassword=PASSWORD, messageTimeout=61, ocppInterface="Wireless0")
+    assert rig.set_network_profile(3, data, V21) == {"status": "Accepted"}
+
+    assert rig.network_configuration(3) == {
+        "OcppCsmsUrl": "wss://csms21.example.com/ocpp", "OcppInterface": "Wireless0", "OcppTransport": "JSON",
+        # issue 13: a profile without ocppVersion reports what the station offers first
+        "OcppVersion": "OCPP21", "MessageTimeout": "61", "SecurityProfile": "2", "Identity": "CS-21-ident",
+        "VpnEnabled": "false", "ApnEnabled": "false"}
+    # B06.FR.09: write-only.
+    [secret] = rig.get_results({"name": "NetworkConfiguration", "instance": "3"}, ["BasicAuthPassword"], V21)
+    assert secret["attributeStatus"] == "Rejected", secret
+    assert secret["attributeStatusInfo"]["reasonCode"] == "WriteOnly"
+    assert "attributeValue" not in secret
+    # Writable since issue 13 (B09.FR.10): tests/integration/test_connection_facts.py.
+
+    # 2.1 adds the interface "Any".
+    assert rig.set_network_profile(4, profile(ocppVersion="OCPP21", ocppInterface="Any"), V21) == {"status": "Accepted"}
+    assert rig.network_configuration(4)["OcppInterface"] == "Any"
+
+    stdout, slots = rig.network_list()
+    assert slots[3] == ("-", {**data, "basicAuthPassword": "***"})
+    assert PASSWORD not in stdout
+    for answer in rig.answers:
+        assert PASSWORD not in json.dumps(answer)
+    assert "CS-21-ident" in log()  # the profile is logged ...
+    assert PASSWORD not in log()  # ... but never its password
+
+
+def network_configuration_is_an_unknown_component_in_201(rig: Requests) -> None:
+    """B06.FR.06, on a rig whose slot 2 holds BASELINE."""
+    for result in rig.get_results({"name": "NetworkConfiguration", "instance": "2"},
+                                  ["OcppCsmsUrl", "Identity", "BasicAuthPassword"]):
+        assert result["attributeStatus"] == "UnknownComponent", result
+    result = rig.set_variable({"name": "NetworkConfiguration", "instance": "2"}, "MessageTimeout", "10")
+    assert result["attributeStatus"] == "UnknownComponent", result
+    assert rig.network_configuration(2) == BASELINE_READ
+
+
+def accepted_profile_is_there_after_a_restart(rig: Requests, restart: Callable[[], None]) -> None:
+    """B09.FR.01 on a default rig: ``restart`` reopens the station on the same data."""
+    data = profile(ocppVersion=None, identity="CS-kill", basicAuthPassword=PASSWORD)
+    assert rig.set_network_profile(4, data, V21) == {"status": "Accepted"}
+    restart()
+    assert rig.network_configuration(4)["Identity"] == "CS-kill"
+    assert rig.network_configuration(4)["OcppCsmsUrl"] == SEED_URL
+    assert rig.network_list()[1][4] == ("-", {**data, "basicAuthPassword": "***"})
+    assert rig.get("OCPPCommCtrlr", "ActiveNetworkProfile") == "1"
+    assert rig.get("SecurityCtrlr", "SecurityProfile") == "1"

@@ -7,11 +7,12 @@ tests/integration/test_rpc_errors.py, which runs a few of each over mosquitto (:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from .support import envelope
+from .support import ERROR_CODES, check_response, envelope
 
 VERSIONS_2X = ("ocpp2.0.1", "ocpp2.1")
 
@@ -143,3 +144,146 @@ HOSTILE = {
     "trailing-garbage": lambda _id: raw_get(b'{"name":"A"}', _id) + b"}",
 }
 
+
+
+# -- the scenarios, run by both modules: every case in process, a few over the broker (the wiring) --------------
+# ``oem`` is an InProcessOem or an OemClient; ``only_error(raw)`` sends raw bytes and returns the one CallError
+# that answers them (checked), each module its own way.
+
+OnlyError = Callable[[bytes | str], dict[str, Any]]
+
+
+def assert_error_shape(data: dict[str, Any]) -> None:
+    assert isinstance(data["error_description"], str) and len(data["error_description"]) <= 255
+    assert isinstance(data["error_details"], dict)
+    assert "payload" not in data
+
+
+def schema_violation_maps_to_the_right_code(answer: dict[str, Any], action: str, code: str, path: str,
+                                            keyword: str) -> None:
+    """``answer``: the whole envelope answering ``action``, its id and shape already checked."""
+    data = answer["data"]
+    assert data["message_type"] == "CallError"
+    assert data["error_code"] == code
+    assert_error_shape(data)
+    assert data["error_details"]["path"] == path
+    assert data["error_details"]["keyword"] == keyword
+    assert path.startswith("/") or path == ""  # a JSON pointer
+    assert action in data["error_description"]
+
+
+def description_never_echoes_the_value(oem: Any, action: str, payload: dict, marker: str) -> None:
+    data = oem.error(action, payload)
+    assert marker not in data["error_description"]
+    assert marker not in json.dumps(data["error_details"])
+    assert SECRET[:12] not in data["error_description"]
+
+
+def unknown_action_is_not_implemented(oem: Any, version: str) -> None:
+    data = oem.error("Foo", {}, version)
+    assert data["error_code"] == "NotImplemented"
+    assert data["ocpp_version"] == version
+    assert_error_shape(data)
+
+
+def known_but_unsupported_action_is_not_supported(oem: Any, version: str, action: str) -> None:
+    data = oem.error(action, {}, version)
+    assert data["error_code"] == "NotSupported"
+    assert action in data["error_description"]
+    assert_error_shape(data)
+
+
+def seed_2x_actions_in_16_are_not_supported(oem: Any, action: str, payload: dict) -> None:
+    data = oem.error(action, payload, "ocpp1.6")
+    assert data["error_code"] == "NotSupported"
+    assert data["ocpp_version"] == "ocpp1.6"
+    assert "1.6" in data["error_description"]
+    assert action in data["error_description"]
+    assert_error_shape(data)
+
+
+def certificate_action_in_16_gets_a_valid_answer(oem: Any, action: str, payload: dict) -> None:
+    answer = oem.call(action, payload, "ocpp1.6")  # checks envelope, error-code set, response schema
+    if answer["data"]["message_type"] == "CallError":
+        assert answer["data"]["error_code"] in ERROR_CODES["ocpp1.6"]
+
+
+def payload_not_an_object_in_16_is_formation_violation(only_error: OnlyError) -> None:
+    message = envelope("GetInstalledCertificateIds", ["CentralSystemRootCertificate"], "ocpp1.6")
+    answer = only_error(json.dumps(message))
+    assert answer["id"] == message["id"]
+    assert answer["data"]["ocpp_version"] == "ocpp1.6"
+    assert answer["data"]["error_code"] == "FormationViolation"  # 1.6 spelling, and 1.6 has no RpcFrameworkError
+
+
+def unreadable_id_in_16_is_formation_violation(only_error: OnlyError, bad_id: Any) -> None:
+    message = envelope("GetInstalledCertificateIds", {"certificateType": "CentralSystemRootCertificate"}, "ocpp1.6")
+    if bad_id is None:
+        del message["id"]
+    else:
+        message["id"] = bad_id
+    answer = only_error(json.dumps(message))
+    assert answer["id"] == "-1"
+    assert answer["data"]["ocpp_version"] == "ocpp1.6"
+    assert answer["data"]["error_code"] == "FormationViolation"
+
+
+def not_a_json_object_is_answered_with_id_minus_one(only_error: OnlyError, raw: bytes) -> None:
+    answer = only_error(raw)
+    assert answer["id"] == "-1"
+    data = answer["data"]
+    assert data["error_code"] == "RpcFrameworkError"
+    assert data["ocpp_version"] == "ocpp2.0.1"  # issue 12: the station's own when the request's is unreadable
+    assert_error_shape(data)
+
+
+def unreadable_id_is_answered_with_id_minus_one(only_error: OnlyError, bad_id: Any, version: str) -> None:
+    message = envelope("GetVariables", GET_ONE, version)
+    if bad_id == "<missing>":
+        del message["id"]
+    else:
+        message["id"] = bad_id
+    answer = only_error(json.dumps(message))
+    assert answer["id"] == "-1"
+    assert answer["data"]["error_code"] == "RpcFrameworkError"
+    assert answer["data"]["ocpp_version"] == version
+    assert_error_shape(answer["data"])
+
+
+def readable_id_that_is_not_a_uuid_is_echoed(only_error: OnlyError, bad_id: str) -> None:
+    message = envelope("GetVariables", GET_ONE, request_id=bad_id)
+    answer = only_error(json.dumps(message))
+    assert answer["id"] == bad_id
+    assert answer["data"]["error_code"] == "RpcFrameworkError"
+    assert answer["data"]["ocpp_version"] == "ocpp2.0.1"
+
+
+def envelope_problem_is_rpc_framework_error(only_error: OnlyError, case: str) -> None:
+    message = mutated(ENVELOPE_CASES[case])
+    answer = only_error(json.dumps(message))
+    assert answer["id"] == message["id"]
+    data = answer["data"]
+    assert data["error_code"] == "RpcFrameworkError"
+    assert_error_shape(data)
+    # issue 12: the request's version, or when it is unreadable the station's own (also 2.0.1 here)
+    assert data["ocpp_version"] == "ocpp2.0.1"
+
+
+def envelope_problem_in_16_is_formation_violation(only_error: OnlyError, case: str) -> None:
+    message = mutated(ENVELOPE_CASES[case], "ocpp1.6")
+    data = only_error(json.dumps(message))["data"]
+    assert data["ocpp_version"] == "ocpp1.6"
+    assert data["error_code"] == "FormationViolation"
+
+
+def hostile_message_answer(answer: dict[str, Any], request_id: str, case: str) -> None:
+    """The one answer to ``HOSTILE[case](request_id)``."""
+    echoed = answer["id"] == request_id
+    check_response(answer, "GetVariables" if echoed else None, "ocpp2.0.1" if echoed else None)
+    assert answer["id"] in (request_id, "-1")
+    if "5MB" in case:  # beyond requests.max_bytes (1 MiB): refused unparsed (issue 5)
+        assert answer["data"]["error_code"] == "FormatViolation"
+    elif answer["id"] == "-1":
+        assert answer["data"]["message_type"] == "CallError"
+        assert answer["data"]["error_code"] == "RpcFrameworkError"
+    assert len(json.dumps(answer)) < 10_000  # nothing of the input is echoed back

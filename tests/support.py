@@ -185,7 +185,26 @@ def envelope(action: str, payload: Any, ocpp_version: str = "ocpp2.0.1", request
             "data": {"ocpp_version": ocpp_version, "message_name": action, "payload": payload}}
 
 
-class OemClient:
+class Outcomes:
+    """``result`` and ``error`` on top of a client's ``call``: the same for the broker and in process."""
+
+    def call(self, action: str, payload: Any, ocpp_version: str = "ocpp2.0.1") -> dict[str, Any]:
+        raise NotImplementedError
+
+    def result(self, action: str, payload: Any, ocpp_version: str = "ocpp2.0.1") -> dict[str, Any]:
+        """Send one request that must succeed; return the CallResult payload."""
+        answer = self.call(action, payload, ocpp_version)
+        assert answer["data"]["message_type"] == "CallResult", answer
+        return answer["data"]["payload"]
+
+    def error(self, action: str, payload: Any, ocpp_version: str = "ocpp2.0.1") -> dict[str, Any]:
+        """Send one request that must fail; return the CallError data."""
+        answer = self.call(action, payload, ocpp_version)
+        assert answer["data"]["message_type"] == "CallError", answer
+        return answer["data"]
+
+
+class OemClient(Outcomes):
     """The OEM's side, as a test sees it: publish on cs/josev, collect answers from josev/cs."""
 
     def __init__(self, port: int, timeout: float = 5.0):
@@ -251,17 +270,6 @@ class OemClient:
         check_response(answer, action, ocpp_version)
         return answer
 
-    def result(self, action: str, payload: Any, ocpp_version: str = "ocpp2.0.1") -> dict[str, Any]:
-        """Send one request that must succeed; return the CallResult payload."""
-        answer = self.call(action, payload, ocpp_version)
-        assert answer["data"]["message_type"] == "CallResult", answer
-        return answer["data"]["payload"]
-
-    def error(self, action: str, payload: Any, ocpp_version: str = "ocpp2.0.1") -> dict[str, Any]:
-        """Send one request that must fail; return the CallError data."""
-        answer = self.call(action, payload, ocpp_version)
-        assert answer["data"]["message_type"] == "CallError", answer
-        return answer["data"]
 
     def barrier(self, timeout: float | None = None) -> list[dict[str, Any]]:
         """Every answer that arrives before the answer to a GetVariables sent now (checked, a CallResult).
@@ -381,7 +389,7 @@ def ca_certificate(cn: str, issuer: tuple[x509.Certificate, ec.EllipticCurvePriv
     return cert, key
 
 
-class InProcessOem:
+class InProcessOem(Outcomes):
     """:class:`OemClient`'s requests, answered by a :class:`ocpp_station.app.Station` in this process.
 
     The same envelope bytes the MQTT door would hand over go to :meth:`Station.handle`; every answer
@@ -409,14 +417,3 @@ class InProcessOem:
         check_response(answer, action, ocpp_version)
         return answer
 
-    def result(self, action: str, payload: Any, ocpp_version: str = "ocpp2.0.1") -> dict[str, Any]:
-        """Send one request that must succeed; return the CallResult payload."""
-        answer = self.call(action, payload, ocpp_version)
-        assert answer["data"]["message_type"] == "CallResult", answer
-        return answer["data"]["payload"]
-
-    def error(self, action: str, payload: Any, ocpp_version: str = "ocpp2.0.1") -> dict[str, Any]:
-        """Send one request that must fail; return the CallError data."""
-        answer = self.call(action, payload, ocpp_version)
-        assert answer["data"]["message_type"] == "CallError", answer
-        return answer["data"]

@@ -12,13 +12,11 @@ tests touch different variables where their order could matter.
 
 from __future__ import annotations
 
-import json
-import uuid
-
 import pytest
 
+from .. import b05_scenarios as scenarios
 from ..support import OemClient, StationProcess
-from ..variables import VERSIONS, address, assert_rejected, read, set_many, set_one, setting
+from ..variables import VERSIONS, assert_rejected, read, set_many, set_one, setting
 
 version_param = pytest.mark.parametrize("version", VERSIONS)
 
@@ -101,9 +99,7 @@ def test_TC_B_37_CS_B05_FR_06_target_attribute_not_supported(oem: OemClient, ver
 ])
 def test_TC_B_11_CS_B05_FR_07_invalid_format_is_rejected(oem: OemClient, version: str, component: str,
                                                          variable: str, value: str) -> None:
-    before = read(oem, component, variable, version)
-    assert_rejected(set_one(oem, setting(component, variable, value), version), "InvalidValue")
-    assert read(oem, component, variable, version) == before
+    scenarios.invalid_format_is_rejected(oem, version, component, variable, value)
 
 
 @pytest.mark.parametrize(("version", "component", "variable", "value"), [
@@ -113,8 +109,7 @@ def test_TC_B_11_CS_B05_FR_07_invalid_format_is_rejected(oem: OemClient, version
 def test_TC_B_11_CS_B05_FR_10_correct_format_is_accepted_and_read_back(oem: OemClient, version: str,
                                                                        component: str, variable: str,
                                                                        value: str) -> None:
-    assert set_one(oem, setting(component, variable, value), version)["attributeStatus"] == "Accepted"
-    assert read(oem, component, variable, version) == value
+    scenarios.correct_format_is_accepted_and_read_back(oem, version, component, variable, value)
 
 
 # -- FR.08: out of range ------------------------------------------------------------------------------
@@ -126,9 +121,7 @@ def test_TC_B_11_CS_B05_FR_10_correct_format_is_accepted_and_read_back(oem: OemC
 ])
 def test_B05_FR_08_out_of_range_is_rejected(oem: OemClient, version: str, component: str, variable: str,
                                             value: str) -> None:
-    before = read(oem, component, variable, version)
-    assert_rejected(set_one(oem, setting(component, variable, value), version), "ValueOutOfRange")
-    assert read(oem, component, variable, version) == before
+    scenarios.out_of_range_is_rejected(oem, version, component, variable, value)
 
 
 # -- FR.09: read-only ---------------------------------------------------------------------------------
@@ -158,34 +151,16 @@ def test_B05_FR_10_accepted_then_read_back(oem: OemClient, version: str) -> None
 # -- BasicAuthPassword (A01) --------------------------------------------------------------------------
 
 
-def _password(length: int) -> str:
-    return "".join(uuid.uuid4().hex for _ in range(3))[:length]
-
-
 @pytest.mark.parametrize(("version", "length"), [("ocpp2.0.1", 16), ("ocpp2.1", 64)])
 def test_B05_basic_auth_password_is_accepted_and_never_disclosed(oem: OemClient, station: StationProcess,
                                                                  version: str, length: int) -> None:
-    password = _password(length)
-    answer = oem.call("SetVariables", {"setVariableData": [
-        setting("SecurityCtrlr", "BasicAuthPassword", password)]}, version)
-    [result] = answer["data"]["payload"]["setVariableResult"]
-    assert result["attributeStatus"] == "Accepted"
-    got = oem.call("GetVariables", {"getVariableData": [address("SecurityCtrlr", "BasicAuthPassword")]}, version)
-    [got_result] = got["data"]["payload"]["getVariableResult"]
-    assert got_result["attributeStatus"] == "Rejected" and "attributeValue" not in got_result
-    for text in (json.dumps(answer), json.dumps(got), station.log_text()):
-        assert password not in text
+    scenarios.basic_auth_password_is_accepted_and_never_disclosed(oem, station.log_text, version, length)
 
 
 def test_B05_basic_auth_password_in_a_schema_error_is_not_disclosed(oem: OemClient, station: StationProcess) -> None:
     """Not in the process's log either (the door's lines included); both versions in process."""
     version = "ocpp2.1"
-    password = _password(32) * 80  # 2560 characters: over the schema's maxLength in both versions
-    data = oem.error("SetVariables", {"setVariableData": [setting("SecurityCtrlr", "BasicAuthPassword", password)]},
-                     version)
-    assert data["error_code"] == "PropertyConstraintViolation"
-    assert password[:32] not in json.dumps(data)
-    assert password[:32] not in station.log_text()
+    scenarios.basic_auth_password_in_a_schema_error_is_not_disclosed(oem, station.log_text, version)
 
 
 # -- several elements in one request ------------------------------------------------------------------
@@ -217,14 +192,7 @@ def test_B05_mix_of_good_and_bad_elements(oem: OemClient, version: str) -> None:
 def test_B05_more_items_than_items_per_message_is_occurrence_violation(oem: OemClient) -> None:
     """101 elements through the broker and the door; both versions in process."""
     version = "ocpp2.0.1"
-    limit = int(read(oem, "DeviceDataCtrlr", "ItemsPerMessage", version, variable_instance="SetVariables"))
-    before = read(oem, "OCPPCommCtrlr", "RetryBackOffRepeatTimes", version)
-    new = "4" if before != "4" else "5"
-    elements = [setting("OCPPCommCtrlr", "RetryBackOffRepeatTimes", new)] + \
-        [setting("NoSuchCtrlr", f"Variable{i}", "1") for i in range(limit)]
-    error = oem.error("SetVariables", {"setVariableData": elements}, version)
-    assert error["error_code"] == "OccurrenceConstraintViolation"
-    assert read(oem, "OCPPCommCtrlr", "RetryBackOffRepeatTimes", version) == before  # nothing applied
+    scenarios.more_items_than_items_per_message_is_occurrence_violation(oem, version)
 
 
 def test_B05_more_bytes_than_bytes_per_message_is_refused_whole(oem: OemClient) -> None:
@@ -232,12 +200,4 @@ def test_B05_more_bytes_than_bytes_per_message_is_refused_whole(oem: OemClient) 
 
     A message of more than 64 kB through the broker and the door; both versions in process."""
     version = "ocpp2.1"
-    max_bytes = int(read(oem, "DeviceDataCtrlr", "BytesPerMessage", version, variable_instance="SetVariables"))
-    before = read(oem, "SampledDataCtrlr", "TxUpdatedMeasurands", version)
-    new = "Voltage" if before != "Voltage" else "SoC"
-    filler = [setting("NoSuchCtrlr", f"Variable{i}", "F" * 900) for i in range(max_bytes // 900 + 1)]
-    elements = [setting("SampledDataCtrlr", "TxUpdatedMeasurands", new), *filler]
-    assert len(json.dumps(elements)) > max_bytes
-    error = oem.error("SetVariables", {"setVariableData": elements}, version)
-    assert error["error_code"] == "FormatViolation"
-    assert read(oem, "SampledDataCtrlr", "TxUpdatedMeasurands", version) == before
+    scenarios.more_bytes_than_bytes_per_message_is_refused_whole(oem, version)

@@ -12,12 +12,13 @@ can be relied on here as long as no test of this module sets them (only the writ
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 
+from .. import b06_scenarios as scenarios
+from ..b06_scenarios import escaped as _escaped
 from ..support import OemClient, StationProcess, check_response
 from ..variables import VERSIONS, assert_refused, assert_value, element, get_many, get_one
 
@@ -70,12 +71,7 @@ def test_B06_FR_01_FR_02_one_result_per_element_in_order_echoed_as_sent(oem: Oem
 
 @pytest.mark.parametrize(("version", "attribute"), [("ocpp2.0.1", "Actual"), ("ocpp2.1", "MaxSet")])
 def test_B06_FR_03_attribute_type_is_echoed(oem: OemClient, version: str, attribute: str) -> None:
-    result = get_one(oem, element("OCPPCommCtrlr", "HeartbeatInterval", attribute=attribute), version)
-    assert result["attributeType"] == attribute
-    if attribute == "Actual":
-        assert_value(result, "60")
-    else:  # the catalogue defines Actual only
-        assert_refused(result, "NotSupportedAttributeType")
+    scenarios.attribute_type_is_echoed(oem, version, attribute)
 
 
 @version_param
@@ -94,7 +90,7 @@ def test_B06_FR_11_omitted_attribute_type_is_answered_as_actual(oem: OemClient, 
 ])
 def test_B06_FR_04_FR_10_accepted_with_the_value(oem: OemClient, version: str, component: str, variable: str,
                                                  value: str) -> None:
-    assert_value(get_one(oem, element(component, variable), version), value)
+    scenarios.accepted_with_the_value(oem, version, component, variable, value)
 
 
 @version_param
@@ -134,22 +130,7 @@ def test_TC_B_34_CS_B06_FR_08_not_supported_attribute_type(oem: OemClient, versi
 def test_B06_FR_09_write_only_variable_is_rejected_without_value(oem: OemClient, station: StationProcess) -> None:
     """Not in the process's log either (the door's lines included); both versions in process."""
     version = "ocpp2.0.1"
-    data = element("SecurityCtrlr", "BasicAuthPassword")
-    result = get_one(oem, data, version)
-    assert_refused(result, "Rejected")
-    assert result["attributeStatusInfo"]["reasonCode"] == "WriteOnly"
-
-    password = f"pw-{uuid.uuid4().hex}"[:32]
-    [set_result] = oem.result("SetVariables", {"setVariableData": [{**data, "attributeValue": password}]},
-                              version)["setVariableResult"]
-    assert set_result["attributeStatus"] == "Accepted"
-
-    answer = oem.call("GetVariables", {"getVariableData": [data]}, version)
-    [result] = answer["data"]["payload"]["getVariableResult"]
-    assert_refused(result, "Rejected")  # even after it was set
-    assert result["attributeStatusInfo"]["reasonCode"] == "WriteOnly"
-    assert password not in json.dumps(answer)
-    assert password not in station.log_text()
+    scenarios.write_only_variable_is_rejected_without_value(oem, station.log_text, version)
 
 
 # -- FR.13: supported attribute without a value → "" --------------------------------------------------
@@ -161,7 +142,7 @@ def test_B06_FR_09_write_only_variable_is_rejected_without_value(oem: OemClient,
 ])
 def test_B06_FR_13_supported_unset_attribute_is_empty_string(oem: OemClient, version: str, component: str,
                                                              variable: str, instance: str | None) -> None:
-    assert_value(get_one(oem, element(component, variable, variable_instance=instance), version), "")
+    scenarios.supported_unset_attribute_is_empty_string(oem, version, component, variable, instance)
 
 
 # -- FR.14/FR.15: instances ---------------------------------------------------------------------------
@@ -173,7 +154,7 @@ def test_B06_FR_13_supported_unset_attribute_is_empty_string(oem: OemClient, ver
 ])
 def test_B06_FR_14_instance_addressing(oem: OemClient, version: str, component: str, variable: str,
                                        instance: str, value: str) -> None:
-    assert_value(get_one(oem, element(component, variable, variable_instance=instance), version), value)
+    scenarios.instance_addressing(oem, version, component, variable, instance, value)
 
 
 @version_param
@@ -188,28 +169,13 @@ def test_B06_FR_15_empty_instance_is_the_same_as_none(oem: OemClient, version: s
 # -- FR.16: ItemsPerMessage[GetVariables] ------------------------------------------------------------
 
 
-def _items_limit(oem: OemClient, version: str) -> int:
-    data = element("DeviceDataCtrlr", "ItemsPerMessage", variable_instance="GetVariables")
-    result = get_one(oem, data, version)
-    assert result["attributeStatus"] == "Accepted"
-    return int(result["attributeValue"])
-
-
 def test_B06_FR_16_more_items_than_items_per_message_is_occurrence_violation(oem: OemClient) -> None:
     """101 elements through the broker and the door; both versions in process."""
     version = "ocpp2.1"
-    limit = _items_limit(oem, version)
-    elements = [element("OCPPCommCtrlr", "OfflineThreshold")] * (limit + 1)
-    error = oem.error("GetVariables", {"getVariableData": elements}, version)
-    assert error["error_code"] == "OccurrenceConstraintViolation"
+    scenarios.more_items_than_items_per_message_is_occurrence_violation(oem, version)
 
 
 # -- FR.17: BytesPerMessage[GetVariables] ------------------------------------------------------------
-
-
-def _escaped(text: str) -> str:
-    """A JSON string literal that spells every character as a \\uXXXX escape (6 bytes per character)."""
-    return '"' + "".join(f"\\u{ord(c):04x}" for c in text) + '"'
 
 
 def _big_get_request(items: int, version: str) -> tuple[str, str]:

@@ -22,30 +22,34 @@ import pytest
 from cryptography import x509
 
 from ..certificate_cases import (
-    INVALID,
     OPENSSL,
     V16,
     V21,
     V201,
-    WHY,
-    assert_rejected,
+    additional_root_certificate_check,
+    certificate_longer_than_the_schema_allows_is_a_property_constraint_violation,
     delete,
     ec_key,
     fingerprint,
-    get_variable,
     hash_data,
+    hash_data_matches_openssl_and_deletes,
     install,
     installed,
+    invalid_certificate_is_rejected_and_not_installed,
     key_pem,
     listed,
-    listed_16,
     make_cert,
+    omitted_type_lists_all_types_and_a_list_filters,
     openssl_hash_data,
     pem,
+    reinstall_identical_is_accepted_once,
     root,
     rsa_key,
+    seed_install_list_delete_2x,
+    seed_install_list_delete_16,
+    serial_is_reported_without_leading_zeros,
+    store_full_is_rejected_out_of_storage,
 )
-from ..seed_vectors import SEED_HASH_DATA, SEED_PEM
 from ..support import Mosquitto, OemClient, StationProcess
 
 # --------------------------------------------------------------------------------------------------------------
@@ -80,26 +84,11 @@ def configured_station(broker: Mosquitto, tmp_path: Path, security: str) -> Stat
 
 @pytest.mark.parametrize("version", [V201, V21])
 def test_M05_M03_M04_seed_install_list_delete_2x(station: StationProcess, oem: OemClient, version: str) -> None:
-    assert install(oem, SEED_PEM, "CSMSRootCertificate", version) == {"status": "Accepted"}
-    answer = installed(oem, ["CSMSRootCertificate"], version)
-    assert answer["status"] == "Accepted"
-    seed = [c for c in answer["certificateHashDataChain"] if c["certificateHashData"]["serialNumber"] == "4"]
-    assert seed == [{"certificateType": "CSMSRootCertificate", "certificateHashData": SEED_HASH_DATA}]
-    assert delete(oem, SEED_HASH_DATA, version)["status"] == "Accepted"
-    assert ("CSMSRootCertificate", SEED_HASH_DATA) not in listed(oem, ["CSMSRootCertificate"], version)
-    assert delete(oem, SEED_HASH_DATA, version)["status"] == "NotFound"
+    seed_install_list_delete_2x(oem, version)
 
 
 def test_M05_M03_M04_seed_install_list_delete_16(station: StationProcess, oem: OemClient) -> None:
-    answer = oem.result("InstallCertificate", {"certificateType": "CentralSystemRootCertificate",
-                                               "certificate": SEED_PEM}, V16)
-    assert answer == {"status": "Accepted"}
-    assert SEED_HASH_DATA in listed_16(oem)
-    # The 1.6 CentralSystemRootCertificate is the 2.x CSMSRootCertificate store.
-    assert ("CSMSRootCertificate", SEED_HASH_DATA) in listed(oem, ["CSMSRootCertificate"])
-    assert delete(oem, SEED_HASH_DATA, V16) == {"status": "Accepted"}
-    assert SEED_HASH_DATA not in listed_16(oem)
-    assert delete(oem, SEED_HASH_DATA, V16) == {"status": "NotFound"}
+    seed_install_list_delete_16(oem)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -111,35 +100,14 @@ def test_M05_M03_M04_seed_install_list_delete_16(station: StationProcess, oem: O
 @pytest.mark.parametrize(("kind", "algorithm"), [("ec", "SHA384")])  # every key kind and algorithm in process
 def test_M03_FR_04_M04_FR_02_hash_data_matches_openssl_and_deletes(
         station: StationProcess, oem: OemClient, tmp_path: Path, kind: str, algorithm: str) -> None:
-    key = ec_key() if kind == "ec" else rsa_key(2048, n=["SHA256", "SHA384", "SHA512"].index(algorithm))
-    cert = root(f"{kind} root {algorithm}", key)
-    assert install(oem, cert, "V2GRootCertificate") == {"status": "Accepted"}
-
-    expected = openssl_hash_data(tmp_path, cert)
-    assert ("V2GRootCertificate", expected) in listed(oem, ["V2GRootCertificate"])  # SHA256, lower case
-
-    by_openssl = openssl_hash_data(tmp_path, cert, algorithm=algorithm)
-    # A hash of another algorithm than the one named never matches.
-    other = "SHA512" if algorithm != "SHA512" else "SHA384"
-    assert delete(oem, {**by_openssl, "hashAlgorithm": other})["status"] == "NotFound"
-    # Upper-case hex and leading zeros in the serial name the same certificate.
-    shouted = {**by_openssl, "issuerNameHash": by_openssl["issuerNameHash"].upper(),
-               "issuerKeyHash": by_openssl["issuerKeyHash"].upper(),
-               "serialNumber": "00" + by_openssl["serialNumber"].upper()}
-    assert delete(oem, shouted)["status"] == "Accepted"
-    assert ("V2GRootCertificate", expected) not in listed(oem, ["V2GRootCertificate"])
-    assert delete(oem, by_openssl)["status"] == "NotFound"
+    hash_data_matches_openssl_and_deletes(oem, tmp_path, kind, algorithm)
 
 
 @pytest.mark.parametrize(("serial", "reported"), [(0x80, "80")])  # and 0xFF, a 159-bit serial: in process
 def test_M03_FR_04_serial_is_reported_without_leading_zeros(station: StationProcess, oem: OemClient, serial: int,
                                                             reported: str) -> None:
     """0xFF and 0x80 are encoded with a leading 00 octet in DER; a 159-bit serial takes all 40 characters."""
-    cert = root(f"serial {serial:x}", serial=serial)
-    assert install(oem, cert, "V2GRootCertificate") == {"status": "Accepted"}
-    assert ("V2GRootCertificate", {**hash_data(cert), "serialNumber": reported}) in listed(oem, ["V2GRootCertificate"])
-    padded = reported.rjust(40, "0")  # leading zeros up to the 40 characters the schema allows
-    assert delete(oem, {**hash_data(cert), "serialNumber": padded})["status"] == "Accepted"
+    serial_is_reported_without_leading_zeros(oem, serial, reported)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -153,19 +121,7 @@ def test_M03_FR_04_serial_is_reported_without_leading_zeros(station: StationProc
 @pytest.mark.parametrize(("case", "version"), [("expired", V21), ("private_key", V16)])  # all of them in process
 def test_M05_FR_07_invalid_certificate_is_rejected_and_not_installed(
         station: StationProcess, oem: OemClient, case: str, version: str) -> None:
-    text = INVALID[case]()
-    use = "CentralSystemRootCertificate" if version == V16 else "CSMSRootCertificate"
-    before = listed(oem, ["CSMSRootCertificate"])
-    entries_before = get_variable(oem, "SecurityCtrlr", "CertificateEntries")
-    answer = install(oem, text, use, version)
-    assert_rejected(answer, version)
-    if version != V16:
-        assert WHY[case] in answer["statusInfo"]["additionalInfo"].lower(), answer
-    assert listed(oem, ["CSMSRootCertificate"]) == before
-    assert get_variable(oem, "SecurityCtrlr", "CertificateEntries") == entries_before
-    if "PRIVATE KEY" in text:  # the answer never echoes what it was given
-        body = text.splitlines()[1]
-        assert body not in station.log_text()
+    invalid_certificate_is_rejected_and_not_installed(oem, station.log_text, case, version)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -176,13 +132,7 @@ def test_M05_FR_07_invalid_certificate_is_rejected_and_not_installed(
 @pytest.mark.parametrize("version", [V201])  # 2.1 in process
 def test_M05_FR_17_reinstall_identical_is_accepted_once(station: StationProcess, oem: OemClient,
                                                         version: str) -> None:
-    cert = root(f"reinstalled {version}")
-    entries = int(get_variable(oem, "SecurityCtrlr", "CertificateEntries"))
-    for _ in range(3):
-        assert install(oem, cert, "MORootCertificate", version) == {"status": "Accepted"}
-    assert listed(oem, ["MORootCertificate"], version).count(("MORootCertificate", hash_data(cert))) == 1
-    assert int(get_variable(oem, "SecurityCtrlr", "CertificateEntries")) == entries + 1
-    assert delete(oem, hash_data(cert), version)["status"] == "Accepted"
+    reinstall_identical_is_accepted_once(oem, version)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -191,29 +141,7 @@ def test_M05_FR_17_reinstall_identical_is_accepted_once(station: StationProcess,
 
 
 def test_M03_FR_03_omitted_type_lists_all_types_and_a_list_filters(station: StationProcess, oem: OemClient) -> None:
-    certs = {use: root(f"filter {use}") for use in ("V2GRootCertificate", "MORootCertificate", "CSMSRootCertificate",
-                                                    "ManufacturerRootCertificate", "OEMRootCertificate")}
-    for use, cert in certs.items():
-        assert install(oem, cert, use, V21) == {"status": "Accepted"}
-    try:
-        everything_21 = listed(oem, None, V21)
-        for use, cert in certs.items():
-            assert (use, hash_data(cert)) in everything_21
-        everything_201 = listed(oem, None, V201)
-        for use, cert in certs.items():
-            if use != "OEMRootCertificate":
-                assert (use, hash_data(cert)) in everything_201
-        # 2.0.1 has no OEMRootCertificate: a 2.0.1 request without filter never reports one.
-        assert all(use != "OEMRootCertificate" for use, _ in everything_201)
-
-        some = listed(oem, ["MORootCertificate", "OEMRootCertificate"], V21)
-        assert {use for use, _ in some} == {"MORootCertificate", "OEMRootCertificate"}
-        assert ("MORootCertificate", hash_data(certs["MORootCertificate"])) in some
-        assert ("OEMRootCertificate", hash_data(certs["OEMRootCertificate"])) in some
-        assert {use for use, _ in listed(oem, ["CSMSRootCertificate"])} == {"CSMSRootCertificate"}
-    finally:
-        for cert in certs.values():
-            assert delete(oem, hash_data(cert), V21)["status"] == "Accepted"
+    omitted_type_lists_all_types_and_a_list_filters(oem)
 
 
 @pytest.mark.parametrize("version", [V201, V21])
@@ -233,16 +161,7 @@ def test_M03_FR_02_type_with_nothing_installed_is_not_found_without_list(station
 @pytest.mark.parametrize(("version", "limit"), [(V21, 10000)])  # 2.0.1 and 1.6 (5500) in process
 def test_M05_certificate_longer_than_the_schema_allows_is_a_property_constraint_violation(
         station: StationProcess, oem: OemClient, version: str, limit: int) -> None:
-    use = "CentralSystemRootCertificate" if version == V16 else "CSMSRootCertificate"
-    head, tail = "-----BEGIN CERTIFICATE-----\n", "\n-----END CERTIFICATE-----\n"
-
-    def certificate(length: int) -> str:
-        return head + "A" * (length - len(head) - len(tail)) + tail
-
-    error = oem.error("InstallCertificate", {"certificateType": use, "certificate": certificate(limit + 1)}, version)
-    assert error["error_code"] == "PropertyConstraintViolation", error
-    # Exactly at the limit the request is valid: the (garbage) certificate is then Rejected, not an error.
-    assert_rejected(install(oem, certificate(limit), use, version), version)
+    certificate_longer_than_the_schema_allows_is_a_property_constraint_violation(oem, version, limit)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -254,29 +173,7 @@ def test_M05_FR_06_store_full_is_rejected_out_of_storage(broker: Mosquitto, tmp_
     station = configured_station(broker, tmp_path, "certificate_entries_max = 2")
     oem = OemClient(broker.port)
     try:
-        first, second, third = root("first"), root("second"), root("third")
-        assert get_variable(oem, "SecurityCtrlr", "CertificateEntries") == "0"
-        assert install(oem, first) == {"status": "Accepted"}
-        assert install(oem, second, "V2GRootCertificate") == {"status": "Accepted"}
-        assert get_variable(oem, "SecurityCtrlr", "CertificateEntries") == "2"
-
-        assert_rejected(install(oem, third), V201, "OutOfStorage")
-        assert_rejected(install(oem, third, "MORootCertificate", V21), V21, "OutOfStorage")
-        assert_rejected(install(oem, pem(third), "CentralSystemRootCertificate", V16), V16)
-        assert all(data != hash_data(third) for _use, data in listed(oem))
-        # Installing one of the installed again is no new entry (M05.FR.17).
-        assert install(oem, first) == {"status": "Accepted"}
-        assert install(oem, second, "V2GRootCertificate", V21) == {"status": "Accepted"}
-        assert get_variable(oem, "SecurityCtrlr", "CertificateEntries") == "2"
-        assert len(listed(oem)) == 2
-
-        # Room again after a delete.
-        assert delete(oem, hash_data(second))["status"] == "Accepted"
-        assert get_variable(oem, "SecurityCtrlr", "CertificateEntries") == "1"
-        assert install(oem, third) == {"status": "Accepted"}
-        assert get_variable(oem, "SecurityCtrlr", "CertificateEntries") == "2"
-        assert sorted(data["serialNumber"] for _use, data in listed(oem)) == sorted(
-            hash_data(c)["serialNumber"] for c in (first, third))
+        store_full_is_rejected_out_of_storage(oem)
     finally:
         oem.close()
         station.terminate()
@@ -291,27 +188,7 @@ def test_M05_FR_09_to_12_additional_root_certificate_check(broker: Mosquitto, tm
     station = configured_station(broker, tmp_path, "additional_root_certificate_check = true")
     oem = OemClient(broker.port)
     try:
-        assert get_variable(oem, "SecurityCtrlr", "AdditionalRootCertificateCheck") == "true"
-        old_key = ec_key()
-        old = root("CSMS root 2025", old_key)
-        assert install(oem, old) == {"status": "Accepted"}
-        assert listed(oem, ["CSMSRootCertificate"]) == [("CSMSRootCertificate", hash_data(old))]
-
-        # M05.FR.11: a root the installed one did not sign is refused, and not installed.
-        assert_rejected(install(oem, root("unrelated root")), V201)
-        assert listed(oem, ["CSMSRootCertificate"]) == [("CSMSRootCertificate", hash_data(old))]
-
-        # M05.FR.12: the new root, signed by the old one, is installed and the old one kept as the fallback.
-        new = make_cert(ec_key(), "CSMS root 2026", issuer=old, issuer_key=old_key)
-        assert install(oem, new) == {"status": "Accepted"}
-        found = listed(oem, ["CSMSRootCertificate"])
-        assert len(found) == 2
-        assert ("CSMSRootCertificate", hash_data(old)) in found
-        assert ("CSMSRootCertificate", hash_data(new, issuer=old)) in found
-        assert len(listed_16(oem)) == 2
-        assert get_variable(oem, "SecurityCtrlr", "CertificateEntries") == "2"
-        # Other root types are not subject to the check.
-        assert install(oem, root("manufacturer"), "ManufacturerRootCertificate") == {"status": "Accepted"}
+        additional_root_certificate_check(oem)
     finally:
         oem.close()
         station.terminate()

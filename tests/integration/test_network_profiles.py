@@ -23,21 +23,16 @@ from typing import Any
 
 import pytest
 
+from .. import network_cases as cases
 from ..network_cases import (
     BASELINE,
-    BASELINE_READ,
-    BOTH,
-    CONFIG_URL,
-    DEFAULT_SLOT_1,
     PASSWORD,
     REJECTION_CASES,
     SEED_PROFILE,
-    SEED_URL,
     SP3_ALLOW_CONFIG,
     SP3_CONFIG,
     V21,
     Requests,
-    profile,
     station_certificate_files,
 )
 from ..support import Mosquitto, OemClient, StationProcess, free_port, pick
@@ -184,11 +179,7 @@ def test_b09_fr_01_seed_example_accepted_then_b10_and_a05_fr_02_on_the_priority(
 
 def test_b10_priority_outside_the_values_list_is_invalid_value(default_rig: Rig) -> None:
     """One value here; every value outside the list in tests/unit/test_b09_b10_network_profile_rules.py."""
-    before = default_rig.get("OCPPCommCtrlr", "NetworkConfigurationPriority")
-    result = default_rig.set_priority("1,5")
-    assert result["attributeStatus"] == "Rejected", result
-    assert result["attributeStatusInfo"]["reasonCode"] == "InvalidValue"
-    assert default_rig.get("OCPPCommCtrlr", "NetworkConfigurationPriority") == before == "1"
+    cases.priority_outside_the_values_list_is_invalid_value(default_rig, "1,5")
 
 
 # == 2. Rejection reasons, and the stored profiles and the listing stay as they were =======================
@@ -203,138 +194,38 @@ def test_b09_set_network_profile_rejected_with_reason_and_nothing_stored(
     listing was once checked by a test of its own that ran after all the rejections; each case
     compares it now, before and after its own request.
     """
-    _, listed_before = default_rig.network_list()
-    before = default_rig.slots_read()
-    answer = default_rig.set_network_profile(slot, data, version)
-    assert answer["status"] == "Rejected", answer
-    assert answer["statusInfo"]["reasonCode"] == reason, answer
-    assert PASSWORD not in json.dumps(answer)
-    # The slot written (or, for slot 999, every slot) holds what it held before.
-    assert default_rig.slots_read() == before
-    assert before[2] == BASELINE_READ and before[1]["OcppCsmsUrl"] == CONFIG_URL
-    if slot not in (1, 2, 3, 4):
-        [unknown] = default_rig.get_results({"name": "NetworkConfiguration", "instance": str(slot)},
-                                            ["OcppCsmsUrl"], V21)
-        assert unknown["attributeStatus"] == "UnknownComponent", unknown
-    stdout, slots = default_rig.network_list()
-    assert slots == listed_before
-    assert sorted(slots) == [1, 2, 3, 4]
-    assert slots[1] == ("active priority 1", DEFAULT_SLOT_1)
-    assert slots[2] == ("-", BASELINE)
-    assert PASSWORD not in stdout and PASSWORD not in default_rig.station.log_text()
+    cases.rejected_with_reason_and_nothing_stored(default_rig, default_rig.station.log_text, slot, data, reason,
+                                                  version)
 
 
 def test_b09_set_network_profile_in_ocpp16_is_not_supported(default_rig: Rig) -> None:
-    before = default_rig.network_configuration(3)
-    answer = default_rig.oem.call("SetNetworkProfile", {"configurationSlot": 3, "connectionData": profile()},
-                                  "ocpp1.6")
-    assert answer["data"]["message_type"] == "CallError", answer
-    assert answer["data"]["error_code"] == "NotSupported", answer
-    assert default_rig.network_configuration(3) == before
+    cases.set_network_profile_in_ocpp16_is_not_supported(default_rig)
 
 
 # == 3. Downgrades: B09.FR.04/31, A05.FR.08/09/10 ==========================================================
 
 def test_b09_fr_04_no_downgrade_without_allow_security_profile_downgrade(make_rig: Callable[..., Rig]) -> None:
     """OCPP 2.0.1 here; both versions in process."""
-    version = "ocpp2.0.1"
-    rig = make_rig(SP3_CONFIG)
-    assert rig.get("SecurityCtrlr", "SecurityProfile") == "3"
-    assert rig.get("SecurityCtrlr", "AllowSecurityProfileDowngrade") == "false"
-    for data in (profile(securityProfile=2), profile(ocppCsmsUrl="ws://csms.example.com/ocpp", securityProfile=1)):
-        answer = rig.set_network_profile(2, data, version)
-        assert answer["status"] == "Rejected", answer
-        assert answer["statusInfo"]["reasonCode"] == "NoSecurityDowngrade", answer
-    assert rig.network_list()[1][2] == ("-", None)
-    assert rig.set_network_profile(2, profile(securityProfile=3), version) == {"status": "Accepted"}
+    cases.no_downgrade_without_allow_security_profile_downgrade(make_rig(SP3_CONFIG), "ocpp2.0.1")
 
 
 def test_b09_fr_31_downgrade_3_to_2_only_with_allow_security_profile_downgrade(make_rig: Callable[..., Rig]) -> None:
     """OCPP 2.1 here; both versions in process."""
-    version = V21
-    rig = make_rig(SP3_ALLOW_CONFIG)
-    assert rig.get("SecurityCtrlr", "SecurityProfile") == "3"
-    assert rig.get("SecurityCtrlr", "AllowSecurityProfileDowngrade") == "true"
-    answer = rig.set_network_profile(2, profile(ocppCsmsUrl="ws://csms.example.com/ocpp", securityProfile=1), version)
-    assert answer["status"] == "Rejected", answer  # never down to 1
-    assert answer["statusInfo"]["reasonCode"] == "NoSecurityDowngrade", answer
-    assert rig.network_list()[1][2] == ("-", None)
-    assert rig.set_network_profile(2, profile(securityProfile=2), version) == {"status": "Accepted"}
-    assert rig.network_list()[1][2] == ("-", profile(securityProfile=2))
-
-
-def _low_profiles_then_active_3(rig: Rig, config_text: str) -> None:
-    """Slot 2: profile 1, slot 3: profile 2 — stored while slot 1 was profile 1, then station.toml makes it 3."""
-    assert rig.set_network_profile(2, profile(ocppCsmsUrl="ws://csms.example.com/ocpp", securityProfile=1)) == {
-        "status": "Accepted"}
-    assert rig.set_network_profile(3, profile(securityProfile=2)) == {"status": "Accepted"}
-    rig.restart_with(config_text)
-    assert rig.get("SecurityCtrlr", "SecurityProfile") == "3"
-    rig.install_csms_root()
+    cases.downgrade_3_to_2_only_with_allow_security_profile_downgrade(make_rig(SP3_ALLOW_CONFIG), V21)
 
 
 def test_a05_fr_10_priority_with_a_lower_profile_rejected_without_allow(make_rig: Callable[..., Rig]) -> None:
-    rig = make_rig()
-    _low_profiles_then_active_3(rig, SP3_CONFIG)
-    # Slot 1 (profile 3) is left out: naming it would also need a ChargingStationCertificate (A05.FR.03).
-    for value in ("3", "2", "3,2", "2,3"):
-        for version in BOTH:
-            result = rig.set_priority(value, version)
-            assert result["attributeStatus"] == "Rejected", (value, result)
-            assert result["attributeStatusInfo"]["reasonCode"] == "NoSecurityDowngrade", (value, result)
-    assert rig.get("OCPPCommCtrlr", "NetworkConfigurationPriority") == "1"
+    cases.priority_with_a_lower_profile_rejected_without_allow(make_rig())
 
 
 def test_a05_fr_08_09_priority_3_to_2_allowed_never_to_1(make_rig: Callable[..., Rig]) -> None:
-    rig = make_rig()
-    _low_profiles_then_active_3(rig, SP3_ALLOW_CONFIG)
-    for value in ("2", "3,2", "2,3"):  # A05.FR.09: a profile 1 in the list
-        for version in BOTH:
-            result = rig.set_priority(value, version)
-            assert result["attributeStatus"] == "Rejected", (value, result)
-            assert result["attributeStatusInfo"]["reasonCode"] == "NoSecurityDowngrade", (value, result)
-    assert rig.get("OCPPCommCtrlr", "NetworkConfigurationPriority") == "1"
-    for version in BOTH:  # A05.FR.08
-        result = rig.set_priority("3", version)
-        assert result["attributeStatus"] == "RebootRequired", result
-    assert rig.get("OCPPCommCtrlr", "NetworkConfigurationPriority") == "3"
+    cases.priority_3_to_2_allowed_never_to_1(make_rig())
 
 
 # == 4. A05.FR.02/03/04: certificates a profile 3 needs =====================================================
 
 def test_a05_fr_02_03_04_profile_3_needs_csms_root_and_station_certificate(make_rig: Callable[..., Rig]) -> None:
-    rig = make_rig()
-    assert rig.set_network_profile(2, profile(securityProfile=3)) == {"status": "Accepted"}
-    assert rig.set_network_profile(3, profile(securityProfile=2), V21) == {"status": "Accepted"}
-
-    def rejected_for(value: str, missing: str) -> None:
-        for version in BOTH:
-            result = rig.set_priority(value, version)
-            assert result["attributeStatus"] == "Rejected", (value, result)
-            assert result["attributeStatusInfo"]["reasonCode"] == "InvalidNetworkConf", result
-            assert missing in result["attributeStatusInfo"]["additionalInfo"], result
-        assert rig.get("OCPPCommCtrlr", "NetworkConfigurationPriority") == "1"
-
-    rejected_for("2,1", "CSMSRootCertificate")  # A05.FR.02
-    rejected_for("3,1", "CSMSRootCertificate")
-    rig.import_station_certificate()  # while the station runs: same database
-    rejected_for("2,1", "CSMSRootCertificate")  # the station certificate alone is not enough
-    rig.install_csms_root()
-    assert rig.set_priority("3,1")["attributeStatus"] == "RebootRequired"  # A05.FR.04
-
-    other = make_rig(name="root-only")
-    assert other.set_network_profile(2, profile(securityProfile=3)) == {"status": "Accepted"}
-    other.install_csms_root()
-    for version in BOTH:  # A05.FR.03
-        result = other.set_priority("2,1", version)
-        assert result["attributeStatus"] == "Rejected", result
-        assert result["attributeStatusInfo"]["reasonCode"] == "InvalidNetworkConf", result
-        assert "ChargingStationCertificate" in result["attributeStatusInfo"]["additionalInfo"], result
-    other.import_station_certificate()
-    for version in BOTH:  # A05.FR.04
-        assert other.set_priority("2,1", version)["attributeStatus"] == "RebootRequired"
-    assert other.get("OCPPCommCtrlr", "NetworkConfigurationPriority") == "2,1"
-    assert rig.set_priority("2,3,1")["attributeStatus"] == "RebootRequired"
+    cases.profile_3_needs_csms_root_and_station_certificate(make_rig)
 
 
 # == 5. 2.1: identity and basicAuthPassword, NetworkConfiguration[slot] =====================================
@@ -342,58 +233,23 @@ def test_a05_fr_02_03_04_profile_3_needs_csms_root_and_station_certificate(make_
 def test_b09_fr_09_identity_and_password_stored_password_never_shown(default_rig: Rig) -> None:
     """Writes slots 3 and 4 of the shared station: its other tests compare those before and after, never
     with what they should hold."""
-    rig = default_rig
-    data = profile(ocppVersion=None, ocppCsmsUrl="wss://csms21.example.com/ocpp", identity="CS-21-ident",
-                   basicAuthPassword=PASSWORD, messageTimeout=61, ocppInterface="Wireless0")
-    assert rig.set_network_profile(3, data, V21) == {"status": "Accepted"}
-
-    assert rig.network_configuration(3) == {
-        "OcppCsmsUrl": "wss://csms21.example.com/ocpp", "OcppInterface": "Wireless0", "OcppTransport": "JSON",
-        # issue 13: a profile without ocppVersion reports what the station offers first
-        "OcppVersion": "OCPP21", "MessageTimeout": "61", "SecurityProfile": "2", "Identity": "CS-21-ident",
-        "VpnEnabled": "false", "ApnEnabled": "false"}
-    # B06.FR.09: write-only.
-    [secret] = rig.get_results({"name": "NetworkConfiguration", "instance": "3"}, ["BasicAuthPassword"], V21)
-    assert secret["attributeStatus"] == "Rejected", secret
-    assert secret["attributeStatusInfo"]["reasonCode"] == "WriteOnly"
-    assert "attributeValue" not in secret
-    # Writable since issue 13 (B09.FR.10): tests/integration/test_connection_facts.py.
-
-    # 2.1 adds the interface "Any".
-    assert rig.set_network_profile(4, profile(ocppVersion="OCPP21", ocppInterface="Any"), V21) == {"status": "Accepted"}
-    assert rig.network_configuration(4)["OcppInterface"] == "Any"
-
-    stdout, slots = rig.network_list()
-    assert slots[3] == ("-", {**data, "basicAuthPassword": "***"})
-    assert PASSWORD not in stdout
-    for answer in rig.answers:
-        assert PASSWORD not in json.dumps(answer)
-    assert "CS-21-ident" in rig.station.log_text()  # the profile is logged ...
-    assert PASSWORD not in rig.station.log_text()  # ... but never its password
+    cases.identity_and_password_stored_password_never_shown(default_rig, default_rig.station.log_text)
 
 
 def test_b06_fr_06_network_configuration_is_an_unknown_component_in_201(default_rig: Rig) -> None:
-    for result in default_rig.get_results({"name": "NetworkConfiguration", "instance": "2"},
-                                          ["OcppCsmsUrl", "Identity", "BasicAuthPassword"]):
-        assert result["attributeStatus"] == "UnknownComponent", result
-    result = default_rig.set_variable({"name": "NetworkConfiguration", "instance": "2"}, "MessageTimeout", "10")
-    assert result["attributeStatus"] == "UnknownComponent", result
-    assert default_rig.network_configuration(2) == BASELINE_READ
+    cases.network_configuration_is_an_unknown_component_in_201(default_rig)
 
 
 # == 6. Durability, ActiveNetworkProfile, SecurityProfile ===================================================
 
 def test_b09_fr_01_accepted_profile_survives_kill_9(make_rig: Callable[..., Rig]) -> None:
     rig = make_rig()
-    data = profile(ocppVersion=None, identity="CS-kill", basicAuthPassword=PASSWORD)
-    assert rig.set_network_profile(4, data, V21) == {"status": "Accepted"}
-    rig.station.kill()  # kill -9 right after the answer
-    rig.station.start()
-    assert rig.network_configuration(4)["Identity"] == "CS-kill"
-    assert rig.network_configuration(4)["OcppCsmsUrl"] == SEED_URL
-    assert rig.network_list()[1][4] == ("-", {**data, "basicAuthPassword": "***"})
-    assert rig.get("OCPPCommCtrlr", "ActiveNetworkProfile") == "1"
-    assert rig.get("SecurityCtrlr", "SecurityProfile") == "1"
+
+    def kill_9_and_start() -> None:  # kill -9 right after the answer
+        rig.station.kill()
+        rig.station.start()
+
+    cases.accepted_profile_is_there_after_a_restart(rig, kill_9_and_start)
     assert PASSWORD not in rig.station.log_text()
 
 

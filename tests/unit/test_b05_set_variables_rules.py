@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
+from .. import b05_scenarios as scenarios
 from ..support import InProcessOem
-from ..variables import VERSIONS, address, assert_rejected, read, set_many, set_one, setting
+from ..variables import VERSIONS, assert_rejected, read, set_many, set_one, setting
 
 version_param = pytest.mark.parametrize("version", VERSIONS)
 
@@ -116,9 +117,7 @@ INVALID_FORMATS = [
 @pytest.mark.parametrize(("component", "variable", "value"), INVALID_FORMATS)
 def test_TC_B_11_CS_B05_FR_07_invalid_format_is_rejected(oem: InProcessOem, version: str, component: str,
                                                          variable: str, value: str) -> None:
-    before = read(oem, component, variable, version)
-    assert_rejected(set_one(oem, setting(component, variable, value), version), "InvalidValue")
-    assert read(oem, component, variable, version) == before
+    scenarios.invalid_format_is_rejected(oem, version, component, variable, value)
 
 
 VALID_FORMATS = [
@@ -144,8 +143,7 @@ VALID_FORMATS = [
 def test_TC_B_11_CS_B05_FR_10_correct_format_is_accepted_and_read_back(oem: InProcessOem, version: str,
                                                                        component: str, variable: str,
                                                                        value: str) -> None:
-    assert set_one(oem, setting(component, variable, value), version)["attributeStatus"] == "Accepted"
-    assert read(oem, component, variable, version) == value
+    scenarios.correct_format_is_accepted_and_read_back(oem, version, component, variable, value)
 
 
 @version_param
@@ -182,9 +180,7 @@ def test_B05_FR_07_string_longer_than_max_limit_is_rejected(oem: InProcessOem, v
 ])
 def test_B05_FR_08_out_of_range_is_rejected(oem: InProcessOem, version: str, component: str, variable: str,
                                             value: str) -> None:
-    before = read(oem, component, variable, version)
-    assert_rejected(set_one(oem, setting(component, variable, value), version), "ValueOutOfRange")
-    assert read(oem, component, variable, version) == before
+    scenarios.out_of_range_is_rejected(oem, version, component, variable, value)
 
 
 @version_param
@@ -268,31 +264,18 @@ def test_B05_FR_10_empty_member_list_means_none(oem: InProcessOem, version: str)
 # -- BasicAuthPassword (A01) --------------------------------------------------------------------------
 
 
-def _password(length: int) -> str:
-    return "".join(uuid.uuid4().hex for _ in range(3))[:length]
-
-
 @version_param
 @pytest.mark.parametrize("length", [16, 40, 64])
 def test_B05_basic_auth_password_is_accepted_and_never_disclosed(oem: InProcessOem, station_log: Callable[[], str],
                                                                  version: str, length: int) -> None:
-    password = _password(length)
-    answer = oem.call("SetVariables", {"setVariableData": [
-        setting("SecurityCtrlr", "BasicAuthPassword", password)]}, version)
-    [result] = answer["data"]["payload"]["setVariableResult"]
-    assert result["attributeStatus"] == "Accepted"
-    got = oem.call("GetVariables", {"getVariableData": [address("SecurityCtrlr", "BasicAuthPassword")]}, version)
-    [got_result] = got["data"]["payload"]["getVariableResult"]
-    assert got_result["attributeStatus"] == "Rejected" and "attributeValue" not in got_result
-    for text in (json.dumps(answer), json.dumps(got), station_log()):
-        assert password not in text
+    scenarios.basic_auth_password_is_accepted_and_never_disclosed(oem, station_log, version, length)
 
 
 @version_param
 @pytest.mark.parametrize("length", [0, 15, 65])  # A00.FR.205: 16 to maxLimit (64 here)
 def test_B05_FR_08_basic_auth_password_length_out_of_range(oem: InProcessOem, station_log: Callable[[], str],
                                                            version: str, length: int) -> None:
-    password = _password(length)
+    password = scenarios.make_password(length)
     answer = oem.call("SetVariables", {"setVariableData": [
         setting("SecurityCtrlr", "BasicAuthPassword", password)]}, version)
     [result] = answer["data"]["payload"]["setVariableResult"]
@@ -305,12 +288,7 @@ def test_B05_FR_08_basic_auth_password_length_out_of_range(oem: InProcessOem, st
 @version_param
 def test_B05_basic_auth_password_in_a_schema_error_is_not_disclosed(oem: InProcessOem, station_log: Callable[[], str],
                                                                     version: str) -> None:
-    password = _password(32) * 80  # 2560 characters: over the schema's maxLength in both versions
-    data = oem.error("SetVariables", {"setVariableData": [setting("SecurityCtrlr", "BasicAuthPassword", password)]},
-                     version)
-    assert data["error_code"] == "PropertyConstraintViolation"
-    assert password[:32] not in json.dumps(data)
-    assert password[:32] not in station_log()
+    scenarios.basic_auth_password_in_a_schema_error_is_not_disclosed(oem, station_log, version)
 
 
 # -- several elements in one request ------------------------------------------------------------------
@@ -369,14 +347,7 @@ def test_B05_attribute_value_of_2500_is_schema_valid_in_2_1(oem: InProcessOem) -
 
 @version_param
 def test_B05_more_items_than_items_per_message_is_occurrence_violation(oem: InProcessOem, version: str) -> None:
-    limit = int(read(oem, "DeviceDataCtrlr", "ItemsPerMessage", version, variable_instance="SetVariables"))
-    before = read(oem, "OCPPCommCtrlr", "RetryBackOffRepeatTimes", version)
-    new = "4" if before != "4" else "5"
-    elements = [setting("OCPPCommCtrlr", "RetryBackOffRepeatTimes", new)] + \
-        [setting("NoSuchCtrlr", f"Variable{i}", "1") for i in range(limit)]
-    error = oem.error("SetVariables", {"setVariableData": elements}, version)
-    assert error["error_code"] == "OccurrenceConstraintViolation"
-    assert read(oem, "OCPPCommCtrlr", "RetryBackOffRepeatTimes", version) == before  # nothing applied
+    scenarios.more_items_than_items_per_message_is_occurrence_violation(oem, version)
 
 
 @version_param
@@ -390,12 +361,4 @@ def test_B05_exactly_items_per_message_is_answered(oem: InProcessOem, version: s
 @version_param
 def test_B05_more_bytes_than_bytes_per_message_is_refused_whole(oem: InProcessOem, version: str) -> None:
     """No B05 requirement; the station mirrors B06.FR.17 (CallError FormatViolation), applying nothing."""
-    max_bytes = int(read(oem, "DeviceDataCtrlr", "BytesPerMessage", version, variable_instance="SetVariables"))
-    before = read(oem, "SampledDataCtrlr", "TxUpdatedMeasurands", version)
-    new = "Voltage" if before != "Voltage" else "SoC"
-    filler = [setting("NoSuchCtrlr", f"Variable{i}", "F" * 900) for i in range(max_bytes // 900 + 1)]
-    elements = [setting("SampledDataCtrlr", "TxUpdatedMeasurands", new), *filler]
-    assert len(json.dumps(elements)) > max_bytes
-    error = oem.error("SetVariables", {"setVariableData": elements}, version)
-    assert error["error_code"] == "FormatViolation"
-    assert read(oem, "SampledDataCtrlr", "TxUpdatedMeasurands", version) == before
+    scenarios.more_bytes_than_bytes_per_message_is_refused_whole(oem, version)

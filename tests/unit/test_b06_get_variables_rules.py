@@ -26,6 +26,8 @@ import pytest
 from ocpp_station.app import Station
 from ocpp_station.config import Config, Limits
 
+from .. import b06_scenarios as scenarios
+from ..b06_scenarios import escaped as _escaped
 from ..support import InProcessOem, check_response, envelope
 from ..variables import VERSIONS, assert_refused, assert_value, element, get_many, get_one
 
@@ -43,12 +45,7 @@ def oem(module_oem: InProcessOem) -> InProcessOem:
 @version_param
 @pytest.mark.parametrize("attribute", ["Actual", "Target", "MinSet", "MaxSet"])
 def test_B06_FR_03_attribute_type_is_echoed(oem: InProcessOem, version: str, attribute: str) -> None:
-    result = get_one(oem, element("OCPPCommCtrlr", "HeartbeatInterval", attribute=attribute), version)
-    assert result["attributeType"] == attribute
-    if attribute == "Actual":
-        assert_value(result, "60")
-    else:  # the catalogue defines Actual only
-        assert_refused(result, "NotSupportedAttributeType")
+    scenarios.attribute_type_is_echoed(oem, version, attribute)
 
 
 # -- FR.04/FR.10: Accepted with the value -------------------------------------------------------------
@@ -70,7 +67,7 @@ def test_B06_FR_03_attribute_type_is_echoed(oem: InProcessOem, version: str, att
 ])
 def test_B06_FR_04_FR_10_accepted_with_the_value(oem: InProcessOem, version: str, component: str, variable: str,
                                                  value: str) -> None:
-    assert_value(get_one(oem, element(component, variable), version), value)
+    scenarios.accepted_with_the_value(oem, version, component, variable, value)
 
 
 # -- FR.06/07/08: unknown component / variable / attribute type, no value ----------------------------
@@ -111,22 +108,7 @@ def test_B06_FR_08_unknown_variable_wins_over_attribute_type(oem: InProcessOem, 
 @version_param
 def test_B06_FR_09_write_only_variable_is_rejected_without_value(oem: InProcessOem, station_log: Callable[[], str],
                                                                  version: str) -> None:
-    data = element("SecurityCtrlr", "BasicAuthPassword")
-    result = get_one(oem, data, version)
-    assert_refused(result, "Rejected")
-    assert result["attributeStatusInfo"]["reasonCode"] == "WriteOnly"
-
-    password = f"pw-{uuid.uuid4().hex}"[:32]
-    [set_result] = oem.result("SetVariables", {"setVariableData": [{**data, "attributeValue": password}]},
-                              version)["setVariableResult"]
-    assert set_result["attributeStatus"] == "Accepted"
-
-    answer = oem.call("GetVariables", {"getVariableData": [data]}, version)
-    [result] = answer["data"]["payload"]["getVariableResult"]
-    assert_refused(result, "Rejected")  # even after it was set
-    assert result["attributeStatusInfo"]["reasonCode"] == "WriteOnly"
-    assert password not in json.dumps(answer)
-    assert password not in station_log()
+    scenarios.write_only_variable_is_rejected_without_value(oem, station_log, version)
 
 
 # -- FR.13: supported attribute without a value → "" --------------------------------------------------
@@ -141,7 +123,7 @@ def test_B06_FR_09_write_only_variable_is_rejected_without_value(oem: InProcessO
 ])
 def test_B06_FR_13_supported_unset_attribute_is_empty_string(oem: InProcessOem, version: str, component: str,
                                                              variable: str, instance: str | None) -> None:
-    assert_value(get_one(oem, element(component, variable, variable_instance=instance), version), "")
+    scenarios.supported_unset_attribute_is_empty_string(oem, version, component, variable, instance)
 
 
 # -- FR.14/FR.15: instances ---------------------------------------------------------------------------
@@ -160,7 +142,7 @@ def test_B06_FR_13_supported_unset_attribute_is_empty_string(oem: InProcessOem, 
 ])
 def test_B06_FR_14_instance_addressing(oem: InProcessOem, version: str, component: str, variable: str,
                                        instance: str, value: str) -> None:
-    assert_value(get_one(oem, element(component, variable, variable_instance=instance), version), value)
+    scenarios.instance_addressing(oem, version, component, variable, instance, value)
 
 
 @version_param
@@ -265,25 +247,15 @@ def test_B06_evse_component_unknown_variable(oem: InProcessOem, version: str) ->
 # -- FR.16: ItemsPerMessage[GetVariables] ------------------------------------------------------------
 
 
-def _items_limit(oem: InProcessOem, version: str) -> int:
-    data = element("DeviceDataCtrlr", "ItemsPerMessage", variable_instance="GetVariables")
-    result = get_one(oem, data, version)
-    assert result["attributeStatus"] == "Accepted"
-    return int(result["attributeValue"])
-
-
 @version_param
 def test_B06_FR_16_more_items_than_items_per_message_is_occurrence_violation(oem: InProcessOem,
                                                                              version: str) -> None:
-    limit = _items_limit(oem, version)
-    elements = [element("OCPPCommCtrlr", "OfflineThreshold")] * (limit + 1)
-    error = oem.error("GetVariables", {"getVariableData": elements}, version)
-    assert error["error_code"] == "OccurrenceConstraintViolation"
+    scenarios.more_items_than_items_per_message_is_occurrence_violation(oem, version)
 
 
 @version_param
 def test_B06_FR_16_exactly_items_per_message_is_accepted(oem: InProcessOem, version: str) -> None:
-    limit = _items_limit(oem, version)
+    limit = scenarios.items_limit(oem, version)
     elements = [element("OCPPCommCtrlr", "OfflineThreshold" if i % 2 else "HeartbeatInterval")
                 for i in range(limit)]
     results = get_many(oem, elements, version)
@@ -292,11 +264,6 @@ def test_B06_FR_16_exactly_items_per_message_is_accepted(oem: InProcessOem, vers
 
 
 # -- FR.17: BytesPerMessage[GetVariables] ------------------------------------------------------------
-
-
-def _escaped(text: str) -> str:
-    """A JSON string literal that spells every character as a \\uXXXX escape (6 bytes per character)."""
-    return '"' + "".join(f"\\u{ord(c):04x}" for c in text) + '"'
 
 
 @version_param

@@ -21,20 +21,15 @@ import pytest
 from ocpp_station.app import Station
 from ocpp_station.config import ConfigError, load
 
+from .. import network_cases as cases
 from ..network_cases import (
     BASELINE,
-    BASELINE_READ,
     BOTH,
-    CONFIG_URL,
     DEFAULT_SLOT_1,
-    PASSWORD,
     REJECTION_CASES,
-    SEED_URL,
     SP3_ALLOW_CONFIG,
     SP3_CONFIG,
-    V21,
     Requests,
-    profile,
     station_certificate_files,
 )
 from ..support import InProcessOem
@@ -116,11 +111,7 @@ def default_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
 
 @pytest.mark.parametrize("value", ["999", "1,5", "0", "1,1", "", "1,two"])
 def test_b10_priority_outside_the_values_list_is_invalid_value(default_local: Local, value: str) -> None:
-    before = default_local.get("OCPPCommCtrlr", "NetworkConfigurationPriority")
-    result = default_local.set_priority(value)
-    assert result["attributeStatus"] == "Rejected", result
-    assert result["attributeStatusInfo"]["reasonCode"] == "InvalidValue"
-    assert default_local.get("OCPPCommCtrlr", "NetworkConfigurationPriority") == before == "1"
+    cases.priority_outside_the_values_list_is_invalid_value(default_local, value)
 
 
 # == B09: every rejection reason, and nothing stored ========================================================
@@ -131,34 +122,13 @@ def test_b09_set_network_profile_rejected_with_reason_and_nothing_stored(
         version: str) -> None:
     """Rejected with the reason; every slot, the listing and the log as they were (the listing check
     was once a test of its own that ran after all of these: it is part of each case now)."""
-    rig = default_local
-    before, (_, listed_before) = rig.slots_read(), rig.network_list()
-    answer = rig.set_network_profile(slot, data, version)
-    assert answer["status"] == "Rejected", answer
-    assert answer["statusInfo"]["reasonCode"] == reason, answer
-    assert PASSWORD not in json.dumps(answer)
-    # The slot written (or, for slot 999, every slot) holds what it held before.
-    assert rig.slots_read() == before
-    assert before[2] == BASELINE_READ and before[1]["OcppCsmsUrl"] == CONFIG_URL
-    if slot not in (1, 2, 3, 4):
-        [unknown] = rig.get_results({"name": "NetworkConfiguration", "instance": str(slot)}, ["OcppCsmsUrl"], V21)
-        assert unknown["attributeStatus"] == "UnknownComponent", unknown
-    stdout, slots = rig.network_list()
-    assert slots == listed_before
-    assert sorted(slots) == [1, 2, 3, 4]
-    assert slots[1] == ("active priority 1", DEFAULT_SLOT_1)
-    assert slots[2] == ("-", BASELINE)
-    assert slots[3] == ("-", None) and slots[4] == ("-", None)  # no test of this module's station writes them
-    assert PASSWORD not in stdout and PASSWORD not in station_log()
+    # No test of this module's station writes slots 3 and 4.
+    cases.rejected_with_reason_and_nothing_stored(default_local, station_log, slot, data, reason, version,
+                                                  slots_3_4_empty=True)
 
 
 def test_b09_set_network_profile_in_ocpp16_is_not_supported(default_local: Local) -> None:
-    before = default_local.network_configuration(3)
-    answer = default_local.oem.call("SetNetworkProfile", {"configurationSlot": 3, "connectionData": profile()},
-                                    "ocpp1.6")
-    assert answer["data"]["message_type"] == "CallError", answer
-    assert answer["data"]["error_code"] == "NotSupported", answer
-    assert default_local.network_configuration(3) == before
+    cases.set_network_profile_in_ocpp16_is_not_supported(default_local)
 
 
 # == Downgrades: B09.FR.04/31, A05.FR.08/09/10 ==============================================================
@@ -166,145 +136,38 @@ def test_b09_set_network_profile_in_ocpp16_is_not_supported(default_local: Local
 @pytest.mark.parametrize("version", BOTH)
 def test_b09_fr_04_no_downgrade_without_allow_security_profile_downgrade(make_local: Callable[..., Local],
                                                                          version: str) -> None:
-    rig = make_local(SP3_CONFIG)
-    assert rig.get("SecurityCtrlr", "SecurityProfile") == "3"
-    assert rig.get("SecurityCtrlr", "AllowSecurityProfileDowngrade") == "false"
-    for data in (profile(securityProfile=2), profile(ocppCsmsUrl="ws://csms.example.com/ocpp", securityProfile=1)):
-        answer = rig.set_network_profile(2, data, version)
-        assert answer["status"] == "Rejected", answer
-        assert answer["statusInfo"]["reasonCode"] == "NoSecurityDowngrade", answer
-    assert rig.network_list()[1][2] == ("-", None)
-    assert rig.set_network_profile(2, profile(securityProfile=3), version) == {"status": "Accepted"}
+    cases.no_downgrade_without_allow_security_profile_downgrade(make_local(SP3_CONFIG), version)
 
 
 @pytest.mark.parametrize("version", BOTH)
 def test_b09_fr_31_downgrade_3_to_2_only_with_allow_security_profile_downgrade(make_local: Callable[..., Local],
                                                                                 version: str) -> None:
-    rig = make_local(SP3_ALLOW_CONFIG)
-    assert rig.get("SecurityCtrlr", "SecurityProfile") == "3"
-    assert rig.get("SecurityCtrlr", "AllowSecurityProfileDowngrade") == "true"
-    answer = rig.set_network_profile(2, profile(ocppCsmsUrl="ws://csms.example.com/ocpp", securityProfile=1), version)
-    assert answer["status"] == "Rejected", answer  # never down to 1
-    assert answer["statusInfo"]["reasonCode"] == "NoSecurityDowngrade", answer
-    assert rig.network_list()[1][2] == ("-", None)
-    assert rig.set_network_profile(2, profile(securityProfile=2), version) == {"status": "Accepted"}
-    assert rig.network_list()[1][2] == ("-", profile(securityProfile=2))
-
-
-def _low_profiles_then_active_3(rig: Local, config_text: str) -> None:
-    """Slot 2: profile 1, slot 3: profile 2 — stored while slot 1 was profile 1, then station.toml makes it 3."""
-    assert rig.set_network_profile(2, profile(ocppCsmsUrl="ws://csms.example.com/ocpp", securityProfile=1)) == {
-        "status": "Accepted"}
-    assert rig.set_network_profile(3, profile(securityProfile=2)) == {"status": "Accepted"}
-    rig.restart_with(config_text)
-    assert rig.get("SecurityCtrlr", "SecurityProfile") == "3"
-    rig.install_csms_root()
+    cases.downgrade_3_to_2_only_with_allow_security_profile_downgrade(make_local(SP3_ALLOW_CONFIG), version)
 
 
 def test_a05_fr_10_priority_with_a_lower_profile_rejected_without_allow(make_local: Callable[..., Local]) -> None:
-    rig = make_local()
-    _low_profiles_then_active_3(rig, SP3_CONFIG)
-    # Slot 1 (profile 3) is left out: naming it would also need a ChargingStationCertificate (A05.FR.03).
-    for value in ("3", "2", "3,2", "2,3"):
-        for version in BOTH:
-            result = rig.set_priority(value, version)
-            assert result["attributeStatus"] == "Rejected", (value, result)
-            assert result["attributeStatusInfo"]["reasonCode"] == "NoSecurityDowngrade", (value, result)
-    assert rig.get("OCPPCommCtrlr", "NetworkConfigurationPriority") == "1"
+    cases.priority_with_a_lower_profile_rejected_without_allow(make_local())
 
 
 def test_a05_fr_08_09_priority_3_to_2_allowed_never_to_1(make_local: Callable[..., Local]) -> None:
-    rig = make_local()
-    _low_profiles_then_active_3(rig, SP3_ALLOW_CONFIG)
-    for value in ("2", "3,2", "2,3"):  # A05.FR.09: a profile 1 in the list
-        for version in BOTH:
-            result = rig.set_priority(value, version)
-            assert result["attributeStatus"] == "Rejected", (value, result)
-            assert result["attributeStatusInfo"]["reasonCode"] == "NoSecurityDowngrade", (value, result)
-    assert rig.get("OCPPCommCtrlr", "NetworkConfigurationPriority") == "1"
-    for version in BOTH:  # A05.FR.08
-        result = rig.set_priority("3", version)
-        assert result["attributeStatus"] == "RebootRequired", result
-    assert rig.get("OCPPCommCtrlr", "NetworkConfigurationPriority") == "3"
+    cases.priority_3_to_2_allowed_never_to_1(make_local())
 
 
 # == A05.FR.02/03/04: certificates a profile 3 needs ========================================================
 
 def test_a05_fr_02_03_04_profile_3_needs_csms_root_and_station_certificate(make_local: Callable[..., Local]) -> None:
-    rig = make_local()
-    assert rig.set_network_profile(2, profile(securityProfile=3)) == {"status": "Accepted"}
-    assert rig.set_network_profile(3, profile(securityProfile=2), V21) == {"status": "Accepted"}
-
-    def rejected_for(value: str, missing: str) -> None:
-        for version in BOTH:
-            result = rig.set_priority(value, version)
-            assert result["attributeStatus"] == "Rejected", (value, result)
-            assert result["attributeStatusInfo"]["reasonCode"] == "InvalidNetworkConf", result
-            assert missing in result["attributeStatusInfo"]["additionalInfo"], result
-        assert rig.get("OCPPCommCtrlr", "NetworkConfigurationPriority") == "1"
-
-    rejected_for("2,1", "CSMSRootCertificate")  # A05.FR.02
-    rejected_for("3,1", "CSMSRootCertificate")
-    rig.import_station_certificate()
-    rejected_for("2,1", "CSMSRootCertificate")  # the station certificate alone is not enough
-    rig.install_csms_root()
-    assert rig.set_priority("3,1")["attributeStatus"] == "RebootRequired"  # A05.FR.04
-
-    other = make_local(name="root-only")
-    assert other.set_network_profile(2, profile(securityProfile=3)) == {"status": "Accepted"}
-    other.install_csms_root()
-    for version in BOTH:  # A05.FR.03
-        result = other.set_priority("2,1", version)
-        assert result["attributeStatus"] == "Rejected", result
-        assert result["attributeStatusInfo"]["reasonCode"] == "InvalidNetworkConf", result
-        assert "ChargingStationCertificate" in result["attributeStatusInfo"]["additionalInfo"], result
-    other.import_station_certificate()
-    for version in BOTH:  # A05.FR.04
-        assert other.set_priority("2,1", version)["attributeStatus"] == "RebootRequired"
-    assert other.get("OCPPCommCtrlr", "NetworkConfigurationPriority") == "2,1"
-    assert rig.set_priority("2,3,1")["attributeStatus"] == "RebootRequired"
+    cases.profile_3_needs_csms_root_and_station_certificate(make_local)
 
 
 # == 2.1: identity and basicAuthPassword, NetworkConfiguration[slot] ========================================
 
 def test_b09_fr_09_identity_and_password_stored_password_never_shown(make_local: Callable[..., Local],
                                                                      station_log: Callable[[], str]) -> None:
-    rig = make_local()
-    data = profile(ocppVersion=None, ocppCsmsUrl="wss://csms21.example.com/ocpp", identity="CS-21-ident",
-                   basicAuthPassword=PASSWORD, messageTimeout=61, ocppInterface="Wireless0")
-    assert rig.set_network_profile(3, data, V21) == {"status": "Accepted"}
-
-    assert rig.network_configuration(3) == {
-        "OcppCsmsUrl": "wss://csms21.example.com/ocpp", "OcppInterface": "Wireless0", "OcppTransport": "JSON",
-        # issue 13: a profile without ocppVersion reports what the station offers first
-        "OcppVersion": "OCPP21", "MessageTimeout": "61", "SecurityProfile": "2", "Identity": "CS-21-ident",
-        "VpnEnabled": "false", "ApnEnabled": "false"}
-    # B06.FR.09: write-only.
-    [secret] = rig.get_results({"name": "NetworkConfiguration", "instance": "3"}, ["BasicAuthPassword"], V21)
-    assert secret["attributeStatus"] == "Rejected", secret
-    assert secret["attributeStatusInfo"]["reasonCode"] == "WriteOnly"
-    assert "attributeValue" not in secret
-
-    # 2.1 adds the interface "Any".
-    assert rig.set_network_profile(4, profile(ocppVersion="OCPP21", ocppInterface="Any"), V21) == {"status": "Accepted"}
-    assert rig.network_configuration(4)["OcppInterface"] == "Any"
-
-    stdout, slots = rig.network_list()
-    assert slots[3] == ("-", {**data, "basicAuthPassword": "***"})
-    assert PASSWORD not in stdout
-    for answer in rig.answers:
-        assert PASSWORD not in json.dumps(answer)
-    assert "CS-21-ident" in station_log()  # the profile is logged ...
-    assert PASSWORD not in station_log()  # ... but never its password
+    cases.identity_and_password_stored_password_never_shown(make_local(), station_log)
 
 
 def test_b06_fr_06_network_configuration_is_an_unknown_component_in_201(default_local: Local) -> None:
-    for result in default_local.get_results({"name": "NetworkConfiguration", "instance": "2"},
-                                            ["OcppCsmsUrl", "Identity", "BasicAuthPassword"]):
-        assert result["attributeStatus"] == "UnknownComponent", result
-    result = default_local.set_variable({"name": "NetworkConfiguration", "instance": "2"}, "MessageTimeout", "10")
-    assert result["attributeStatus"] == "UnknownComponent", result
-    assert default_local.network_configuration(2) == BASELINE_READ
+    cases.network_configuration_is_an_unknown_component_in_201(default_local)
 
 
 # == Durability (the database, not the process), ActiveNetworkProfile, SecurityProfile =====================
@@ -312,14 +175,7 @@ def test_b06_fr_06_network_configuration_is_an_unknown_component_in_201(default_
 def test_b09_fr_01_accepted_profile_is_there_after_a_reopen(make_local: Callable[..., Local]) -> None:
     """The in-process half of test_b09_fr_01_accepted_profile_survives_kill_9 (which kills the process)."""
     rig = make_local()
-    data = profile(ocppVersion=None, identity="CS-kill", basicAuthPassword=PASSWORD)
-    assert rig.set_network_profile(4, data, V21) == {"status": "Accepted"}
-    rig.restart_with(None)
-    assert rig.network_configuration(4)["Identity"] == "CS-kill"
-    assert rig.network_configuration(4)["OcppCsmsUrl"] == SEED_URL
-    assert rig.network_list()[1][4] == ("-", {**data, "basicAuthPassword": "***"})
-    assert rig.get("OCPPCommCtrlr", "ActiveNetworkProfile") == "1"
-    assert rig.get("SecurityCtrlr", "SecurityProfile") == "1"
+    cases.accepted_profile_is_there_after_a_restart(rig, lambda: rig.restart_with(None))
 
 
 def test_active_network_profile_and_security_profile_follow_slot_1(make_local: Callable[..., Local]) -> None:
