@@ -21,6 +21,7 @@ from typing import Any
 from . import __version__, exact_json, oem_cli
 from .api.broker import KINDS
 from .config import Config, ConfigError, load
+from .logsafe import quiet_wire_loggers
 
 log = logging.getLogger("ocpp_station")
 
@@ -107,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    quiet_wire_loggers(logging.getLevelName(args.log_level))  # no handshake headers or frames: secrets
     if args.command == "serve":
         return _serve(args)
     if hasattr(args, "oem_handler"):  # get, set, certs, network: see oem_cli

@@ -8,6 +8,8 @@ printable and caps the length, so one field is always one short piece of one lin
 
 from __future__ import annotations
 
+import logging
+
 MAX_SHOWN = 64  # characters of a client's text shown in a log line; longer ones end with an ellipsis
 
 
@@ -19,3 +21,20 @@ def shown(value: object, limit: int = MAX_SHOWN) -> str:
     if "'" in escaped:
         escaped = escaped.replace("'", "\\'")
     return f"'{escaped}{'…' if len(text) > limit else ''}'"
+
+
+# Libraries whose DEBUG lines carry what must never reach a log: websockets writes every handshake
+# header (Authorization: Basic <identity:password in base64>) and the text of every frame (a CSMS's
+# SetVariables of a BasicAuthPassword) at DEBUG.
+WIRE_LOGGERS = ("websockets",)
+
+
+def quiet_wire_loggers(level: int) -> None:
+    """Keep the wire-dumping loggers at INFO or above, whatever ``--log-level`` says.
+
+    At ``--log-level DEBUG`` the station's own lines still say what happens on the CSMS link
+    (connecting, the handshake's outcome, every CALL by action); what is left out is the raw
+    headers and frames, which hold secrets.
+    """
+    for name in WIRE_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, logging.INFO))

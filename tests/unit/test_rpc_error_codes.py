@@ -254,3 +254,16 @@ def test_long_unknown_action_name_gives_a_clipped_description(oem: InProcessOem)
     data = oem.error("Foo" * 400, {})
     assert data["error_code"] == "NotImplemented"
     assert len(data["error_description"]) <= 255
+
+
+def test_an_unknown_action_is_neither_quoted_back_nor_logged_raw(oem: InProcessOem,
+                                                                 station_log: Any) -> None:
+    """Issue 15 item 4: a client's action name (here with a forged log line and 100 kB of text) is not
+    echoed in the error description, and reaches the log escaped and cut to a few dozen characters."""
+    forged = "Nope\n2026-12-01 10:00:00,000 ERROR   ocpp_station: forged line" + "x" * 100_000
+    data = oem.error(forged, {}, "ocpp2.0.1")
+    assert data["error_code"] == "NotImplemented"
+    assert "Nope" not in data["error_description"] and "forged" not in json.dumps(data)
+    log = station_log()
+    assert "\n2026-12-01 10:00:00,000 ERROR" not in log  # escaped: never a line of its own
+    assert len(log) < 10_000

@@ -115,7 +115,7 @@ class Dispatcher:
         try:
             return self._call(request)
         except OcppError as error:
-            log.info("%s %s %s → CallError %s: %s", request.id, request.ocpp_version, request.action,
+            log.info("%s %s %s → CallError %s: %s", request.id, request.ocpp_version, shown(request.action),
                      error.code.value, error.description)
             return error
         except Exception:
@@ -158,7 +158,8 @@ class Dispatcher:
             return OcppError(ErrorCode.NOT_SUPPORTED,
                              f"OCPP {name} has no {action} message; it exists in OCPP {' and '.join(others)}"
                              + hint)
-        return OcppError(ErrorCode.NOT_IMPLEMENTED, f"{action} is not an OCPP {name} action")
+        # The client's text is not quoted back (it could be anything, of any length): say the rule only.
+        return OcppError(ErrorCode.NOT_IMPLEMENTED, f"'data.message_name' is not an action of OCPP {name}")
 
     @staticmethod
     def _error(request_id: str, version: str | None, error: OcppError) -> Answer:
