@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import exact_json
-from ..errors import ErrorCode, OcppError, clip_description, parse_wire_code, wire_code
+from ..errors import MAX_ID_LENGTH, UNKNOWN_ID, ErrorCode, OcppError, clip_description, parse_wire_code, wire_code
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
-UNKNOWN_ID = "-1"  # Part 4 §4.2.3: the id of a CALLERROR about a message whose id could not be read
-MAX_ID_LENGTH = 36
 
 
 @dataclass(frozen=True)
