@@ -25,7 +25,7 @@ from .rpc.dispatch import Answer, Dispatcher, Routes
 from .rpc.envelope import Request, fingerprint
 from .station.certificate_store import CertificateStore
 from .station.certificates import LiveConnection
-from .station.connections import CannotConnect, Connections, ConnectionTarget
+from .station.connections import Connections, ConnectionTarget
 from .station.datatypes import now_iso
 from .station.device_model import DeviceModel
 from .station.network import password_problem, priority_rule
@@ -125,13 +125,8 @@ class Station:
 
     def connection_target(self, slot: int) -> ConnectionTarget:
         """How to connect with ``slot`` now (raises :class:`CannotConnect` with the reason it cannot)."""
-        with self.lock:
-            target = self.connections.target(slot)
-            if target.security_profile >= 2 and not self.certificates.has_usable("CSMSRootCertificate"):
-                raise CannotConnect("no valid CSMSRootCertificate is installed to verify the CSMS")
-            if target.security_profile == 3 and not self.certificates.has_usable("ChargingStationCertificate"):
-                raise CannotConnect("no valid ChargingStationCertificate is installed for security profile 3")
-            return target
+        with self.lock:  # what TLS needs is checked where the TLS context is made (csms.connection)
+            return self.connections.target(slot)
 
     def setting(self, component: str, variable: str, default: int) -> int:
         """An integer setting of the device model (retries, intervals) as it is now."""
@@ -197,7 +192,11 @@ class Station:
 
     def own_certificate_files(self) -> tuple[Path, Path] | None:
         """The files of the station's ChargingStationCertificate chain and key (security profile 3),
-        derived from the database by the certificate store; None when there is none."""
+        derived from the database by the certificate store; None unless a *valid* one is installed
+        (A05.FR.03: inside its validity period, with its key)."""
+        with self.lock:
+            if not self.certificates.has_usable("ChargingStationCertificate"):
+                return None
         chain = self.config.data_dir / "certs" / "ChargingStationCertificate.pem"
         key = self.config.data_dir / "private" / "ChargingStationCertificate.key.pem"
         return (chain, key) if chain.exists() and key.exists() else None

@@ -49,6 +49,6 @@ def endpoint(target: ConnectionTarget, *, roots: bytes | None, own: tuple[Path, 
         context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
         if target.security_profile == 3:
             if own is None:
-                raise CannotConnect("no ChargingStationCertificate is installed for security profile 3")
+                raise CannotConnect("no valid ChargingStationCertificate is installed for security profile 3")
             context.load_cert_chain(str(own[0]), str(own[1]))
     return Endpoint(target.url, target.offered_versions, headers, context)
