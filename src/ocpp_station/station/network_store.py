@@ -75,7 +75,7 @@ class NetworkStore:
         return int(row[0]) if row else CONFIG_SLOT
 
     def security_state(self) -> SecurityState:
-        active = self.profiles().get(self.active_slot(), self._config_profile)
+        active = self.profile(self.active_slot()) or self._config_profile
         return SecurityState(active.level, self._network.allow_security_profile_downgrade)
 
     @property
@@ -92,7 +92,12 @@ class NetworkStore:
         return usable_problem(profile, interfaces=self._network.interfaces, state=self.security_state())
 
     def profile(self, slot: int) -> NetworkProfile | None:
-        return self.profiles().get(slot)
+        """The profile of ``slot`` (slot 1 from station.toml unless it was set); one row, not all of them:
+        every view of a connection fact (a NetworkConfiguration variable, SecurityCtrlr.Identity) asks."""
+        row = self._db.execute("SELECT profile FROM network_profile WHERE slot = ?", (slot,)).fetchone()
+        if row is None:
+            return self._config_profile if slot == CONFIG_SLOT else None
+        return None if row[0] == "null" else NetworkProfile.from_ocpp(slot, json.loads(row[0]))  # "null": removed
 
     def set_fields(self, slot: int, **fields: object) -> NetworkProfile:
         """Change fields of the profile of ``slot`` (None removes one), durably; an empty slot gets a
