@@ -92,8 +92,7 @@ class Station:
         # DESIGN rule 3: what may change state commits its effect and its answer together.
         self._mutating = frozenset((version.value, route.action)
                                    for route in ROUTES if route.mutates for version in route.versions)
-        routes = self.routes
-        self.dispatcher = Dispatcher(routes, config.requests.max_bytes)
+        self.dispatcher = Dispatcher(self.routes, config.requests.max_bytes)
         self.answers = AnswerCache(self.storage, config.requests.answer_cache_size,
                                    config.requests.answer_cache_max_age_s, config.requests.answer_cache_memory_bytes)
 

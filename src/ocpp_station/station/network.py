@@ -245,10 +245,9 @@ def usable_problem(profile: NetworkProfile, *, interfaces: Sequence[str], state:
         problem = field_problem(name, value, interfaces=interfaces)
         if problem is not None:
             return problem
-    level = int(data["securityProfile"])
-    if str(data["ocppCsmsUrl"]).startswith("ws://") and level >= 2:  # profiles 2 and 3 are TLS
-        return InvalidValue("InvalidNetworkConf", f"security profile {level} needs a wss:// URL")
-    return downgrade_problem(level, state)
+    if str(profile.url).startswith("ws://") and profile.level >= 2:  # profiles 2 and 3 are TLS
+        return InvalidValue("InvalidNetworkConf", f"security profile {profile.level} needs a wss:// URL")
+    return downgrade_problem(profile.level, state)
 
 
 def _url_problem(url: str) -> str | None:
