@@ -145,8 +145,19 @@ Rule = Callable[[VariableDefinition, str], InvalidValue | None]
 """A domain rule on a value that the data type alone cannot express (e.g. B10: slots must exist)."""
 
 Writer = Callable[[VariableDefinition, str], None]
-_H = TypeVar("_H", Rule, Writer)
+_H = TypeVar("_H")
 """Stores the value of a variable whose fact lives elsewhere (a network profile's field), durably."""
+
+
+def _folded(hooks: Mapping[tuple[str, str], _H]) -> dict[tuple[str, str], _H]:
+    """``hooks`` keyed by case-folded (component, variable) names, as lookups compare them."""
+    return {(component.casefold(), variable.casefold()): f for (component, variable), f in hooks.items()}
+
+
+def _hook(hooks: Mapping[tuple[str, str], _H], definition: VariableDefinition) -> _H | None:
+    """The hook for ``definition`` in case-folded ``hooks``: its own, else its component's "*" one."""
+    component = definition.component.name.casefold()
+    return hooks.get((component, definition.name.casefold())) or hooks.get((component, "*"))
 
 
 @dataclass
@@ -177,22 +188,17 @@ class DeviceModel:
             self._component_versions.setdefault(key, set()).update(definition.versions)
         self._values: dict[StoredKey, str] = dict(self.stored)
         self._pending: dict[StoredKey, str] = {}  # written by the SetVariables being run, not committed yet
-        live = {(c.casefold(), v.casefold()): f for (c, v), f in self.live.items()}
+        live = _folded(self.live)
         # Which definitions are computed at read time, resolved once rather than per read.
         self._live_for: dict[int, Callable[[VariableDefinition], str | None]] = {}
         for variables in self._components.values():
             for definition in variables.values():
-                component = definition.component.name.casefold()
-                found = live.get((component, definition.name.casefold())) or live.get((component, "*"))
+                found = _hook(live, definition)
                 if found is not None:
                     self._live_for[id(definition)] = found
-        self.rules = {(c.casefold(), v.casefold()): f for (c, v), f in self.rules.items()}
-        self._views = {(c.casefold(), v.casefold()): f for (c, v), f in self.views.items()}
-        self._after_set = {(c.casefold(), v.casefold()): f for (c, v), f in self.after_set.items()}
-
-    def _hook(self, hooks: Mapping[tuple[str, str], _H], definition: VariableDefinition) -> _H | None:
-        component = definition.component.name.casefold()
-        return hooks.get((component, definition.name.casefold())) or hooks.get((component, "*"))
+        self.rules = _folded(self.rules)
+        self._views = _folded(self.views)
+        self._after_set = _folded(self.after_set)
 
     # -- lookup ---------------------------------------------------------------------------------
 
@@ -288,7 +294,7 @@ class DeviceModel:
                 "TooLargeElement", f"longer than ConfigurationValueSize ({max_value_size})")), None
         invalid = validate(value, found.characteristics)  # B05.FR.07, B05.FR.08
         if invalid is None:
-            rule = self._hook(self.rules, found)
+            rule = _hook(self.rules, found)
             invalid = rule(found, value) if rule is not None else None
         if invalid is not None:
             return Outcome(AttributeStatus.REJECTED, info=invalid), None
@@ -321,14 +327,14 @@ class DeviceModel:
                     outcomes.append(outcome)
                     if definition is None:
                         continue
-                    view = self._hook(self._views, definition)
+                    view = _hook(self._views, definition)
                     if view is not None and address.attribute is AttributeType.ACTUAL:
                         view(definition, value)
                         continue
                     key = stored_key(definition, address.attribute)
                     self._pending[key] = value
                     writes.append((key, value))
-                    hook = self._hook(self._after_set, definition)
+                    hook = _hook(self._after_set, definition)
                     if hook is not None:
                         hook(definition, value)
                 if writes:
