@@ -104,6 +104,32 @@ def _load(ocpp_version: str, action: str, kind: str) -> dict[str, Any]:
     return json.loads((folder / _schema_file(ocpp_version, action, kind)).read_text("utf-8"))
 
 
+@cache
+def compiled(ocpp_version: str, action: str, kind: str) -> Any:
+    """The official ``kind`` ("request" or "response") schema of ``action``, compiled once per process.
+
+    ``format`` checking is on: a timestamp that is not a date-time is as wrong as a missing field.
+    """
+    return jsonschema_rs.validator_for(_load(ocpp_version, action, kind), validate_formats=True)
+
+
+def violation(validator: Any, payload: Any) -> SchemaViolation | None:
+    """The first violation of a compiled schema by ``payload``, or None when it conforms."""
+    if validator.is_valid(payload):
+        return None
+    error = next(iter(validator.iter_errors(payload)))
+    kind_name = type(error.kind).__name__  # e.g. "MinItems"; .name is the keyword, "minItems"
+    pointer = _pointer(error.instance_path)
+    if kind_name == "Required":
+        # The instance path points at the object; name the missing field as well.
+        missing = getattr(error.kind, "property", None)
+        if isinstance(missing, str):
+            pointer = f"{pointer}/{missing}"
+    code = _KIND_TO_CODE.get(kind_name, ErrorCode.FORMAT_VIOLATION)
+    rule = _KIND_TO_RULE.get(kind_name, f"violates the schema ({kind_name})")
+    return SchemaViolation(code, pointer, rule, error.kind.name)
+
+
 @dataclass(frozen=True)
 class SchemaViolation:
     """The first thing wrong with a payload, as an OCPP error code and a value-free description."""
@@ -130,26 +156,11 @@ class SchemaSet:
                 if action not in known_actions(ocpp_version):
                     continue
                 for kind in ("request", "response"):
-                    schema = _load(ocpp_version, action, kind)
-                    self._validators[(ocpp_version, action, kind)] = jsonschema_rs.validator_for(
-                        schema, validate_formats=True)
+                    self._validators[(ocpp_version, action, kind)] = compiled(ocpp_version, action, kind)
 
     def has(self, ocpp_version: str, action: str) -> bool:
         return (ocpp_version, action, "request") in self._validators
 
     def check(self, ocpp_version: str, action: str, kind: str, payload: Any) -> SchemaViolation | None:
         """The first violation of the official schema, or None when ``payload`` conforms."""
-        validator = self._validators[(ocpp_version, action, kind)]
-        if validator.is_valid(payload):
-            return None
-        error = next(iter(validator.iter_errors(payload)))
-        kind_name = type(error.kind).__name__  # e.g. "MinItems"; .name is the keyword, "minItems"
-        pointer = _pointer(error.instance_path)
-        if kind_name == "Required":
-            # The instance path points at the object; name the missing field as well.
-            missing = getattr(error.kind, "property", None)
-            if isinstance(missing, str):
-                pointer = f"{pointer}/{missing}"
-        code = _KIND_TO_CODE.get(kind_name, ErrorCode.FORMAT_VIOLATION)
-        rule = _KIND_TO_RULE.get(kind_name, f"violates the schema ({kind_name})")
-        return SchemaViolation(code, pointer, rule, error.kind.name)
+        return violation(self._validators[(ocpp_version, action, kind)], payload)
