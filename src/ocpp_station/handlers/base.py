@@ -41,10 +41,10 @@ class Call:
         """
         return len(exact_json.dumps([2, self.message_id, self.action, self.payload]))
 
-    @property
+    @cached_property
     def version(self) -> str:
-        """The version without the prefix, as the device model names it: "2.0.1"."""
-        return self.ocpp_version.removeprefix("ocpp")
+        """The version as the device model names it ("2.0.1"; empty for 1.6, which has none)."""
+        return profile(self.ocpp_version).device_model_name or ""
 
 
 Handler = Callable[[Call], dict[str, Any]]
