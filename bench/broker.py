@@ -40,6 +40,7 @@ class Mosquitto:
     workdir: Path
     port: int = field(default_factory=free_port)
     executable: str = "mosquitto"
+    extra_config: str = ""  # more mosquitto.conf lines (bench.flood lifts the broker's limits)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -59,7 +60,7 @@ class Mosquitto:
         self.executable = exe
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
-                        "persistence false\nlog_dest stderr\n")
+                        f"persistence false\nlog_dest stderr\n{self.extra_config}")
         log = open(self.workdir / "mosquitto.log", "ab")  # noqa: SIM115 — the child owns it
         self.process = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=log)
         log.close()

@@ -95,6 +95,11 @@ class Requests:
     answer_cache_memory_bytes: int = 4 * 1024 * 1024  # answers of reads are kept in memory only, up to this
 
 
+# An MQTT packet identifier has 16 bits (MQTT 5 §2.2.1): more answers in flight than that and
+# paho's identifiers wrap onto answers still waiting for their PUBACK.
+MAX_ANSWER_BACKLOG = 60_000
+
+
 @dataclass(frozen=True)
 class MqttConfig:
     url: str = ""  # empty: run the embedded broker on 127.0.0.1:1883
@@ -107,6 +112,10 @@ class MqttConfig:
     protocol: str = "5"  # "5" or "3.1.1"; the embedded broker only speaks 3.1.1
     session_expiry_s: int = 7 * 24 * 3600  # how long the broker keeps our session while we are away
     receive_maximum: int = 32  # unacknowledged requests the broker may push to us at once
+    # Answers published but not yet acknowledged by the broker, at most: at the bound the station
+    # reads no new request until one is (api/mqtt.py). Our own flow control, for brokers that push
+    # more than receive_maximum (mosquitto 2.0.11 does, once the client publishes too).
+    answer_backlog: int = 64
 
 
 @dataclass(frozen=True)
@@ -233,5 +242,7 @@ def _check(config: Config) -> None:
         raise ConfigError("mqtt.client_cert and mqtt.client_key go together (mutual TLS)")
     if config.mqtt.receive_maximum < 1 or config.requests.max_bytes < 1024:
         raise ConfigError("mqtt.receive_maximum must be ≥ 1 and requests.max_bytes ≥ 1024")
+    if not 1 <= config.mqtt.answer_backlog <= MAX_ANSWER_BACKLOG:
+        raise ConfigError(f"mqtt.answer_backlog must be between 1 and {MAX_ANSWER_BACKLOG}")
     if config.mqtt.protocol not in ("5", "3.1.1"):
         raise ConfigError("mqtt.protocol must be '5' or '3.1.1'")

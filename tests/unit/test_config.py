@@ -42,6 +42,8 @@ def test_environment_beats_file_and_flags_beat_environment(tmp_path: Path) -> No
     ("[[evse]]\nid = 1\nmax_power_w = 'lots'\n", "max_power_w must be a float"),
     ("[[evse]]\nid = 1\nconnectors = []\n", "at least one connector"),
     ("[mqtt]\nprotocol = '4'\n", "protocol"),
+    ("[mqtt]\nanswer_backlog = 0\n", "answer_backlog"),
+    ("[mqtt]\nanswer_backlog = 65536\n", "answer_backlog"),  # beyond 16-bit packet identifiers
     ("not toml [", "not valid TOML"),
 ])
 def test_bad_configuration_is_refused_with_the_setting_named(tmp_path: Path, text: str, complaint: str) -> None:

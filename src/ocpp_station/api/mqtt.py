@@ -7,6 +7,13 @@ so this is both the simplest and the fastest shape — the same as a do-nothing 
 is what the benchmark compares us with. (An asyncio wrapper added a task, a future and a socket
 write per answer: 1.9x the floor's closed-loop latency against 1.2-1.4x now; docs/architecture.md.)
 
+Two connections to the broker, living and dying together: one takes the requests (a persistent
+session under the configured client id), the other publishes the answers (``<client id>-answers``,
+a clean session: it keeps nothing worth keeping). Why two: so that the station can stop reading
+requests without also stopping the broker's acknowledgements of its answers. On one connection
+those acknowledgements queue behind the requests the broker pushes; not reading requests would
+then mean never learning that an answer arrived — and reading them means taking them.
+
 What it guarantees, and how:
 
 * **No lost request.** A persistent session under a fixed client id (MQTT 5: clean start off and
@@ -17,9 +24,13 @@ What it guarantees, and how:
   when the broker has acknowledged their answer. If the station dies in between, the broker
   delivers the request again; the station recognises its id and sends the stored answer without
   executing anything (:mod:`ocpp_station.answers`).
-* **Bounded memory under a flood.** Unacknowledged requests are limited by the Receive Maximum we
-  announce (MQTT 5; with 3.1.1 by the broker's ``max_inflight_messages``): a flood waits at the
-  broker, not here.
+* **Bounded memory under a flood, whatever the broker does.** At most ``mqtt.answer_backlog``
+  answers wait for the broker's acknowledgement; at that bound the station stops reading the
+  request connection until one is acknowledged, so a flood waits at the broker (TCP flow control
+  holds it there), not here. The Receive Maximum we announce (MQTT 5) should do that on its own,
+  but mosquitto 2.0.11 pushes thousands of requests past it once the client publishes as well
+  (measured: 18,024 unacknowledged answers queued in paho for a 20,000-request flood, 130 MB),
+  and past 65,535 paho's packet identifiers wrap onto answers still queued.
 * **MQTT 5 request/response.** A request carrying a Response Topic (and Correlation Data) gets
   its answer there too, with the same Correlation Data — in addition to ``josev/cs``; a Response
   Topic that is ``josev/cs`` itself gets the one answer there, with the Correlation Data.
@@ -38,8 +49,10 @@ What it guarantees, and how:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
+import select
 import socket
 import ssl
 import threading
@@ -62,6 +75,7 @@ log = logging.getLogger(__name__)
 
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
+READ_BURST = 32  # requests read in one turn at most, before the acknowledgements are read again
 NOT_AUTHORISED = {4, 5, 134, 135}  # CONNACK: 3.1.1 bad credentials / not authorised, and the MQTT 5 codes
 
 
@@ -82,40 +96,64 @@ class MqttDoor:
         self._address = address
         self._stopping = threading.Event()
         self.connected = threading.Event()
+        self._backlog = settings.answer_backlog
         self._unacknowledged: dict[int, _Published] = {}  # our answers' mids, until the broker's PUBACK
         self._refusal: str | None = None  # why the broker refused the last CONNECT
         self._subscription: int | None = None  # mid of the SUBSCRIBE whose SUBACK makes us ready
+        self._answers_ready = False  # the answer connection's CONNACK came
+        self._subscribed = False  # the request connection's SUBACK came
+        self._lost: str | None = None  # why one of the two connections ended: both go
         self._repeats = RepeatedLog(log)  # a broker that stays away: said once, then every 10 min
-        self._thread = threading.Thread(target=self._run, name="mqtt-door", daemon=True)
-        self._client = self._make_client()
-
-    def _make_client(self) -> mqtt.Client:
-        settings, v5 = self._settings, self._settings.protocol == "5"
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id,
-                             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-                             clean_session=None if v5 else False, manual_ack=True)
-        tls = self._address.tls_context(ca_file=settings.ca_file, client_cert=settings.client_cert,
+        self._held_back = 0  # steps in which the backlog kept us from reading requests (for the log)
+        self._wake_r, self._wake_w = socket.socketpair()  # stop() wakes the network thread with a byte
+        self._wake_r.setblocking(False)
+        self._tls = address.tls_context(ca_file=settings.ca_file, client_cert=settings.client_cert,
                                         client_key=settings.client_key)
-        if tls is not None:
-            client.tls_set_context(tls)  # verifies the broker's certificate and name
+        self._thread = threading.Thread(target=self._run, name="mqtt-door", daemon=True)
+        self._requests = self._make_requests_client()
+        self._answers = self._make_answers_client()
+
+    def _make_client(self, client_id: str, *, persistent: bool, inflight: int = 20) -> mqtt.Client:
+        v5 = self._settings.protocol == "5"
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+                             clean_session=None if v5 else not persistent, manual_ack=True)
+        if self._tls is not None:
+            client.tls_set_context(self._tls)  # verifies the broker's certificate and name
         if self._address.username is not None:
             client.username_pw_set(self._address.username, self._address.password)
         client.on_socket_open = lambda _c, _u, sock: sock.setsockopt(*NODELAY[0])  # type: ignore[attr-defined]
         client.enable_logger(logging.getLogger("ocpp_station.api.paho"))  # socket and TLS errors, in paho's words
-        client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
-        client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_message
-        client.on_publish = self._on_publish
+        client.max_inflight_messages_set(inflight)
+        properties = None
+        if v5:
+            properties = Properties(PacketTypes.CONNECT)
+            if persistent:
+                properties.SessionExpiryInterval = self._settings.session_expiry_s
+                properties.ReceiveMaximum = self._settings.receive_maximum
+        client.connect_async(self._address.host, self._address.port, keepalive=60,
+                             clean_start=not persistent, properties=properties)
         return client
 
-    def _connect_properties(self) -> Properties | None:
-        if self._settings.protocol != "5":
-            return None
-        properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = self._settings.session_expiry_s
-        properties.ReceiveMaximum = self._settings.receive_maximum
-        return properties
+    def _make_requests_client(self) -> mqtt.Client:
+        client = self._make_client(self._settings.client_id, persistent=True)
+        client.on_connect = self._on_requests_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        return client
+
+    def _make_answers_client(self) -> mqtt.Client:
+        """A new client per connection: answers still queued in paho from a lost connection are not resent.
+
+        Their requests were not acknowledged, so the broker delivers them again and each gets its
+        answer again from the answer cache; resending the old ones as well would answer twice.
+        """
+        # inflight 0: unlimited in paho, whose default of 20 would queue answers; answer_backlog bounds them
+        client = self._make_client(f"{self._settings.client_id}-answers", persistent=False, inflight=0)
+        client.on_connect = self._on_answers_connect
+        client.on_publish = self._on_publish
+        return client
 
     # -- lifecycle (any thread) ---------------------------------------------------------------
 
@@ -125,7 +163,7 @@ class MqttDoor:
     def stop(self, timeout: float = 5.0) -> None:
         """Disconnect politely and wait for the network thread (at most ``timeout`` seconds)."""
         self._stopping.set()
-        self._client.disconnect()
+        self._wake_w.send(b"x")
         self._thread.join(timeout)
         if self._thread.is_alive():
             log.warning("the MQTT link did not close within %.0f s; leaving without it", timeout)
@@ -134,17 +172,23 @@ class MqttDoor:
 
     def _run(self) -> None:
         delay = BACKOFF_FIRST_S
-        self._client.connect_async(self._address.host, self._address.port, keepalive=60, clean_start=False,
-                                   properties=self._connect_properties())
         while not self._stopping.is_set():
+            rc: int = mqtt.MQTT_ERR_SUCCESS
+            accepted = False
             try:
-                self._client.reconnect()
-                self._refusal = None
-                accepted = False
-                while not self._stopping.is_set():
-                    rc = self._client.loop(timeout=0.5)
-                    if rc != mqtt.MQTT_ERR_SUCCESS:
-                        break
+                self._refusal, self._lost = None, None
+                self._answers_ready = self._subscribed = False
+                self._unacknowledged.clear()  # acknowledgements belong to the connection they were owed on
+                self._answers = self._make_answers_client()
+                # The answer connection first: the broker may deliver the requests it kept for our
+                # session as soon as the request connection is up, and each needs a way out.
+                self._answers.reconnect()
+                while rc == mqtt.MQTT_ERR_SUCCESS and not self._answers_ready and self._running():
+                    rc = self._step(0.5)
+                if rc == mqtt.MQTT_ERR_SUCCESS and self._running():
+                    self._requests.reconnect()
+                while rc == mqtt.MQTT_ERR_SUCCESS and self._running():
+                    rc = self._step(0.5)
                     if self.connected.is_set():
                         accepted, delay = True, BACKOFF_FIRST_S
                 if not accepted and not self._stopping.is_set():
@@ -155,10 +199,89 @@ class MqttDoor:
                 why = f"{error}{self._client_certificate_hint(error)}"
                 self._repeats.log(logging.ERROR, why, "cannot talk to %s (%s); retrying in %.1f s",
                                   self._address.redacted(), why, delay)
+            finally:
+                self._close_both()
             if self._stopping.is_set():
                 break
             self._stopping.wait(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, BACKOFF_MAX_S)
+
+    def _running(self) -> bool:
+        return not self._stopping.is_set() and self._lost is None
+
+    def _step(self, timeout: float) -> int:
+        """One turn of both connections: wait up to ``timeout`` for the sockets, then read, write, keep alive.
+
+        Requests are read one packet per turn, and only while fewer than ``answer_backlog`` answers
+        wait for the broker: then the request socket is simply left unread, and the broker's
+        writes to it stall (TCP flow control) with the requests still its own. The answer socket
+        is always read — it brings the acknowledgements that make room — and read first.
+        """
+        taking = len(self._unacknowledged) < self._backlog
+        if taking:
+            self._held_back = 0
+        elif self._held_back == 0:
+            self._held_back = 1
+            log.debug("%d answers wait for the broker: reading no request until one is acknowledged",
+                      len(self._unacknowledged))
+        links = [(client, sock) for client in (self._answers, self._requests)
+                 if (sock := client.socket()) is not None]
+        if not links:
+            return mqtt.MQTT_ERR_NO_CONN
+        reading: list[Any] = [self._wake_r]
+        reading += [sock for client, sock in links if taking or client is self._answers]
+        writing = [sock for client, sock in links if client.want_write()]
+        # A TLS socket may hold decrypted bytes select() cannot see: read those without waiting.
+        buffered = {sock for sock in reading[1:] if getattr(sock, "pending", lambda: 0)() > 0}
+        try:
+            readable, writable, _ = select.select(reading, writing, [], 0.0 if buffered else timeout)
+        except (OSError, ValueError):  # a socket closed under us: the connection is gone
+            return mqtt.MQTT_ERR_CONN_LOST
+        if self._wake_r in readable:
+            with contextlib.suppress(BlockingIOError):
+                self._wake_r.recv(64)
+        for client, sock in links:
+            if sock in readable or sock in buffered:
+                rc = self._read(client, sock)
+                if rc != mqtt.MQTT_ERR_SUCCESS or self._lost is not None:
+                    return rc or mqtt.MQTT_ERR_CONN_LOST
+            if sock in writable:
+                rc = client.loop_write()
+                if rc != mqtt.MQTT_ERR_SUCCESS:
+                    return rc
+            rc = client.loop_misc()
+            if rc != mqtt.MQTT_ERR_SUCCESS:
+                return rc
+        return mqtt.MQTT_ERR_SUCCESS
+
+    def _read(self, client: mqtt.Client, sock: Any) -> int:
+        """Read what ``sock`` holds: the answer client's acknowledgements, or requests while there is room.
+
+        paho reads one request packet per call; the requests already waiting are read in the same
+        turn (up to :data:`READ_BURST`), not one ``select()`` each.
+        """
+        rc = client.loop_read()
+        if client is not self._requests:
+            return rc
+        for _ in range(READ_BURST):
+            if rc != mqtt.MQTT_ERR_SUCCESS or self._lost is not None or len(self._unacknowledged) >= self._backlog:
+                break
+            if not (getattr(sock, "pending", lambda: 0)() > 0 or select.select([sock], [], [], 0.0)[0]):
+                break
+            rc = client.loop_read()
+        return rc
+
+    def _close_both(self) -> None:
+        """End both connections (politely where they still work): one without the other is of no use."""
+        self.connected.clear()
+        self._lost = self._lost or "closing"  # what the DISCONNECTs below report is not news
+        for client in (self._requests, self._answers):
+            if client.socket() is None:
+                continue
+            client.disconnect()  # a DISCONNECT keeps the request session (its expiry is the CONNECT's)
+            for _ in range(10):  # flush it; paho closes the socket once it is written
+                if client.socket() is None or not client.want_write() or client.loop_write():
+                    break
 
     def _closed_early(self, rc: int) -> str:
         """Why a link may have closed before the CONNACK, in the operator's terms.
@@ -185,17 +308,26 @@ class MqttDoor:
         return ("; no client certificate is configured: if the broker requires one (mutual TLS), "
                 "set mqtt.client_cert and mqtt.client_key (--client-cert/--client-key)")
 
-    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
-        if reason.is_failure:
-            refused = getattr(reason, "value", None) in NOT_AUTHORISED
-            self._refusal = f"refused{': check the username and password' if refused else ''} ({reason})"
+    def _refused(self, reason: Any) -> bool:
+        if not reason.is_failure:
+            return False
+        refused = getattr(reason, "value", None) in NOT_AUTHORISED
+        self._refusal = f"refused{': check the username and password' if refused else ''} ({reason})"
+        return True
+
+    def _on_requests_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        if self._refused(reason):
             return
-        self._unacknowledged.clear()  # acknowledgements belong to the connection they were owed on
         if self._settings.protocol == "5":  # MQTT 5 §3.8.3.1: Retain Handling 2, no retained messages
             options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND)
             _, self._subscription = client.subscribe(self._settings.request_topic, options=options)
         else:
             _, self._subscription = client.subscribe(self._settings.request_topic, qos=1)
+
+    def _on_answers_connect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        if not self._refused(reason):
+            self._answers_ready = True
+            self._maybe_ready()
 
     def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, mid: int, reasons: list[Any], _props: Any) -> None:
         """Ready only now: before the SUBACK, a request published by a new session could miss us."""
@@ -205,16 +337,27 @@ class MqttDoor:
             log.error("the broker refused the subscription to %r (%s): check its ACL",
                       self._settings.request_topic, ", ".join(str(reason) for reason in reasons))
             return
+        self._subscribed = True
+        self._maybe_ready()
+
+    def _maybe_ready(self) -> None:
+        if not (self._subscribed and self._answers_ready) or self.connected.is_set():
+            return
         self.connected.set()
         self._repeats.forget()
-        log.info("connected to %s as %r: requests on %r, answers on %r", self._address.redacted(),
-                 self._settings.client_id, self._settings.request_topic, self._settings.response_topic)
+        log.info("connected to %s as %r: requests on %r, answers on %r (as %r)", self._address.redacted(),
+                 self._settings.client_id, self._settings.request_topic, self._settings.response_topic,
+                 f"{self._settings.client_id}-answers")
 
-    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
+    def _on_disconnect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        if self._lost is not None:
+            return  # we are closing both already
+        which = "answer" if client is self._answers else "request"
+        self._lost = f"the {which} connection ended ({reason})"
         was_connected = self.connected.is_set()
         self.connected.clear()
         if was_connected and not self._stopping.is_set():
-            log.warning("MQTT link to %s lost (%s); reconnecting", self._address.redacted(), reason)
+            log.warning("MQTT link to %s lost (%s); reconnecting", self._address.redacted(), self._lost)
 
     def _on_message(self, client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         if message.retain:
@@ -233,15 +376,15 @@ class MqttDoor:
         if answer.body is None:
             client.ack(message.mid, message.qos)
             return
-        properties = self._reply_to_requester(client, message, answer.body, answer.request_id)
-        info = client.publish(self._settings.response_topic, answer.body, qos=1, properties=properties)
+        properties = self._reply_to_requester(message, answer.body, answer.request_id)
+        info = self._answers.publish(self._settings.response_topic, answer.body, qos=1, properties=properties)
         self._unacknowledged[info.mid] = _Published(self._settings.response_topic, answer.request_id,
                                                     (message.mid, message.qos))
         if log.isEnabledFor(logging.INFO):
             log.info("answered %s: %s (%.1f ms)", answer.request_id, answer.outcome,
                      (time.perf_counter() - started) * 1000)
 
-    def _reply_to_requester(self, client: mqtt.Client, message: mqtt.MQTTMessage, body: bytes,
+    def _reply_to_requester(self, message: mqtt.MQTTMessage, body: bytes,
                             request_id: str | None) -> Properties | None:
         """MQTT 5 request/response: also publish the answer on the request's Response Topic.
 
@@ -268,11 +411,11 @@ class MqttDoor:
             properties.CorrelationData = correlation
         if topic == self._settings.response_topic:
             return properties  # one request, one answer per topic
-        info = client.publish(topic, body, qos=1, properties=properties)
+        info = self._answers.publish(topic, body, qos=1, properties=properties)
         self._unacknowledged[info.mid] = _Published(topic, request_id)
         return None
 
-    def _on_publish(self, client: mqtt.Client, _userdata: Any, mid: int, reason: Any, _props: Any) -> None:
+    def _on_publish(self, _client: mqtt.Client, _userdata: Any, mid: int, reason: Any, _props: Any) -> None:
         published = self._unacknowledged.pop(mid, None)
         if getattr(reason, "is_failure", False):
             # MQTT 5 only: a 3.1.1 broker drops an unauthorised PUBLISH and acknowledges it all the same
@@ -280,4 +423,4 @@ class MqttDoor:
                     else f"an answer sent before the link was re-established (message {mid})")
             log.error("the broker refused %s (%s): its ACL must let the station write there", what, reason)
         if published is not None and published.request is not None:
-            client.ack(*published.request)  # the broker has the answer: now it may forget the request
+            self._requests.ack(*published.request)  # the broker has the answer: now it may forget the request
