@@ -102,7 +102,7 @@ MAX_ANSWER_BACKLOG = 60_000
 
 @dataclass(frozen=True)
 class MqttConfig:
-    url: str = ""  # empty: run the embedded broker on 127.0.0.1:1883
+    url: str = field(default="", repr=False)  # may hold the password; empty: the embedded broker on 127.0.0.1:1883
     request_topic: str = "cs/josev"
     response_topic: str = "josev/cs"
     client_id: str = "ocpp-station"  # fixed: the broker keeps the session (and queued requests) under it

@@ -25,6 +25,7 @@ from typing import Any
 from . import exact_json, local_cli
 from .client import CallError, InstalledCertificate, StationClient, VariableRef
 from .station.certificate_uses import ROOT_USES
+from .station.network import MASK
 from .versions import V16, V21, V201
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -278,6 +279,19 @@ def _get(args: argparse.Namespace) -> int:
     return _run(args, work)
 
 
+def _write_only_variables() -> frozenset[str]:
+    """The names (casefolded, as the station matches them) of the standardized variables that are
+    write-only: their values are secrets (BasicAuthPassword), so `set` echoes them as the mask.
+
+    By name, from the catalogue this release ships: a misspelt name is not masked, and is not the
+    secret variable either (the station answers UnknownVariable)."""
+    from .station.shape import catalogue
+
+    return frozenset(variable["name"].casefold() for component in catalogue()["components"]
+                     for variable in component["variables"]
+                     if any(attribute["mutability"] == "WriteOnly" for attribute in variable["attributes"]))
+
+
 def _set(args: argparse.Namespace) -> int:
     pairs: list[tuple[VariableRef, str]] = []
     for text in args.assignments:
@@ -292,8 +306,9 @@ def _set(args: argparse.Namespace) -> int:
 
     async def work(client: StationClient) -> int:
         results = await client.set_variables(pairs, ocpp_version=args.ocpp_version, timeout=args.timeout)
-        labels = {str(replace(ref, attribute_type=None) if ref.attribute_type == "Actual" else ref): value
-                  for ref, value in pairs}
+        secret = _write_only_variables()
+        labels = {str(replace(ref, attribute_type=None) if ref.attribute_type == "Actual" else ref):
+                  MASK if ref.variable.casefold() in secret else value for ref, value in pairs}
 
         def note(status: str, reason: str | None, info: str | None) -> str:
             if status == "RebootRequired":

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..station.connections import CannotConnect, ConnectionTarget
@@ -24,7 +24,7 @@ from ..station.connections import CannotConnect, ConnectionTarget
 class Endpoint:
     url: str
     subprotocols: tuple[str, ...]
-    headers: dict[str, str]
+    headers: dict[str, str] = field(repr=False)  # the Authorization header: a secret
     ssl_context: ssl.SSLContext | None
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import versions
 from .datatypes import InvalidValue
@@ -58,7 +58,7 @@ class ConnectionTarget:
     slot: int
     url: str  # the profile's ocppCsmsUrl with the identity appended (Part 4 §3.1.1)
     identity: str
-    password: str | None  # None for security profile 3 (no Basic authentication)
+    password: str | None = field(repr=False)  # None for security profile 3 (no Basic authentication)
     security_profile: int
     message_timeout: int
     offered_versions: tuple[str, ...]  # websocket subprotocols, most preferred first

@@ -15,7 +15,7 @@ carrying one of the reason codes the specification names for these cases: ``Inva
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,6 +34,15 @@ REQUIRED_FIELDS = ("ocppCsmsUrl", "securityProfile", "ocppInterface", "ocppTrans
 # NetworkConfiguration.BasicAuthPassword, or a 2.1 SetNetworkProfile.
 BASIC_AUTH_PASSWORD_MIN, BASIC_AUTH_PASSWORD_MAX = 16, 64
 IDENTITY_MAX = 48  # SecurityCtrlr.Identity maxLimit, NetworkConnectionProfileType.identity (2.1)
+
+# The secrets of a NetworkConnectionProfileType (2.0.1 and 2.1), as paths in its wire form, declared
+# once: :meth:`NetworkProfile.public` (every log line and listing of a profile) shows each as MASK, and
+# the attributes holding them are left out of repr(), so an exception or a debug print of a profile
+# cannot carry them either. tests/unit/test_secret_fields.py finds every password-, key- or PIN-like
+# field of the official SetNetworkProfile schemas and fails on one that is missing here.
+MASK = "***"
+SECRET_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("basicAuthPassword",), ("vpn", "password"), ("vpn", "key"), ("apn", "apnPassword"), ("apn", "simPin"))
 
 
 def password_problem(password: str) -> InvalidValue | None:
@@ -60,8 +69,8 @@ class Vpn:
 
     server: str
     user: str
-    password: str
-    key: str
+    password: str = field(repr=False)  # a secret: SECRET_FIELDS
+    key: str = field(repr=False)  # a secret: SECRET_FIELDS
     type: str  # VPNEnumType: IKEv2, IPSec, L2TP, PPTP
     group: str | None = None
 
@@ -82,8 +91,8 @@ class Apn:
     apn: str
     authentication: str  # APNAuthenticationEnumType: CHAP, NONE, PAP, AUTO
     user_name: str | None = None
-    password: str | None = None
-    sim_pin: int | None = None
+    password: str | None = field(default=None, repr=False)  # a secret: SECRET_FIELDS
+    sim_pin: int | None = field(default=None, repr=False)  # a secret: SECRET_FIELDS
     preferred_network: str | None = None
     use_only_preferred_network: bool | None = None
 
@@ -122,7 +131,8 @@ class NetworkProfile:
     ocpp_version: str | None = None  # informative only: the version is negotiated (Part 4 §3.1.2)
     message_timeout: int | None = None
     identity: str | None = None  # 2.1: the Basic-auth user for this slot, winning over SecurityCtrlr.Identity
-    password: str | None = None  # 2.1: basicAuthPassword, winning over SecurityCtrlr.BasicAuthPassword
+    # 2.1: basicAuthPassword, winning over SecurityCtrlr.BasicAuthPassword; a secret (SECRET_FIELDS)
+    password: str | None = field(default=None, repr=False)
     vpn: Vpn | None = None
     apn: Apn | None = None
 
@@ -154,14 +164,15 @@ class NetworkProfile:
         return NetworkProfile.from_ocpp(self.slot, data)
 
     def public(self) -> dict[str, Any]:
-        """The profile without secrets, camelCase: what logs and listings show."""
+        """The profile with every field of SECRET_FIELDS that it has shown as MASK, camelCase: what logs
+        and listings show. (to_ocpp builds new dicts, so the masking touches no one else's.)"""
         shown = self.to_ocpp()
-        if self.password is not None:
-            shown["basicAuthPassword"] = "***"
-        if self.vpn is not None:
-            shown["vpn"] |= {"password": "***", "key": "***"}
-        if self.apn is not None:
-            shown["apn"] |= {name: "***" for name in ("apnPassword", "simPin") if name in shown["apn"]}
+        for *parents, name in SECRET_FIELDS:
+            holder: Any = shown
+            for part in parents:
+                holder = holder.get(part) if isinstance(holder, dict) else None
+            if isinstance(holder, dict) and name in holder:
+                holder[name] = MASK
         return shown
 
 
