@@ -32,6 +32,15 @@ def network_list(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         overview = station.network_overview()
+        if getattr(args, "json", False):  # for scripts: the same facts, the profiles in their (masked) wire form
+            print(orjson.dumps({"activeNetworkProfile": overview.active,
+                                "networkConfigurationPriority": overview.priority,
+                                "slots": [{"slot": slot, "active": slot == overview.active,
+                                           "priority": overview.priority.index(slot) + 1
+                                           if slot in overview.priority else None,
+                                           "profile": overview.profiles.get(slot)} for slot in overview.slots]},
+                               option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode())
+            return EXIT_OK
         for slot in overview.slots:
             marks = ("active " if slot == overview.active else "") + (
                 f"priority {overview.priority.index(slot) + 1}" if slot in overview.priority else "")

@@ -204,6 +204,16 @@ def test_certs_list_local_data_dir_still_works(tmp_path: Path) -> None:
     assert "no certificates installed" in done.stdout
 
 
+
+def test_network_list_of_a_data_dir_honours_json(tmp_path: Path) -> None:
+    """For scripts, the offline view too: before, --data-dir printed its text form whatever --json said."""
+    done = cli("network", "list", "--data-dir", str(tmp_path / "data"), "--json")
+    assert done.returncode == 0, done.stderr
+    listing = json.loads(done.stdout)
+    assert listing["networkConfigurationPriority"] == [1]
+    [first, *_] = listing["slots"]
+    assert first["slot"] == 1 and first["priority"] == 1 and first["profile"]["ocppCsmsUrl"]
+
 # -- network -----------------------------------------------------------------------------------------
 
 def test_network_set_and_list(station: StationProcess, mosquitto: Mosquitto) -> None:
