@@ -221,7 +221,7 @@ def _call(args: argparse.Namespace) -> int:
               f"write there and you read it?)", file=sys.stderr)
         return EXIT_UNREACHABLE
     except ConnectionError as error:  # StationUnreachable: the broker is not there
-        print(f"ocpp-station call: cannot reach {client.address.redacted()}: {error}", file=sys.stderr)
+        print(f"ocpp-station call: {error}", file=sys.stderr)  # it names the broker (redacted) and why
         return EXIT_UNREACHABLE
     print(exact_json.dumps(answer, indent=True).decode())
     data = answer.get("data") if isinstance(answer, dict) else None
