@@ -207,12 +207,19 @@ class Outcomes:
 class OemClient(Outcomes):
     """The OEM's side, as a test sees it: publish on cs/josev, collect answers from josev/cs."""
 
-    def __init__(self, port: int, timeout: float = 5.0):
+    def __init__(self, port: int, timeout: float = 5.0, persistent_id: str | None = None):
+        """``persistent_id``: a persistent session under that client id (clean session off), so that
+        the broker keeps the subscription, and the answers published while the client is away,
+        across a broker restart from its snapshot; the client reconnects within 0.5 s."""
         self.timeout = timeout
         self.answers: queue.Queue[dict[str, Any]] = queue.Queue()
         connected, subscribed = threading.Event(), threading.Event()
         granted: list[Any] = []
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"oem-{uuid.uuid4().hex[:8]}")
+        if persistent_id is None:
+            self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"oem-{uuid.uuid4().hex[:8]}")
+        else:
+            self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=persistent_id, clean_session=False)
+            self._client.reconnect_delay_set(0.1, 0.5)
         self._client.on_message = lambda _c, _u, msg: self.answers.put(json.loads(msg.payload))
         self._client.on_socket_open = lambda _c, _u, sock: sock.setsockopt(
             socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -318,6 +325,30 @@ class Mosquitto:
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
+            self.process.wait(10)
+
+    @property
+    def persistence_file(self) -> Path:
+        """Where mosquitto writes its snapshot of sessions and messages (``persistence_location``)."""
+        return self.workdir / "mosquitto.db"
+
+    def save_snapshot(self, holding: bytes, timeout: float = 10.0) -> None:
+        """Have mosquitto write its snapshot now, and wait until that snapshot holds ``holding``.
+
+        SIGUSR1 (man mosquitto, SIGNALS: "write the persistence database to disk"), the write a
+        crash otherwise finds at ``autosave_interval``. mosquitto writes a new file and renames it
+        over the old one, so a file holding ``holding`` (a message's bytes are stored as sent) is
+        the whole new snapshot.
+        """
+        assert self.process is not None and self.process.poll() is None
+        self.process.send_signal(signal.SIGUSR1)
+        wait_until(lambda: self.persistence_file.exists() and holding in self.persistence_file.read_bytes(),
+                   f"mosquitto wrote no snapshot holding {holding!r}", timeout)
+
+    def kill(self) -> None:
+        """``kill -9``: what mosquitto had not written to its snapshot is lost, the snapshot stays."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
 
 

@@ -27,17 +27,65 @@ finds its answer; a different request under a used id (the seed's examples all s
 none and runs as the new request it is, and an earlier request under that id, redelivered later,
 still finds its own answer rather than running again. Answers stored before fingerprints were
 kept (schema 7) have none; they answer any request under their id, as they always did.
+
+**How long once-only holds: as long as the broker may deliver a request again**, not as long as
+the answers last. A broker can deliver a request we answered long ago: mosquitto killed (or its
+machine losing power) restarts from its last snapshot — written every ``autosave_interval``, 30
+min by default — and delivers again what that snapshot held as not yet acknowledged, to us now
+or when we reconnect, as long as it keeps our session: up to the Session Expiry Interval we ask
+for (``mqtt.session_expiry_s``, 7 days; MQTT 5 §3.1.2.11.2; a 3.1.1 session with Clean Session 0,
+§3.1.2.4, never expires in the protocol: the broker's own limit, mosquitto's
+``persistent_client_expiration``, should not exceed it).
+10,000 answers last minutes under a stream of writes; a write redelivered after its answer was
+pruned ran again and set an old value over every later one (issue 15). So, for requests that may
+change state, what identifies the request is kept for ``mqtt.session_expiry_s`` after its answer
+whatever happens to the answer's body: the ``answered_request`` table, one row of a 16-byte digest
+of (id, fingerprint) (:func:`~ocpp_station.station.storage.answered_digest`) and the time, written
+in the request's unit of work with its effect and its answer. A request whose answer is gone but
+whose identity is kept is not executed: it gets a CallError GenericError saying when it was
+answered (:func:`already_answered`), and a WARNING in the log. Reads keep the short memory: one run
+again changes nothing.
+
+Nothing of that table is loaded into memory (a week of writes can be millions of rows, ~300 bytes
+each in a Python dict); a write not found among the answers costs one probe of its index. On disk
+a row and its index entry take ~60 bytes. The table is a log like ``answer``, so age-pruning is a
+range delete at its start, every :data:`PRUNE_EVERY` writes (its index entries are scattered: the
+deletes touch as many index pages as rows, once per batch). The count is bounded too,
+``requests.answered_requests_max`` (a million by default): if that budget forces forgetting
+identities younger than the horizon, a WARNING says back to when once-only still holds (once, then
+every 10 minutes while it lasts), because a request redelivered from before then would run again.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import NamedTuple
 
-from .station.storage import Storage
+from .errors import ErrorCode, OcppError
+from .repeats import RepeatedLog
+from .station.storage import Storage, answered_digest
+
+log = logging.getLogger(__name__)
 
 PRUNE_EVERY = 256  # durable answers between two prunings: one range delete instead of one per request
+PRUNE_IDENTITIES_MAX = 2 * PRUNE_EVERY  # identities one pruning deletes at most (each may touch an index page)
+
+
+def already_answered(answered_at: float) -> OcppError:
+    """The CallError for a request answered at ``answered_at`` whose answer is no longer kept.
+
+    GenericError, "any other error not covered by the more specific error codes" (OCPP-J 2.x,
+    Part 4 Table 8; OCPP-J 1.6 Table 7, same spelling): nothing is wrong with the request, and no
+    specific code says "it ran once already, and will not run again".
+    """
+    when = dt.datetime.fromtimestamp(answered_at, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return OcppError(ErrorCode.GENERIC_ERROR,
+                     f"this request (same id, same content) was already answered at {when}; that answer is no "
+                     "longer kept, so it was not executed again", {"answeredAt": when})
 
 
 class GivenAnswer(NamedTuple):
@@ -52,11 +100,23 @@ AnswerKey = tuple[str, bytes | None]
 
 
 class AnswerCache:
-    def __init__(self, storage: Storage, max_count: int, max_age_s: float, max_memory_bytes: int = 4 * 1024 * 1024):
+    """The answers (bodies, by count and age) and, for requests that changed state, who was answered.
+
+    ``horizon_s``: how long after its answer a request that may change state is still recognised
+    (``mqtt.session_expiry_s``), at most ``max_identities`` of them. ``clock``: the wall clock
+    (answers stored before a restart are aged by it).
+    """
+
+    def __init__(self, storage: Storage, max_count: int, max_age_s: float, max_memory_bytes: int = 4 * 1024 * 1024,
+                 *, horizon_s: float, max_identities: int, clock: Callable[[], float] = time.time):
         self._storage = storage
         self._db = storage.connection
         self._max_count = max_count
         self._max_age_s = max_age_s
+        self._horizon_s = horizon_s
+        self._max_identities = max_identities
+        self._clock = clock
+        self._budget_warning = RepeatedLog(log)
         self._max_memory_bytes = max_memory_bytes  # a 100-item GetVariables answer is ~15 kB
         self._memory_bytes = 0
         self._inserts = 0
@@ -70,7 +130,7 @@ class AnswerCache:
 
     def get(self, request_id: str, fingerprint: bytes) -> GivenAnswer | None:
         """The answer given to this very request (this id and this content), if it is still kept."""
-        now = time.time()
+        now = self._clock()
         hit = self._recent.get((request_id, fingerprint))
         if hit is None:
             for key in ((request_id, fingerprint), (request_id, None)):  # None: stored before schema 7
@@ -84,6 +144,17 @@ class AnswerCache:
             return None
         return hit[0]
 
+    def answered_at(self, request_id: str, fingerprint: bytes) -> float | None:
+        """When this very request, one that may change state, was answered, if that is still known.
+
+        Known for ``horizon_s`` after the answer (unless the budget forced forgetting it earlier),
+        whether or not its answer is still kept: ask :meth:`get` first. One index probe.
+        """
+        (answered_at,) = self._db.execute(
+            "SELECT max(answered_at) FROM answered_request WHERE digest = ? AND answered_at >= ?",
+            (answered_digest(request_id, fingerprint), self._clock() - self._horizon_s)).fetchone()
+        return None if answered_at is None else float(answered_at)
+
     def remember(self, request_id: str, body: bytes, fingerprint: bytes, durable: bool) -> None:
         """Record an answer. ``durable`` ones are written inside the request's unit of work.
 
@@ -91,7 +162,7 @@ class AnswerCache:
         the effect it described (a retry then runs the request, instead of being told "Accepted"
         about a change that was never stored).
         """
-        now = time.time()
+        now = self._clock()
         body = bytes(memoryview(body))  # orjson's buffers are ~4 kB whatever the length: keep a tight copy
         key: AnswerKey = (request_id, fingerprint)
         if durable:
@@ -101,6 +172,8 @@ class AnswerCache:
             seq = self._db.execute("INSERT INTO answer (request_id, body, answered_at, fingerprint)"
                                    " VALUES (?, ?, ?, ?)", (request_id, body, now, fingerprint)).lastrowid
             assert seq is not None
+            self._db.execute("INSERT INTO answered_request (digest, answered_at) VALUES (?, ?)",
+                             (answered_digest(request_id, fingerprint), now))
             self._storage.after_commit(lambda: self._stored_after_commit(key, seq, now))
             self._inserts += 1
             if self._inserts % PRUNE_EVERY == 0:
@@ -120,12 +193,17 @@ class AnswerCache:
             self._memory_bytes -= len(old.body)
 
     def prune(self) -> None:
-        """Forget the oldest stored answers beyond the count limit or the age limit.
+        """Forget the oldest stored answers beyond the count or age limit, and identities beyond the horizon.
 
-        The oldest answers are the first rows, so this is one range delete at the start of the
-        table (inside the current unit of work, or on its own).
+        The oldest rows are the first ones of each table, so this is a range delete at the start of
+        each (inside the current unit of work, or on its own).
         """
-        cutoff = time.time() - self._max_age_s
+        now = self._clock()
+        self._prune_answers(now)
+        self._prune_identities(now)
+
+    def _prune_answers(self, now: float) -> None:
+        cutoff = now - self._max_age_s
         excess = len(self._stored) - self._max_count
         dropped: list[AnswerKey] = []
         for key, (_seq, answered_at) in self._stored.items():
@@ -141,3 +219,47 @@ class AnswerCache:
                 self._stored.pop(key, None)
 
         self._storage.after_commit(forget)
+
+    def _prune_identities(self, now: float) -> None:
+        """Forget identities older than the horizon, and the oldest beyond the budget (saying so).
+
+        Rows are only ever deleted from the start, so their numbers are contiguous: the count is
+        ``last - first + 1``, no ``count(*)`` over a million rows. Each deleted row may touch an index
+        page of its own, so one pruning deletes :data:`PRUNE_IDENTITIES_MAX` rows at most (a
+        backlog, e.g. after the station was off for longer than the horizon, goes at twice the pace
+        it can grow) and reads no more rows than that. Rows past the horizon that wait for a later
+        pruning match nothing meanwhile. (Deleting all rows at once is no cheaper: SQLite's
+        truncation writes every page it frees.)
+        """
+        # Two queries: min() and max() together would scan the whole index instead of reading its two ends.
+        (first,) = self._db.execute("SELECT min(seq) FROM answered_request").fetchone()
+        (last,) = self._db.execute("SELECT max(seq) FROM answered_request").fetchone()
+        if first is None:
+            return
+        cutoff = now - self._horizon_s
+        limit = first + PRUNE_IDENTITIES_MAX
+        young = self._db.execute("SELECT seq FROM answered_request WHERE seq < ? AND answered_at >= ?"
+                                 " ORDER BY seq LIMIT 1", (limit, cutoff)).fetchone()
+        keep_from = limit if young is None else young[0]
+        budget_from = last + 1 - self._max_identities  # the budget keeps this row and those after it
+        early = budget_from > keep_from and self._identity_answered_at(budget_from - 1) >= cutoff
+        keep_from = min(max(keep_from, budget_from), limit)
+        if keep_from > first:
+            self._db.execute("DELETE FROM answered_request WHERE seq < ?", (keep_from,))
+        if early:
+            since = self._identity_answered_at(budget_from)
+            self._storage.after_commit(lambda: self._say_over_budget(since))
+
+    def _identity_answered_at(self, seq: int) -> float:
+        (answered_at,) = self._db.execute("SELECT answered_at FROM answered_request WHERE seq = ?", (seq,)).fetchone()
+        return float(answered_at)
+
+    def _say_over_budget(self, since: float) -> None:
+        when = dt.datetime.fromtimestamp(since, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        self._budget_warning.log(
+            logging.WARNING, "over budget",
+            "once-only now holds only back to %s, not for the MQTT session expiry (%.0f s): more requests "
+            "that may change state were answered within it than requests.answered_requests_max = %d, so the "
+            "oldest were forgotten early, and one answered before %s that the broker delivers again would run "
+            "again. Raise answered_requests_max (~60 bytes of disk each) or lower mqtt.session_expiry_s",
+            when, self._horizon_s, self._max_identities, when)

@@ -17,7 +17,7 @@ from typing import Any
 
 from cryptography import x509
 
-from .answers import AnswerCache
+from .answers import AnswerCache, already_answered
 from .config import Config
 from .errors import ErrorCode, OcppError
 from .handlers.routes import ROUTES
@@ -94,7 +94,10 @@ class Station:
                                    for route in ROUTES if route.mutates for version in route.versions)
         self.dispatcher = Dispatcher(self.routes, config.requests.max_bytes)
         self.answers = AnswerCache(self.storage, config.requests.answer_cache_size,
-                                   config.requests.answer_cache_max_age_s, config.requests.answer_cache_memory_bytes)
+                                   config.requests.answer_cache_max_age_s, config.requests.answer_cache_memory_bytes,
+                                   # once-only for as long as the broker may deliver a request again
+                                   horizon_s=config.mqtt.session_expiry_s,
+                                   max_identities=config.requests.answered_requests_max)
 
     def on_reset(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (from any thread) when a Reset is accepted: the CSMS link reconnects."""
@@ -255,11 +258,17 @@ class Station:
             if given is not None:  # this very request was answered: a redelivery or a retry
                 log.info("%s was answered before: sent the same answer again, executed nothing", request.id)
                 return Answer(given.body, request.id, "repeated, answered from the answer cache")
+            durable = self.mutates(request)
+            answered_at = self.answers.answered_at(request.id, identity) if durable else None
+            if answered_at is not None:  # answered, and its answer pruned since: e.g. a broker restored from a snapshot
+                refusal = already_answered(answered_at)
+                log.warning("%s was answered at %s and that answer is no longer kept: refused with a CallError,"
+                            " executed nothing", request.id, refusal.details["answeredAt"])
+                return self.dispatcher.refuse(request, refusal)
             with self._work(request):
                 answer = self.dispatcher.execute(request)
                 if answer.body is not None:
-                    self.answers.remember(request.id, answer.body, identity,
-                                          durable=self.mutates(request))
+                    self.answers.remember(request.id, answer.body, identity, durable=durable)
             return answer
         except Exception:
             # The commit failed (disk full, I/O error): whatever the handler answered did not happen.

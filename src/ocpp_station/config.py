@@ -93,6 +93,12 @@ class Requests:
     answer_cache_size: int = 10000  # answers kept to serve repeated request ids (count …
     answer_cache_max_age_s: float = 86400.0  # … and age)
     answer_cache_memory_bytes: int = 4 * 1024 * 1024  # answers of reads are kept in memory only, up to this
+    # Requests that may change state are remembered (id + content, ~60 bytes each on disk) for
+    # mqtt.session_expiry_s after their answer, beyond the answer bodies above, so that a broker's
+    # late redelivery never runs one again (answers.py). At most this many: a week at this default
+    # is 1.6 writes a second around the clock (~60 MB). Beyond it, the oldest are forgotten early
+    # and a WARNING says back to when once-only still holds.
+    answered_requests_max: int = 1_000_000
 
 
 # An MQTT packet identifier has 16 bits (MQTT 5 §2.2.1): more answers in flight than that and
@@ -246,3 +252,5 @@ def _check(config: Config) -> None:
         raise ConfigError(f"mqtt.answer_backlog must be between 1 and {MAX_ANSWER_BACKLOG}")
     if config.mqtt.protocol not in ("5", "3.1.1"):
         raise ConfigError("mqtt.protocol must be '5' or '3.1.1'")
+    if config.requests.answered_requests_max < 1:
+        raise ConfigError("requests.answered_requests_max must be at least 1")

@@ -11,10 +11,12 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ocpp_station.answers import AnswerCache
+from ocpp_station.answers import PRUNE_IDENTITIES_MAX, AnswerCache
+from ocpp_station.config import MqttConfig, Requests
 from ocpp_station.station import files
 from ocpp_station.station.storage import (
     MIGRATIONS,
@@ -22,6 +24,7 @@ from ocpp_station.station.storage import (
     WAL_PRESIZED_BYTES,
     Storage,
     StorageError,
+    answered_digest,
 )
 
 
@@ -90,6 +93,8 @@ def test_durability_settings(tmp_path: Path) -> None:
 
 
 FP = bytes(range(16))  # the fingerprint of "the request": with its id, what the cache knows it by
+# Who was answered (requests that may change state): kept as serve keeps it, for the session expiry.
+KEPT: dict[str, Any] = {"horizon_s": MqttConfig().session_expiry_s, "max_identities": Requests().answered_requests_max}
 
 
 def _body(cache: AnswerCache, request_id: str, fingerprint: bytes = FP) -> bytes | None:
@@ -99,29 +104,29 @@ def _body(cache: AnswerCache, request_id: str, fingerprint: bytes = FP) -> bytes
 
 def test_answer_cache_keeps_durable_answers_across_restarts_and_reads_in_memory(tmp_path: Path) -> None:
     storage = Storage(tmp_path)
-    cache = AnswerCache(storage, max_count=100, max_age_s=3600)
+    cache = AnswerCache(storage, max_count=100, max_age_s=3600, **KEPT)
     with storage.unit_of_work():
         cache.remember("write", b"answer to a write", FP, durable=True)
     cache.remember("read", b"answer to a read", FP, durable=False)
     assert _body(cache, "write") == b"answer to a write" and _body(cache, "read") == b"answer to a read"
     storage.close()
     storage = Storage(tmp_path)
-    again = AnswerCache(storage, max_count=100, max_age_s=3600)
+    again = AnswerCache(storage, max_count=100, max_age_s=3600, **KEPT)
     assert _body(again, "write") == b"answer to a write"  # survives the restart
     assert _body(again, "read") is None  # a read may simply run again
 
 
 def test_answer_cache_is_bounded_by_count_bytes_and_age(tmp_path: Path) -> None:
     storage = Storage(tmp_path)
-    by_count = AnswerCache(storage, max_count=3, max_age_s=3600)
+    by_count = AnswerCache(storage, max_count=3, max_age_s=3600, **KEPT)
     for i in range(5):
         by_count.remember(f"id{i}", b"x", FP, durable=False)
     assert [_body(by_count, f"id{i}") for i in range(5)] == [None, None, b"x", b"x", b"x"]
-    by_bytes = AnswerCache(storage, max_count=100, max_age_s=3600, max_memory_bytes=1000)
+    by_bytes = AnswerCache(storage, max_count=100, max_age_s=3600, max_memory_bytes=1000, **KEPT)
     for i in range(5):
         by_bytes.remember(f"big{i}", b"y" * 400, FP, durable=False)
     assert sum(_body(by_bytes, f"big{i}") is not None for i in range(5)) == 2
-    by_age = AnswerCache(storage, max_count=100, max_age_s=0)
+    by_age = AnswerCache(storage, max_count=100, max_age_s=0, **KEPT)
     by_age.remember("old", b"z", FP, durable=False)
     assert _body(by_age, "old") is None
 
@@ -129,48 +134,48 @@ def test_answer_cache_is_bounded_by_count_bytes_and_age(tmp_path: Path) -> None:
 def test_a_rolled_back_answer_is_forgotten_with_its_effect(tmp_path: Path) -> None:
     """If the commit fails, a retry of the request must run it, not be told it succeeded."""
     storage = Storage(tmp_path)
-    cache = AnswerCache(storage, max_count=100, max_age_s=3600)
+    cache = AnswerCache(storage, max_count=100, max_age_s=3600, **KEPT)
     with pytest.raises(OSError), storage.unit_of_work():
         cache.remember("lost", b"Accepted", FP, durable=True)
         raise OSError("the commit failed")
     assert _body(cache, "lost") is None
     storage.close()
-    assert _body(AnswerCache(Storage(tmp_path), max_count=100, max_age_s=3600), "lost") is None
+    assert _body(AnswerCache(Storage(tmp_path), max_count=100, max_age_s=3600, **KEPT), "lost") is None
 
 
 def test_stored_answers_are_bounded_by_count_and_age_oldest_first(tmp_path: Path) -> None:
     storage = Storage(tmp_path)
-    cache = AnswerCache(storage, max_count=3, max_age_s=3600)
+    cache = AnswerCache(storage, max_count=3, max_age_s=3600, **KEPT)
     for i in range(5):
         with storage.unit_of_work():
             cache.remember(f"id{i}", f"answer {i}".encode(), FP, durable=True)
     cache.prune()
     storage.close()
     storage = Storage(tmp_path)
-    again = AnswerCache(storage, max_count=3, max_age_s=3600)
+    again = AnswerCache(storage, max_count=3, max_age_s=3600, **KEPT)
     assert [_body(again, f"id{i}") for i in range(5)] == [None, None, b"answer 2", b"answer 3", b"answer 4"]
     assert storage.connection.execute("SELECT count(*) FROM answer").fetchone()[0] == 3
-    expired = AnswerCache(storage, max_count=3, max_age_s=0)  # loading prunes what is too old
+    expired = AnswerCache(storage, max_count=3, max_age_s=0, **KEPT)  # loading prunes what is too old
     assert _body(expired, "id4") is None
     assert storage.connection.execute("SELECT count(*) FROM answer").fetchone()[0] == 0
 
 
 def test_an_answer_given_again_replaces_the_stored_one(tmp_path: Path) -> None:
     storage = Storage(tmp_path)
-    cache = AnswerCache(storage, max_count=10, max_age_s=3600)
+    cache = AnswerCache(storage, max_count=10, max_age_s=3600, **KEPT)
     for body in (b"first", b"second"):
         with storage.unit_of_work():
             cache.remember("same", body, FP, durable=True)
     storage.close()
     storage = Storage(tmp_path)
-    assert _body(AnswerCache(storage, max_count=10, max_age_s=3600), "same") == b"second"
+    assert _body(AnswerCache(storage, max_count=10, max_age_s=3600, **KEPT), "same") == b"second"
     assert storage.connection.execute("SELECT count(*) FROM answer").fetchone()[0] == 1
 
 
 def test_answers_are_kept_by_id_and_fingerprint_across_restarts(tmp_path: Path) -> None:
     """Two requests under one id are two answers; neither answers the other."""
     storage = Storage(tmp_path)
-    cache = AnswerCache(storage, max_count=10, max_age_s=3600)
+    cache = AnswerCache(storage, max_count=10, max_age_s=3600, **KEPT)
     other = FP[::-1]
     with storage.unit_of_work():
         cache.remember("write", b"W", FP, durable=True)
@@ -180,7 +185,7 @@ def test_answers_are_kept_by_id_and_fingerprint_across_restarts(tmp_path: Path) 
     assert cache.get("write", FP) == (b"W", FP) and cache.get("write", other) == (b"W2", other)
     assert cache.get("read", other) == (b"R", other) and cache.get("read", FP) is None
     storage.close()
-    again = AnswerCache(Storage(tmp_path), max_count=10, max_age_s=3600)
+    again = AnswerCache(Storage(tmp_path), max_count=10, max_age_s=3600, **KEPT)
     assert again.get("write", FP) == (b"W", FP) and again.get("write", other) == (b"W2", other)
 
 
@@ -195,11 +200,76 @@ def test_migration_6_keeps_the_answers_of_schema_5(tmp_path: Path) -> None:
                    [("newer", b"B", now), ("older", b"A", now - 10)])
     db.close()
     storage = Storage(tmp_path)
-    cache = AnswerCache(storage, max_count=10, max_age_s=3600)
+    cache = AnswerCache(storage, max_count=10, max_age_s=3600, **KEPT)
     assert _body(cache, "older") == b"A" and _body(cache, "newer") == b"B"
     assert cache.get("older", FP).fingerprint is None  # type: ignore[union-attr]  # not known: taken to match
     in_order = [row[0] for row in storage.connection.execute("SELECT request_id FROM answer ORDER BY seq")]
     assert in_order == ["older", "newer"]
+
+
+def test_migration_8_remembers_who_the_stored_answers_answered(tmp_path: Path) -> None:
+    """An upgrade keeps the horizon: the identities of the answers stored under schema 7 are seeded,
+    in their order and with their times, and outlive the answers' bodies. An answer without a
+    fingerprint (stored before schema 7) is not seeded: it matched any request under its id."""
+    db = sqlite3.connect(tmp_path / "station.sqlite3", isolation_level=None)
+    for step in MIGRATIONS[:7]:
+        for statement in (step,) if isinstance(step, str) else step:
+            db.execute(statement)
+    db.execute("PRAGMA user_version = 7")
+    now = time.time()
+    db.executemany("INSERT INTO answer (request_id, body, answered_at, fingerprint) VALUES (?, ?, ?, ?)",
+                   [("legacy", b"L", now - 30, None), ("older", b"A", now - 20, FP), ("newer", b"B", now - 10, FP)])
+    db.close()
+    storage = Storage(tmp_path)
+    assert storage.connection.execute("PRAGMA user_version").fetchone()[0] == 8 == len(MIGRATIONS)
+    rows = storage.connection.execute("SELECT digest, answered_at FROM answered_request ORDER BY seq").fetchall()
+    assert rows == [(answered_digest("older", FP), now - 20), (answered_digest("newer", FP), now - 10)]
+    cache = AnswerCache(storage, max_count=1, max_age_s=3600, **KEPT)  # the start prunes the bodies to 1
+    assert _body(cache, "older") is None and _body(cache, "newer") == b"B"
+    assert cache.answered_at("older", FP) == now - 20  # its answer is gone, not that it was answered
+    assert cache.answered_at("legacy", FP) is None
+
+
+def test_identities_are_kept_for_the_horizon_then_pruned_from_the_start(tmp_path: Path) -> None:
+    """By age, on the wall clock (injected here), a bounded number per pruning; the lookup itself
+    ignores what is past the horizon and waits for a pruning."""
+    storage = Storage(tmp_path)
+    now = [1_000_000.0]
+    cache = AnswerCache(storage, max_count=2, max_age_s=10, horizon_s=100, max_identities=10_000,
+                        clock=lambda: now[0])
+
+    def answer(request_id: str) -> None:
+        with storage.unit_of_work():
+            cache.remember(request_id, b"Accepted", FP, durable=True)
+
+    def kept() -> int:
+        return int(storage.connection.execute("SELECT count(*) FROM answered_request").fetchone()[0])
+
+    answer("old")
+    now[0] += 50
+    answer("mid")
+    for i in range(3):
+        answer(f"new{i}")
+    cache.prune()
+    assert _body(cache, "old") is None and cache.answered_at("old", FP) == 1_000_000.0  # body gone, identity kept
+    assert cache.answered_at("old", FP[::-1]) is None  # another request under that id was never answered
+    now[0] = 1_000_000.0 + 100.5  # "old" is past the horizon, "mid" is not
+    assert cache.answered_at("old", FP) is None and cache.answered_at("mid", FP) == 1_000_050.0
+    assert kept() == 5  # not pruned yet, only ignored
+    cache.prune()
+    assert kept() == 4
+    now[0] += 1000  # all past the horizon
+    cache.prune()
+    assert kept() == 0
+    # A backlog (a station off for longer than the horizon): each pruning deletes a bounded batch.
+    for i in range(PRUNE_IDENTITIES_MAX + 10):
+        storage.connection.execute("INSERT INTO answered_request (digest, answered_at) VALUES (?, ?)",
+                                   (answered_digest(f"b{i}", FP), now[0]))
+    now[0] += 1000
+    cache.prune()
+    assert kept() == 10
+    cache.prune()
+    assert kept() == 0
 
 
 def _wal(tmp_path: Path) -> Path:
@@ -300,7 +370,8 @@ def test_start_says_in_one_line_whether_it_created_or_migrated_the_database(
         f"database {tmp_path / 'station.sqlite3'} created (schema {len(MIGRATIONS)})"]
     caplog.clear()
     db = sqlite3.connect(tmp_path / "station.sqlite3")
-    db.execute("ALTER TABLE answer DROP COLUMN fingerprint")  # back to schema 6
+    db.execute("DROP TABLE answered_request")  # back to schema 6
+    db.execute("ALTER TABLE answer DROP COLUMN fingerprint")
     db.execute("PRAGMA user_version = 6")
     db.close()
     Storage(tmp_path).close()

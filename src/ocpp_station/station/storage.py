@@ -15,6 +15,7 @@ place instead of making it longer.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import sqlite3
@@ -111,7 +112,40 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     # request is refused instead of answered with the earlier request's answer. NULL for answers
     # stored before: those are taken to match, as they always were.
     "ALTER TABLE answer ADD COLUMN fingerprint BLOB",
+    # 8: which requests that may change state were answered, kept for as long as a broker may deliver
+    # one again (the MQTT session expiry), after their answers' bodies are pruned (answers.py says
+    # why). One small row per request: the 16-byte answered_digest of (request id, fingerprint) and
+    # when. A log like `answer`, numbered in order and pruned from its start (by age, and by count
+    # when a budget forces it); only prefixes are ever deleted, so the numbers are contiguous. The
+    # index finds a digest. Seeded with the identities of the answers already stored, so an upgrade
+    # does not forget them with their bodies; not those without a fingerprint (from before schema 7),
+    # which match any request under their id: for a week, they would refuse every request reusing it.
+    (
+        """
+        CREATE TABLE answered_request (
+            seq INTEGER PRIMARY KEY,
+            digest BLOB NOT NULL,
+            answered_at REAL NOT NULL
+        )
+        """,
+        "CREATE INDEX answered_request_by_digest ON answered_request (digest)",
+        "INSERT INTO answered_request (digest, answered_at)"
+        " SELECT answered_digest(request_id, fingerprint), answered_at FROM answer"
+        " WHERE fingerprint IS NOT NULL ORDER BY seq",
+    ),
 )
+
+
+def answered_digest(request_id: str, fingerprint: bytes) -> bytes:
+    """What the ``answered_request`` table knows an answered request by: 16 bytes for its id and content.
+
+    ``fingerprint`` (:func:`ocpp_station.rpc.envelope.fingerprint`, 16 bytes) comes first: being of
+    fixed length, no two (id, fingerprint) pairs make the same bytes to hash. 16 bytes where the pair
+    takes up to 52 keeps the rows small; with a million kept, a new request matches one by chance with a
+    probability of about 2⁻¹⁰⁸. Also an SQL function of the connection (migration 8 seeds with it).
+    """
+    return hashlib.blake2b(bytes(fingerprint) + request_id.encode("utf-8"), digest_size=16,
+                           person=b"answered-request").digest()
 
 
 # The WAL is checkpointed (copied into the database) when it holds this many frames, and then
@@ -210,6 +244,7 @@ class Storage:
         db.execute("PRAGMA synchronous=FULL")  # the WAL is synced at every COMMIT: durable when it returns
         db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_FRAMES}")
         db.execute("PRAGMA foreign_keys=ON")
+        db.create_function("answered_digest", 2, answered_digest, deterministic=True)  # for migration 8
         os.chmod(self.path, 0o600)
         return db
 
