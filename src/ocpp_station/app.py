@@ -21,6 +21,7 @@ from .answers import AnswerCache, already_answered
 from .config import Config
 from .errors import ErrorCode, OcppError
 from .handlers.routes import ROUTES
+from .logsafe import shown
 from .rpc.dispatch import Answer, Dispatcher, Routes
 from .rpc.envelope import Request, fingerprint
 from .station.certificate_store import CertificateStore
@@ -218,7 +219,7 @@ class Station:
                 with self._work(request):
                     return self.dispatcher.run(request)
             except Exception:
-                log.exception("%s: could not commit the request's effect", request.id)
+                log.exception("%s: could not commit the request's effect", shown(request.id, quote=False))
                 return OcppError(ErrorCode.INTERNAL_ERROR, "the station could not store the result")
 
     def run_now(self, request: Request) -> dict[str, Any] | OcppError | None:

@@ -23,6 +23,12 @@ from .versions import OCPP_VERSIONS, profile
 MAX_DESCRIPTION_LENGTH = 255  # OCPP-J 2.x: errorDescription is string[255]; we apply it to 1.6 too.
 UNKNOWN_ID = "-1"  # OCPP-J 2.x §4.2.3: the id of a CALLERROR about a message whose id cannot be read
 MAX_ID_LENGTH = 36  # OCPP-J: a message id is at most 36 characters; a UUID is exactly 36
+# Arrays and objects nested in a request's payload, at most (both doors: the envelope adds two levels
+# around it, a CALL frame one). No OCPP schema goes a dozen levels down, but customData takes anything,
+# so this is about what the station can carry, not what OCPP needs: half of orjson's 1024, which
+# leaves the standard library (exact integers; one interpreter frame per level, 1000 in all, shared
+# with whoever calls) room to read and write every payload the station accepts.
+MAX_PAYLOAD_DEPTH = 512
 
 
 class ErrorCode(Enum):

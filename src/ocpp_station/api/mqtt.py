@@ -364,7 +364,7 @@ class MqttDoor:
             # MQTT 3.1.1 §3.3.1.3: the flag is set only on what a new subscription brings, never on a live message
             request_id, _ = sniff(bytes(message.payload))
             log.warning("ignored a retained message on %r (id %s): requests must not be retained; clear it "
-                        "by publishing an empty retained message there", message.topic, request_id)
+                        "by publishing an empty retained message there", message.topic, shown(request_id, quote=False))
             client.ack(message.mid, message.qos)
             return
         started = time.perf_counter()
@@ -381,7 +381,7 @@ class MqttDoor:
         self._unacknowledged[info.mid] = _Published(self._settings.response_topic, answer.request_id,
                                                     (message.mid, message.qos))
         if log.isEnabledFor(logging.INFO):
-            log.info("answered %s: %s (%.1f ms)", answer.request_id, answer.outcome,
+            log.info("answered %s: %s (%.1f ms)", shown(answer.request_id, quote=False), answer.outcome,
                      (time.perf_counter() - started) * 1000)
 
     def _reply_to_requester(self, message: mqtt.MQTTMessage, body: bytes,
@@ -419,7 +419,8 @@ class MqttDoor:
         published = self._unacknowledged.pop(mid, None)
         if getattr(reason, "is_failure", False):
             # MQTT 5 only: a 3.1.1 broker drops an unauthorised PUBLISH and acknowledges it all the same
-            what = (f"the answer to {published.request_id} on {published.topic!r}" if published is not None
+            what = (f"the answer to {shown(published.request_id, quote=False)} on {shown(published.topic, 200)}"
+                    if published is not None
                     else f"an answer sent before the link was re-established (message {mid})")
             log.error("the broker refused %s (%s): its ACL must let the station write there", what, reason)
         if published is not None and published.request is not None:

@@ -9,11 +9,21 @@ UTF-8), not with ``\\u`` escapes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from .. import exact_json
-from ..errors import MAX_ID_LENGTH, UNKNOWN_ID, ErrorCode, OcppError, clip_description, parse_wire_code, wire_code
+from ..errors import (
+    MAX_ID_LENGTH,
+    MAX_PAYLOAD_DEPTH,
+    UNKNOWN_ID,
+    ErrorCode,
+    OcppError,
+    clip_description,
+    parse_wire_code,
+    wire_code,
+)
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 
@@ -50,23 +60,33 @@ class FrameError(OcppError):
 def parse(text: str | bytes) -> Call | CallResult | CallError:
     """Read one frame, or raise :class:`FrameError` saying what to answer.
 
-    NaN and Infinity are refused (an answer echoing one would not be JSON for the CSMS either);
-    nesting too deep for the parser is refused, not raised (RecursionError on the exact path).
+    The lines are the MQTT door's (:func:`ocpp_station.rpc.envelope.read`), drawn at the same depth
+    of the payload. What is not JSON (bytes that are not UTF-8, an unpaired surrogate escape, NaN,
+    nesting beyond orjson's 1024 levels, on either JSON path) cannot be read as a frame:
+    RpcFrameworkError, under the CALL's id if its first bytes say it (Part 4 §4.2.3: "-1" only when
+    the id cannot be read). A frame that is JSON, with a payload nested more than
+    :data:`~ocpp_station.errors.MAX_PAYLOAD_DEPTH` levels, was read: FormatViolation under its id.
     """
     data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    too_deep = False
     try:
-        frame = exact_json.loads(data)
-        if exact_json.may_hold_long_integers(data):
-            # That path is the standard library's parser, which takes an unpaired surrogate escape
-            # ("\\ud800") that orjson refuses and that no UTF-8 answer could echo: refuse it here too.
-            exact_json.dumps(frame)
-    except (ValueError, RecursionError):  # UnicodeError is a ValueError
-        raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "the message is not valid JSON") from None
+        frame = exact_json.loads(data, max_depth=MAX_PAYLOAD_DEPTH + 1)  # the frame's array around the payload
+    except exact_json.TooDeep as deep:
+        frame, too_deep = deep.value, True
+    except ValueError:  # UnicodeError and orjson.JSONDecodeError are ValueErrors
+        raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "the message is not valid JSON", call_id(data)) from None
     if not isinstance(frame, list) or len(frame) < 3:
         raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "a message must be a JSON array of 3 to 5 elements")
     kind, message_id = frame[0], frame[1]
     if not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_ID_LENGTH:
         raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "the message id must be a string of 1 to 36 characters")
+    if kind not in (CALL, CALLRESULT, CALLERROR):
+        # The type is not quoted: it is whatever the peer put there (a string of any length, say).
+        raise FrameError(ErrorCode.MESSAGE_TYPE_NOT_SUPPORTED, "the message type is not one this station supports",
+                         message_id)
+    if too_deep:
+        raise FrameError(ErrorCode.FORMAT_VIOLATION, "the message is nested too deeply: a payload may hold at "
+                         f"most {MAX_PAYLOAD_DEPTH} levels of arrays and objects", message_id)
     if kind == CALL and len(frame) == 4 and isinstance(frame[2], str) and isinstance(frame[3], dict):
         return Call(message_id, frame[2], frame[3])
     if kind == CALLRESULT and len(frame) == 3 and isinstance(frame[2], dict):
@@ -74,9 +94,27 @@ def parse(text: str | bytes) -> Call | CallResult | CallError:
     if kind == CALLERROR and len(frame) == 5 and isinstance(frame[2], str):
         details = frame[4] if isinstance(frame[4], dict) else {}
         return CallError(message_id, parse_wire_code(frame[2]), str(frame[3]), details)
-    if kind in (CALL, CALLRESULT, CALLERROR):
-        raise FrameError(ErrorCode.FORMAT_VIOLATION, "the message does not have the shape of its type", message_id)
-    raise FrameError(ErrorCode.MESSAGE_TYPE_NOT_SUPPORTED, f"message type {kind!r} is not supported", message_id)
+    raise FrameError(ErrorCode.FORMAT_VIOLATION, "the message does not have the shape of its type", message_id)
+
+
+_CALL_START = re.compile(rb"[ \t\n\r]*\[[ \t\n\r]*2[ \t\n\r]*,[ \t\n\r]*")
+_CALL_ID_BYTES = 6 * MAX_ID_LENGTH + 2  # the longest a 36-character id can be written: every character \uXXXX
+
+
+def call_id(data: bytes) -> str:
+    """The id of a CALL that is not JSON, if its first bytes say it; else ``"-1"``.
+
+    A frame's id is its second element, so where the frame starts ``[2,"<id>"``, that is the id
+    whatever follows (nothing later can contradict it, unlike an object's repeated keys). Only a
+    CALL's: a CALL is what gets an answer, while a CALLRESULT or CALLERROR answers a CALL of ours,
+    and a CALLERROR under its id would be about that CALL of ours instead.
+    """
+    start = _CALL_START.match(data)
+    if start is None:
+        return UNKNOWN_ID
+    token = exact_json.STRING_TOKEN.match(data, start.end(), start.end() + _CALL_ID_BYTES)
+    message_id = exact_json.read_string(token.group()) if token is not None else None
+    return message_id if message_id is not None and 0 < len(message_id) <= MAX_ID_LENGTH else UNKNOWN_ID
 
 
 def _text(frame: list[Any]) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ErrorCode, OcppError
+from ..logsafe import shown
 from ..station.device_model import AttributeStatus, AttributeType, DeviceModel, Outcome, VariableAddress
 from ..station.network import NetworkProfile
 from ..station.network_store import NetworkStore
@@ -95,9 +96,11 @@ def set_variables(model: DeviceModel) -> Handler:
         _enforce_limits(limits, call, len(elements), "SetVariables")
         outcomes = model.set_many([(_address(e), e["attributeValue"]) for e in elements], call.version)
         for element, outcome in zip(elements, outcomes, strict=True):
-            log.info("SetVariables %s.%s%s [%s]: %s%s", element["component"]["name"],
-                     element["variable"]["name"],
-                     f"[{element['variable']['instance']}]" if element["variable"].get("instance") else "",
+            # The names are the client's (up to 50 characters, any of them: a newline too).
+            log.info("SetVariables %s.%s%s [%s]: %s%s", shown(element["component"]["name"], quote=False),
+                     shown(element["variable"]["name"], quote=False),
+                     f"[{shown(element['variable']['instance'], quote=False)}]"
+                     if element["variable"].get("instance") else "",
                      element.get("attributeType", "Actual"), outcome.status.value,
                      f" ({outcome.info.reason_code}: {outcome.info.additional_info})" if outcome.info else "")
         return {"setVariableResult": [_result(e, o, call.ocpp_version)

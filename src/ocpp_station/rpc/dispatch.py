@@ -3,7 +3,8 @@
 :meth:`Dispatcher.parse` and :meth:`Dispatcher.run` never raise and never block on the network.
 Together they
 
-1. decode the JSON (not JSON, not UTF-8 → RpcFrameworkError, id ``"-1"``);
+1. decode the JSON (not JSON, not UTF-8 → RpcFrameworkError, under the id if its first bytes
+   say it clearly, else ``"-1"``; a payload nested too deeply → FormatViolation: :func:`.envelope.read`);
 2. check the Josev envelope (:mod:`.envelope`);
 3. route by (version, action): an action the version does not define → NotImplemented, one it
    defines but the station does not offer → NotSupported;
@@ -36,12 +37,11 @@ from .envelope import (
     Request,
     call_error,
     call_result,
-    decode,
     encode,
-    parse_request,
+    read,
     sniff,
 )
-from .schemas import SchemaSet, known_actions
+from .schemas import SchemaSet, SchemaViolation, known_actions
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,17 @@ Routes = Mapping[tuple[str, str], Handler]
 # Large enough for every legal request (a 2.1 InstallCertificate is ≤ 10,000 characters, SetVariables
 # is bounded by BytesPerMessage[SetVariables]), small enough that a flood of junk costs little.
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+SCHEMA_DEPTH = 64  # a payload cut this deep still breaks every rule of an OCPP schema that it breaks whole
+
+
+def _cut(value: Any, levels: int) -> Any:
+    """``value`` with the arrays and objects below ``levels`` levels emptied (same types, so the same
+    type rules hold); recursion stays ``levels`` deep."""
+    if isinstance(value, dict):
+        return {key: _cut(item, levels - 1) for key, item in value.items()} if levels > 0 else {}
+    if isinstance(value, list):
+        return [_cut(item, levels - 1) for item in value] if levels > 0 else []
+    return value
 
 
 @dataclass(frozen=True)
@@ -86,14 +97,14 @@ class Dispatcher:
             if len(raw) > self._max_request_bytes:
                 raise EnvelopeError(f"the message is {len(raw)} bytes, more than the {self._max_request_bytes} "
                                     "this station accepts", *sniff(raw), code=ErrorCode.FORMAT_VIOLATION)
-            return parse_request(decode(raw))
+            return read(raw)
         except NotARequest as why:  # another Josev message, or an OEM's answer to a request of ours
             what = f"{shown(why.name, 40)}/{shown(why.kind, 20)}"
             log.debug("not answered: %s is not an ocpp_message request", what)
             self._not_ours.count(what)
             return Answer(None, None, "not an ocpp_message request: not answered")
         except EnvelopeError as error:
-            log.warning("bad request (id %s): %s", error.request_id, error.description)
+            log.warning("bad request (id %s): %s", shown(error.request_id, quote=False), error.description)
             return self._error(error.request_id, error.ocpp_version, error)
         except Exception:  # the last line of defence: nothing a client sends may stop the service
             log.exception("unexpected failure while reading a message")
@@ -115,11 +126,12 @@ class Dispatcher:
         try:
             return self._call(request)
         except OcppError as error:
-            log.info("%s %s %s → CallError %s: %s", request.id, request.ocpp_version, shown(request.action),
-                     error.code.value, error.description)
+            log.info("%s %s %s → CallError %s: %s", shown(request.id, quote=False), request.ocpp_version,
+                     shown(request.action), error.code.value, error.description)
             return error
         except Exception:
-            log.exception("%s %s %s: handler failed", request.id, request.ocpp_version, request.action)
+            log.exception("%s %s %s: handler failed", shown(request.id, quote=False), request.ocpp_version,
+                          shown(request.action))
             return OcppError(ErrorCode.INTERNAL_ERROR, f"internal error while handling {request.action}")
 
     def fail(self, request: Request, why: str) -> Answer:
@@ -135,7 +147,7 @@ class Dispatcher:
         handler = self._routes.get((version, action))
         if handler is None:
             raise self._unrouted(version, action)
-        violation = self._schemas.check(version, action, "request", request.payload)
+        violation = self._check_request(version, action, request.payload)
         if violation is not None:
             raise violation.to_error(f"{action}Request")
         payload = handler(Call(version, action, request.payload, request.id))
@@ -145,6 +157,21 @@ class Dispatcher:
                       action, action, problem.pointer or "/", problem.rule)
             raise OcppError(ErrorCode.INTERNAL_ERROR, f"internal error while handling {action}")
         return payload
+
+    def _check_request(self, version: str, action: str, payload: dict[str, Any]) -> SchemaViolation | None:
+        """The first violation of the request schema, also in a payload nested a few hundred levels deep.
+
+        jsonschema-rs hands every error back with the value it is about, converted to Python, and
+        gives up on one nested 255 levels deep (ValueError "Recursion limit reached"): a payload
+        with an unexpected property holding such a value would be an InternalError. Only then, the
+        error is looked for again in a copy cut :data:`SCHEMA_DEPTH` levels down: no OCPP schema
+        looks that deep, so the copy breaks the same rules at the same places, and customData, the
+        one place that takes anything, is not looked into at all.
+        """
+        try:
+            return self._schemas.check(version, action, "request", payload)
+        except ValueError:
+            return self._schemas.check(version, action, "request", _cut(payload, SCHEMA_DEPTH))
 
     def _unrouted(self, version: str, action: str) -> OcppError:
         """NotSupported for an action of the version the station does not offer, and for one it offers

@@ -24,17 +24,18 @@ with ``"-1"``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from .. import exact_json, versions
-from ..errors import MAX_ID_LENGTH, UNKNOWN_ID, ErrorCode, OcppError, clip_description, wire_code
-from ..exact_json import may_hold_long_integers
+from ..errors import MAX_ID_LENGTH, MAX_PAYLOAD_DEPTH, UNKNOWN_ID, ErrorCode, OcppError, clip_description, wire_code
 from ..versions import OCPP_VERSIONS
 
 MESSAGE_NAME = "ocpp_message"
@@ -79,35 +80,72 @@ class NotARequest(Exception):
         self.kind = kind
 
 
+_LEVELS_AROUND_PAYLOAD = 2  # the message and its "data"
+
+
 def decode(raw: bytes) -> Any:
-    """Parse a message body as JSON (RFC 8259), or raise :class:`EnvelopeError` saying why not.
+    """Parse a message body as JSON (RFC 8259, UTF-8), or raise :class:`EnvelopeError` saying why not.
 
     orjson is fast but reads integers beyond 64 bits, which are valid JSON, as floats (an answer
-    echoing one would not say what was sent; :mod:`ocpp_station.exact_json`). A message that may
-    hold one goes to the standard library parser instead, which keeps every integer exact; so does
-    one orjson refuses, to say precisely what is wrong. It is told to refuse NaN and Infinity,
-    which JSON does not have.
+    echoing one would not say what was sent): :mod:`ocpp_station.exact_json` keeps them exact, and
+    refuses what orjson refuses on both of its paths. The error carries the id and version that
+    :func:`recover` reads, so that the answer can still be correlated.
     """
-    if not may_hold_long_integers(raw):
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass
+    try:
+        return exact_json.loads(raw)
+    except exact_json.TooDeep:
+        raise EnvelopeError("the message is nested too deeply to be read", *recover(raw)) from None
+    except ValueError:
+        raise _not_json(raw) from None
+
+
+def read(raw: bytes) -> Request:
+    """The request in a message body; :class:`EnvelopeError` (answer it) or :class:`NotARequest` (drop).
+
+    What cannot be parsed is the frame's problem: RpcFrameworkError (1.6 FormationViolation), with
+    the id if :func:`recover` reads it. That includes JSON nested deeper than orjson's 1024 levels:
+    nothing of it can be trusted to be where it seems to be. JSON that parses but whose payload is
+    nested more than :data:`~ocpp_station.errors.MAX_PAYLOAD_DEPTH` levels is a request the station
+    has read: its id, version and action are known, and its payload is not one the station takes,
+    which OCPP-J calls a FormatViolation ("payload for Action is syntactically incorrect"; 1.6
+    FormationViolation, the same code). The CSMS door (:func:`ocpp_station.csms.frames.parse`)
+    draws the same line at the same depth of the payload.
+    """
+    try:
+        message = exact_json.loads(raw, max_depth=MAX_PAYLOAD_DEPTH + _LEVELS_AROUND_PAYLOAD)
+    except exact_json.TooDeep as deep:
+        request = parse_request(deep.value)  # what is wrong with the envelope is said first, as always
+        raise EnvelopeError(f"the message is nested too deeply: a payload may hold at most {MAX_PAYLOAD_DEPTH} "
+                            "levels of arrays and objects", request.id, request.ocpp_version,
+                            code=ErrorCode.FORMAT_VIOLATION) from None
+    except ValueError:
+        raise _not_json(raw) from None
+    return parse_request(message)
+
+
+def _not_json(raw: bytes) -> EnvelopeError:
+    """The error for a body that is not JSON: what is wrong (said by the standard library, whose
+    messages have a line and column), and whatever id and version :func:`recover` can read."""
+    request_id, version = recover(raw)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise EnvelopeError("the message is not valid UTF-8") from None
+        return EnvelopeError("the message is not valid UTF-8", request_id, version)
     try:
         message = json.loads(text, parse_constant=exact_json.refuse_constant)
-        json.dumps(message, ensure_ascii=False).encode("utf-8")  # refuses lone UTF-16 surrogates ("\ud800")
-        return message
-    except UnicodeEncodeError:
-        raise EnvelopeError("the message contains an unpaired UTF-16 surrogate escape") from None
     except RecursionError:
-        raise EnvelopeError("the message is nested too deeply") from None
+        return EnvelopeError("the message is nested too deeply to be read", request_id, version)
     except ValueError as error:  # json.JSONDecodeError is a ValueError, and so are huge-number limits
         where = f" (line {error.lineno}, column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
-        raise EnvelopeError(f"the message is not valid JSON{where}") from None
+        return EnvelopeError(f"the message is not valid JSON{where}", request_id, version)
+    try:
+        json.dumps(message, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return EnvelopeError("the message contains an unpaired UTF-16 surrogate escape", request_id, version)
+    except (RecursionError, ValueError):
+        pass
+    # The standard library takes what orjson does not: a number beyond the range of a double (1e400).
+    return EnvelopeError("the message is not valid JSON (a number out of range)", request_id, version)
 
 
 def encode(answer: dict[str, Any]) -> bytes:
@@ -134,28 +172,64 @@ def fingerprint(request: Request, raw: bytes) -> bytes:
     return hashlib.blake2b(canonical, digest_size=16).digest()
 
 
-_ID_NEAR_START = re.compile(rb'"id"\s*:\s*"([^"\\]{1,36})"')
-_VERSION_NEAR_START = re.compile(rb'"ocpp_version"\s*:\s*"(ocpp[0-9.]{1,6})"')
-SNIFF_BYTES = 4096
+SNIFF_BYTES = 4096  # of a message that is not parsed, what is read for its id: its first bytes
+
+
+def recover(raw: bytes, window: int = SNIFF_BYTES) -> tuple[str, str | None]:
+    """The id and version of a message that could not be parsed, if its first bytes say them clearly.
+
+    Read from the first ``window`` bytes, following only the structure of the JSON, so whatever is
+    wrong further on (bytes that are not UTF-8, a surrogate escape, nesting beyond any parser, the
+    end of a message cut short) does not hide an id that comes first, as every client writes it.
+    The id is taken only when it is unambiguous: the one ``"id"`` member of the top-level object
+    within the window (RFC 8259 §4: with names repeated, what a message says is unpredictable),
+    readable as :func:`readable_id` reads it, and the text up to the window's end is JSON in its
+    structure. A message that names itself another Josev message or a response keeps ``"-1"``: an
+    OEM must not take a CallError as the answer to its own request of that id (issue 12). The
+    version is the one ``data.ocpp_version`` if it is a known one, else None (the answer names the
+    station's own).
+    """
+    head = raw[:window]
+    try:
+        start = exact_json.skip_whitespace(head, 0)
+        if head[start:start + 1] != b"{":
+            return UNKNOWN_ID, None
+        members, end = exact_json.object_members(head, start)
+        if end is not None and exact_json.skip_whitespace(head, end) != len(head):
+            return UNKNOWN_ID, None  # more after the object: which is the request?
+    except exact_json.Unreadable:
+        return UNKNOWN_ID, None
+    fields = _complete_strings(head, members)
+    data = [m for m in members if m.key == "data"]
+    version = None
+    if len(data) == 1 and head[data[0].start:data[0].start + 1] == b"{":
+        with contextlib.suppress(exact_json.Unreadable):  # broken inside "data": the id, at the top, is clear
+            version = _complete_strings(head, exact_json.object_members(head, data[0].start)[0]).get("ocpp_version")
+    name, kind = fields.get("name"), fields.get("type")
+    if (name is not None and name != MESSAGE_NAME) or kind == "response":
+        return UNKNOWN_ID, None
+    return readable_id(fields), version if version in OCPP_VERSIONS else None
+
+
+def _complete_strings(raw: bytes, members: list[exact_json.Member]) -> dict[str, str | None]:
+    """The members' values that are whole, readable strings, by key; None for a key that occurs more
+    than once or whose value is anything else (so that no caller reads it as a value)."""
+    found: dict[str, str | None] = {}
+    for member in members:
+        if member.key is None:
+            continue
+        token = raw[member.start:member.end] if member.end is not None else b""
+        value = exact_json.read_string(token) if token[:1] == b'"' else None
+        found[member.key] = None if member.key in found else value
+    return found
 
 
 def sniff(raw: bytes) -> tuple[str, str | None]:
-    """The request id and version, read from the first bytes of a message too large to parse.
-
-    Good enough for the envelope our clients write (``id`` and ``data`` before the payload, as in
-    the seed's examples); what cannot be seen this cheaply is ``"-1"`` / None.
-    """
-    head = raw[:SNIFF_BYTES]
-    found_id, found_version = _ID_NEAR_START.search(head), _VERSION_NEAR_START.search(head)
-    version = found_version.group(1).decode("ascii") if found_version else None
-    try:
-        request_id = found_id.group(1).decode("utf-8") if found_id else UNKNOWN_ID
-    except UnicodeDecodeError:
-        request_id = UNKNOWN_ID
-    return request_id, version if version in OCPP_VERSIONS else None
+    """The request id and version, read from the first bytes of a message too large to parse."""
+    return recover(raw, SNIFF_BYTES)
 
 
-def readable_id(message: dict[str, Any]) -> str:
+def readable_id(message: Mapping[str, Any]) -> str:
     """The request id if it can be echoed back, else ``"-1"``."""
     value = message.get("id")
     if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH:

@@ -37,6 +37,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+from ..logsafe import shown
 from .certificate_uses import OWN_USES, ROOT_USES
 from .certificates import (
     NO_LIVE_CONNECTION,
@@ -58,6 +59,14 @@ from .files import atomic_write, remove_durably
 from .storage import Storage
 
 log = logging.getLogger(__name__)
+
+
+def _logged(text: str) -> str:
+    """A certificate's description (its subject, chosen by whoever made it) or a refusal quoting one,
+    for a log line: :func:`.certificates.describe` quotes the subject with ``repr``, which escapes a
+    newline but keeps every character of a subject of thousands; this caps it too."""
+    return shown(text, 300, quote=False)
+
 
 CSMS_ROOT = "CSMSRootCertificate"
 MAX_CHILD_CERTIFICATES = 4  # CertificateHashDataChainType.childCertificateHashData: at most 4 sub-CAs
@@ -197,12 +206,12 @@ class CertificateStore:
                                 (use, fingerprint)).fetchone() or (current is not None and current[2] == fingerprint):
                 # M05.FR.17: installing it again changes nothing; so does installing again the kept
                 # fallback while it is the current root (M05.FR.09), which stays the fallback.
-                log.info("InstallCertificate %s: %s is already installed", use, describe(cert))
+                log.info("InstallCertificate %s: %s is already installed", use, _logged(describe(cert)))
                 return Result(InstallStatus.ACCEPTED)
             issuer, replaces = self._issuer_for(use, cert, current)
             check_root_certificate(cert, self._clock(), require_self_signed=issuer is cert)  # M05.FR.07
         except CertificateRejected as why:
-            log.info("InstallCertificate %s rejected: %s", use, why.additional_info)
+            log.info("InstallCertificate %s rejected: %s", use, _logged(why.additional_info))
             return Result(InstallStatus.REJECTED, why.reason_code, why.additional_info)
         # A replacement keeps the old root as fallback and drops an older fallback (M05.FR.12).
         dropped = 0 if replaces is None else self._db.execute(
@@ -224,9 +233,9 @@ class CertificateStore:
                            (use, _pem(cert), fingerprint, _all_hash_data(cert, issuer), describe(cert)))
             self._storage.after_commit(lambda: self.write_bundle(use))
         except Exception:
-            log.exception("InstallCertificate %s: could not store %s", use, describe(cert))
+            log.exception("InstallCertificate %s: could not store %s", use, _logged(describe(cert)))
             return Result(InstallStatus.FAILED, "OutOfStorage", "the certificate could not be stored")  # M05.FR.03
-        log.info("InstallCertificate %s: installed %s", use, describe(cert))
+        log.info("InstallCertificate %s: installed %s", use, _logged(describe(cert)))
         return Result(InstallStatus.ACCEPTED)
 
     def _checks_roots(self, use: str) -> bool:
@@ -282,7 +291,7 @@ class CertificateStore:
                           "the station's own certificate cannot be deleted")
         refused = self._protection([m for m in matches if m[1] == CSMS_ROOT], {m[0] for m in matches}, live)
         if refused is not None:
-            log.info("DeleteCertificate refused: %s", refused.additional_info)
+            log.info("DeleteCertificate refused: %s", _logged(refused.additional_info))
             return Result(DeleteStatus.FAILED, refused.reason_code, refused.additional_info)
         try:
             with self._storage.transaction() as db:
@@ -293,7 +302,7 @@ class CertificateStore:
             log.exception("DeleteCertificate failed")
             return Result(DeleteStatus.FAILED, "InternalError", "the certificate could not be deleted")  # FR.03
         for _, use, _, text, _ in matches:
-            log.info("DeleteCertificate %s: deleted %s", use, text)
+            log.info("DeleteCertificate %s: deleted %s", use, _logged(text))
         return Result(DeleteStatus.ACCEPTED)
 
     def _protection(self, csms_matches: list[tuple[int, str, str, str, str]], deleted: set[int],
@@ -342,7 +351,7 @@ class CertificateStore:
         self._storage.after_commit(lambda: self.write_bundle(CSMS_ROOT))
         for _, text in fallbacks:
             log.info("M05.FR.13: connected to the CSMS with the new CSMS root %s; removed the fallback %s",
-                     describe(new_root), text)
+                     _logged(describe(new_root)), _logged(text))
         return True
 
     # -- the station's own chains (admin import) ----------------------------------------------
