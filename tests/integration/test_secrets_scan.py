@@ -625,12 +625,13 @@ class Scenario:
     def listings(self) -> tuple[dict[int, dict[str, Any] | None], dict[str, Any]]:
         """Every command that lists profiles or certificates: data directory and broker, table and JSON."""
         local: dict[int, dict[str, Any] | None] = {}
-        for extra in ((), ("--json",)):
-            lines = self.cli("network", "list", "--data-dir", str(self.data_dir), "--config", str(self.config),
-                             *extra).splitlines()
-            for head, body in zip(lines[::2], lines[1::2], strict=True):
-                slot = int(head.removeprefix("slot ").split(":")[0])
-                local[slot] = None if body.strip() == "(empty)" else json.loads(body)
+        lines = self.cli("network", "list", "--data-dir", str(self.data_dir), "--config", str(self.config)).splitlines()
+        for head, body in zip(lines[::2], lines[1::2], strict=True):
+            slot = int(head.removeprefix("slot ").split(":")[0])
+            local[slot] = None if body.strip() == "(empty)" else json.loads(body)
+        listed = json.loads(self.cli("network", "list", "--data-dir", str(self.data_dir), "--config",
+                                     str(self.config), "--json"))
+        assert {entry["slot"]: entry["profile"] for entry in listed["slots"]} == local  # the same, for scripts
         self.cli("network", "list", "--mqtt-url", self.broker_url)
         broker = json.loads(self.cli("network", "list", "--json", "--mqtt-url", self.broker_url))
         self.cli("certs", "list", "--data-dir", str(self.data_dir), "--config", str(self.config))
