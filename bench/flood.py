@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,7 +25,7 @@ import paho.mqtt.client as mqtt
 import psutil
 
 from .broker import Mosquitto
-from .nodelay import REPO, round_trips
+from .nodelay import start_station
 
 GET = {"getVariableData": [{"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "OfflineThreshold"}}]}
 
@@ -39,19 +38,8 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, \
             Mosquitto(Path(tmp), extra_config="max_inflight_messages 0\nmax_queued_messages 0\n") as broker:
-        station = subprocess.Popen(
-            [sys.executable, "-m", "ocpp_station", "--log-level", "WARNING", "serve", "--mqtt-url", broker.url,
-             "--data-dir", str(Path(tmp) / "data"), "--no-csms", "--client-id", "bench-flood",
-             "--mqtt-protocol", args.protocol], cwd=REPO)
+        station = start_station(broker, Path(tmp) / "data", "bench-flood", "--mqtt-protocol", args.protocol)
         try:
-            deadline = time.monotonic() + 20
-            while True:  # up once a request is answered (before its subscription, one would be lost)
-                try:
-                    round_trips(broker.port, mqtt.MQTTv311, True, 0, wait_s=0.2)
-                    break
-                except RuntimeError:
-                    if time.monotonic() > deadline or station.poll() is not None:
-                        raise
             print(flood(broker.port, psutil.Process(station.pid), args.requests, args.timeout, args.protocol))
         finally:
             station.terminate()

@@ -66,23 +66,32 @@ def round_trips(port: int, protocol: int, nodelay: bool, requests: int, wait_s: 
         client.disconnect()
 
 
+def start_station(broker: Mosquitto, data_dir: Path, client_id: str, *extra: str) -> subprocess.Popen[bytes]:
+    """``ocpp-station serve`` on ``broker`` (at WARNING, no CSMS), returned once it answers a request.
+
+    Up only then: before its subscription, a request would be lost.
+    """
+    station = subprocess.Popen(
+        [sys.executable, "-m", "ocpp_station", "--log-level", "WARNING", "serve", "--mqtt-url", broker.url,
+         "--data-dir", str(data_dir), "--no-csms", "--client-id", client_id, *extra], cwd=REPO)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            round_trips(broker.port, mqtt.MQTTv311, True, 0, wait_s=0.2)
+            return station
+        except RuntimeError:
+            if time.monotonic() > deadline or station.poll() is not None:
+                station.terminate()
+                raise
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="round trips per client (default 200)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, Mosquitto(Path(tmp)) as broker:
-        station = subprocess.Popen(
-            [sys.executable, "-m", "ocpp_station", "--log-level", "WARNING", "serve", "--mqtt-url", broker.url,
-             "--data-dir", str(Path(tmp) / "data"), "--no-csms", "--client-id", "bench-nodelay"], cwd=REPO)
+        station = start_station(broker, Path(tmp) / "data", "bench-nodelay")
         try:
-            deadline = time.monotonic() + 20
-            while True:  # up once a request is answered (before its subscription, one would be lost)
-                try:
-                    round_trips(broker.port, mqtt.MQTTv311, True, 0, wait_s=0.2)
-                    break
-                except RuntimeError:
-                    if time.monotonic() > deadline or station.poll() is not None:
-                        raise
             print(f"{'client':34} {'p50 ms':>8} {'p99 ms':>8}")
             for protocol, name in ((mqtt.MQTTv311, "MQTT 3.1.1"), (mqtt.MQTTv5, "MQTT 5")):
                 for nodelay in (False, True):

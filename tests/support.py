@@ -403,10 +403,13 @@ class StationProcess:
 
 
 def ca_certificate(cn: str, issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None,
-                   ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """A real CA certificate (P-256, 10 years), self-signed unless ``issuer`` signs it, and its key."""
+                   *, subject: x509.Name | None = None) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A real CA certificate (P-256, 10 years), self-signed unless ``issuer`` signs it, and its key.
+
+    Its subject is CN=``cn``, or ``subject`` when given.
+    """
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    name = subject or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name)
             .issuer_name(issuer[0].subject if issuer else name).public_key(key.public_key())

@@ -14,7 +14,6 @@ when the payload is not; 1.6 spells both FormationViolation).
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import logging
 import re
@@ -24,8 +23,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -39,7 +37,7 @@ from ocpp_station.logsafe import WIRE_LOGGERS, quiet_wire_loggers, shown
 from ocpp_station.rpc import envelope
 from ocpp_station.rpc.envelope import SNIFF_BYTES, Request, fingerprint, recover
 
-from ..support import InProcessOem, check_response
+from ..support import InProcessOem, ca_certificate, check_response
 
 VERSIONS = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
 VERSIONS_2X = ("ocpp2.0.1", "ocpp2.1")
@@ -175,17 +173,8 @@ def test_component_and_variable_names_of_a_set_variables_are_logged_escaped(oem:
 
 def _root_with_subject(subject: str) -> str:
     """A self-signed CA certificate (PEM) whose subject is one organisation name, ``subject``."""
-    key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, subject)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert, _ = ca_certificate(subject, subject=name)
     return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
