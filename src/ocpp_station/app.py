@@ -136,10 +136,23 @@ class Station:
         with self.lock:
             return self.model.read_int(component, variable, default=default)
 
-    def record_heartbeat_interval(self, seconds: int) -> None:
-        """The CSMS gave the heartbeat interval in its BootNotification answer (B01.FR.04): durable."""
+    def record_heartbeat_interval(self, seconds: int) -> bool:
+        """The CSMS gave the heartbeat interval in its BootNotification answer (B01.FR.04): durable,
+        if the device model takes it; False, and nothing changes, if not.
+
+        It meets what a SetVariables of OCPPCommCtrlr.HeartbeatInterval meets (the device model's
+        ``value_problem``: an integer, minLimit 1, OCPP's 32 bits): an interval no one could set is
+        not set by the CSMS's answer either, and the link keeps the interval it had.
+        """
+        try:
+            value = str(seconds)
+        except ValueError:  # more digits than Python writes (4300): no value of an integer variable
+            return False
         with self.lock:
-            self.model.write_internal("OCPPCommCtrlr", "HeartbeatInterval", str(seconds))
+            if self.model.check_internal("OCPPCommCtrlr", "HeartbeatInterval", value) is not None:
+                return False
+            self.model.write_internal("OCPPCommCtrlr", "HeartbeatInterval", value)
+            return True
 
     def network_overview(self) -> NetworkOverview:
         """The slots, the priority list, the active slot and every profile without its secrets."""

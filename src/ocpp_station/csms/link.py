@@ -5,9 +5,27 @@ at a time, message timeouts, the schema check of every CALL we send, SecurityErr
 is the sans-I/O session's; this shell does what needs a socket, a clock or the station:
 
 * the connection walk (B10): the slots of ``NetworkConfigurationPriority`` in order, each tried up
-  to ``NetworkProfileConnectionAttempts`` times with the RetryBackOff* waits, then the next slot;
-  after the last, the list again — never giving up (B10.FR.09). After a session that was accepted
-  (then lost) or an accepted Reset it starts again from the top (B10.FR.08);
+  to ``NetworkProfileConnectionAttempts`` times (B10.FR.03), then the next slot; after the last,
+  the list again — never giving up (B10.FR.09). After a session that was accepted (then lost) or
+  an accepted Reset it starts again from the top (B10.FR.08);
+* the backoff (Part 4 §5.3, with the RetryBackOff* variables): every attempt that fails — the
+  connection could not be made, or it ended before it was *stable* — is followed by a wait of
+  RetryBackOffWaitMinimum · 2^n + random(0, RetryBackOffRandomRange) seconds, n the failures in
+  a row so far, capped at RetryBackOffRepeatTimes doublings (see :func:`retry_backoff` for our
+  floor and ceiling). A connection is stable once it has been open for STABLE_SESSION_S (a
+  minute): whatever the CSMS did on it, a minute apart is no storm, so the count starts again —
+  and even then the first reconnection waits RetryBackOffWaitMinimum + random (§5.3). An accepted
+  session lost before that minute (a CSMS that accepts, then sends a frame over 1 MiB) counts as a
+  failure like any other: the walk starts from the top (B10.FR.08), after the wait. Only a Reset of
+  a stable session, or one between attempts, reconnects at once (it is a reboot, B01.FR.03);
+* supervision: nothing ends :meth:`CsmsLink.run` but a cancel. A bug, a bad value, a station
+  method that raises — anywhere in the walk: the priority list, the slot's target, a setting — is
+  logged at ERROR once (then summarised, the traceback at DEBUG), counted as a failure, backed off
+  from, and the walk goes on (B10.FR.09);
+* the logs: every failure is said once at WARNING and then summarised every 10 minutes
+  (:class:`~ocpp_station.repeats.RepeatedLog`, keyed by the kind of failure, not by the text a
+  CSMS chose), each repeat at DEBUG; a link that was stable and accepted makes the next failure
+  news again;
 * opening the websocket (:func:`~.connection.endpoint`: URL, subprotocols, Basic auth, TLS), with
   websocket pings at WebSocketPingInterval, and telling the station which CSMS certificate the
   live connection presented (M04.FR.06) and when it is gone;
@@ -28,8 +46,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import random
+import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,6 +59,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from ..app import Station
 from ..errors import OcppError
+from ..logsafe import shown
 from ..repeats import RepeatedLog
 from ..rpc.envelope import Request
 from ..station.connections import CannotConnect, ConnectionTarget
@@ -47,6 +69,40 @@ from .connection import endpoint
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 2**20  # the largest message we take from a CSMS (1 MiB); a bigger one closes the connection
+STABLE_SESSION_S = 60.0  # a connection open this long was no storm: the failure count starts again
+MIN_BACKOFF_S = 1.0  # RetryBackOffWaitMinimum 0 counts as 1 s: no wait at all would be a storm
+MAX_BACKOFF_S = 3600.0  # whatever the settings say, the station tries again within the hour (B10.FR.09)
+MAX_DOUBLINGS = 16  # RetryBackOffRepeatTimes may be 2^31 - 1: 2 ** that is no number to compute
+RETRY_DEFAULTS = (1, 2, 2)  # RetryBackOffWaitMinimum, RepeatTimes, RandomRange: components.json's defaults
+
+
+def retry_backoff(failures: int, wait_minimum: int, repeat_times: int, random_range: int,
+                  uniform: Callable[[float, float], float] = random.uniform) -> float:
+    """The wait after ``failures`` failed attempts in a row (0: the first), Part 4 §5.3.
+
+    RetryBackOffWaitMinimum, doubled once per failure up to RetryBackOffRepeatTimes times, then
+    kept; plus a new random part of at most RetryBackOffRandomRange each time (so that stations
+    that lost their CSMS together do not all come back in the same second). Ours: the minimum is
+    at least MIN_BACKOFF_S (0 would let a CSMS that fails every connection at once make us
+    reconnect in a tight loop) and the whole at most MAX_BACKOFF_S (a wait of years is giving up).
+    """
+    doublings = min(max(failures, 0), max(repeat_times, 0), MAX_DOUBLINGS)
+    jitter = uniform(0.0, float(random_range)) if random_range > 0 else 0.0
+    return min(max(float(wait_minimum), MIN_BACKOFF_S) * 2**doublings + jitter, MAX_BACKOFF_S)
+
+
+class _Outcome(enum.Enum):
+    """How one attempt, or all attempts of a slot, ended — what the walk does next."""
+
+    UNUSABLE = "unusable"  # the slot cannot be tried now (no profile, no password): the next slot, no wait
+    FAILED = "failed"  # tried and failed (counted, the wait is due): this slot again, or the next
+    RESTART = "restart"  # accepted then lost, or a Reset: the walk starts from the top (B10.FR.08)
+
+
+def _kind(reason: str) -> str:
+    """What makes two failures "the same" to a reader: the reason up to its first ':' or '(' (what
+    follows is detail, often the CSMS's own text, which must not make every repeat a new line)."""
+    return re.split(r"[:(]", reason, maxsplit=1)[0]
 
 
 class CsmsLink:
@@ -60,6 +116,8 @@ class CsmsLink:
         self._waker: asyncio.Future[Any] | None = None  # set to wake the shell when it waits for a message
         self._boot_reason = "PowerUp"
         self._repeats = RepeatedLog(log)  # the walk's failures recur every few seconds: said once, then every 10 min
+        self._failures = 0  # failed attempts in a row since the last stable connection: the backoff's n
+        self._due = self._loop.time()  # no attempt starts before this (the backoff's wait)
         station.on_reset(self._reset_from_any_thread)
 
     def _reset_from_any_thread(self) -> None:
@@ -95,89 +153,156 @@ class CsmsLink:
     # -- the walk through the priority list ----------------------------------------------------
 
     async def run(self) -> None:
-        """Keep a connection to the CSMS, forever (cancel to stop)."""
+        """Keep a connection to the CSMS, forever: only a cancel ends it (B10.FR.09).
+
+        Every round is supervised: whatever raises in it (a bug; a station method; a value nobody
+        validated) is logged at ERROR once, counts as a failed attempt, and the next round comes
+        after the backoff's wait. CancelledError is no Exception: a cancel still goes through.
+        """
         while True:
-            self._reset.clear()  # the walk starts from the top: whatever Reset came before is done
-            for slot in self._station.priority():
-                if await self._try_slot(slot) or self._reset.is_set():
-                    break  # connected, then lost (or reset): start again from the top
-            else:
-                await self._pause(self._backoff(0))  # a whole round failed: breathe before the next
+            try:
+                await self._round()
+            except Exception as error:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():  # a cancel whose clean-up raised: still a cancel
+                    raise asyncio.CancelledError from error
+                self._bug("the connection walk", error)
+                self._failed()
 
-    def _backoff(self, attempt: int) -> float:
-        """RetryBackOffWaitMinimum doubled per attempt up to RetryBackOffRepeatTimes, plus random range."""
-        minimum = self._station.setting("OCPPCommCtrlr", "RetryBackOffWaitMinimum", default=1)
-        repeat = self._station.setting("OCPPCommCtrlr", "RetryBackOffRepeatTimes", default=2)
-        spread = self._station.setting("OCPPCommCtrlr", "RetryBackOffRandomRange", default=2)
-        return minimum * 2 ** min(attempt, repeat) + random.uniform(0, spread)
+    async def _round(self) -> None:
+        """One walk through NetworkConfigurationPriority, from the top (B10.FR.03, B10.FR.08)."""
+        await self._wait_turn()  # a Reset cuts the wait short: then the walk starts at once
+        self._reset.clear()  # from the top: whatever Reset came before is acted on now
+        tried = False
+        for slot in self._station.priority():
+            outcome = await self._try_slot(slot)
+            if outcome is _Outcome.RESTART:
+                return
+            tried = tried or outcome is _Outcome.FAILED
+        if not tried:  # no slot could even be tried (all unusable, or none listed): not in a tight loop
+            self._repeats.log(logging.WARNING, "no usable slot", "CSMS link: no slot of "
+                              "NetworkConfigurationPriority can be used now; trying again after a backoff")
+            self._failed()
 
-    async def _try_slot(self, slot: int) -> bool:
-        """Up to NetworkProfileConnectionAttempts tries; True once a session was accepted or reset."""
+    async def _wait_turn(self) -> bool:
+        """Wait until the next attempt is due; True (at once, the wait cut short) when a Reset came."""
+        if not self._reset.is_set():
+            wait = self._due - self._loop.time()
+            if wait > 0:
+                await self._pause(wait)
+        if self._reset.is_set():
+            self._due = self._loop.time()  # B10.FR.08: a Reset walks the list from the top now
+            return True
+        return False
+
+    def _failed(self) -> None:
+        """An attempt failed: the next waits the backoff (Part 4 §5.3), which grows with each failure in a row."""
+        wait = self._backoff(self._failures)
+        self._failures += 1
+        self._due = self._loop.time() + wait
+        log.debug("CSMS link: %d failure(s) in a row; the next attempt in %.1f s", self._failures, wait)
+
+    def _ended(self, opened_at: float | None, live: session.Session | None, reset: bool) -> None:
+        """Account for an attempt that connected (``opened_at``), or not: the failure count and the next wait."""
+        now = self._loop.time()
+        stable = opened_at is not None and now - opened_at >= STABLE_SESSION_S
+        if stable:
+            self._failures = 0  # no storm: the backoff starts again from RetryBackOffWaitMinimum
+            if live is not None and live.accepted:
+                self._repeats.forget()  # the link worked: the next failure is news
+        if reset and (stable or live is None):
+            self._due = now  # a Reset of a working link, or one while connecting: a reboot, at once (B01.FR.03)
+        else:
+            self._failed()  # a young session that failed, Reset or not, is one more failure in a row
+
+    def _backoff(self, failures: int) -> float:
+        """:func:`retry_backoff` with the RetryBackOff* settings as they are now; never raises."""
+        try:
+            minimum = self._station.setting("OCPPCommCtrlr", "RetryBackOffWaitMinimum", default=RETRY_DEFAULTS[0])
+            repeat = self._station.setting("OCPPCommCtrlr", "RetryBackOffRepeatTimes", default=RETRY_DEFAULTS[1])
+            spread = self._station.setting("OCPPCommCtrlr", "RetryBackOffRandomRange", default=RETRY_DEFAULTS[2])
+        except Exception as error:  # the wait that keeps a failure from becoming a storm must be had
+            self._bug("reading the RetryBackOff* settings", error)
+            minimum, repeat, spread = RETRY_DEFAULTS
+        return retry_backoff(failures, minimum, repeat, spread)
+
+    def _bug(self, where: str, error: Exception) -> None:
+        """Something raised that nothing expected: ERROR once (then summarised), the traceback at DEBUG."""
+        self._repeats.log(logging.ERROR, f"bug {where} {type(error).__name__}",
+                          "CSMS link: %s failed with %s %s (a bug); backing off, then going on", where,
+                          type(error).__name__, shown(str(error), 200))
+        log.debug("CSMS link: the traceback of that error", exc_info=error)
+
+    async def _try_slot(self, slot: int) -> _Outcome:
+        """Up to NetworkProfileConnectionAttempts tries (B10.FR.03), each after the backoff's wait."""
         attempts = max(self._station.setting("OCPPCommCtrlr", "NetworkProfileConnectionAttempts", default=3), 1)
         for attempt in range(attempts):
-            try:
-                target = self._station.connection_target(slot)
-                ends = endpoint(target, roots=self._station.csms_trust_store(),
-                                own=self._station.own_certificate_files())
-            except (CannotConnect, OSError, ValueError) as why:  # OSError: e.g. an unreadable key file (ssl)
-                self._repeats.log(logging.WARNING, f"unusable {slot} {why}",
-                                  "CSMS link: slot %d cannot be used: %s; moving on", slot, why)
-                return False
-            described = target.describe()
-            self._repeats.log(logging.INFO, f"connecting {described}",
-                              "CSMS link: connecting to %s, attempt %d/%d", described, attempt + 1, attempts)
-            live: session.Session | None = None
-            try:
-                timeout = float(target.message_timeout or 30)
-                # compression=None: no permessage-deflate. Part 4 §3.3 makes it optional for a station;
-                # our frames are a few hundred bytes, and a CSMS that accepts deflate would pay a
-                # compressor per connection and a deflate per frame for nothing.
-                async with connect(ends.url, subprotocols=list(ends.subprotocols),  # type: ignore[arg-type]
-                                   additional_headers=ends.headers, ssl=ends.ssl_context,
-                                   open_timeout=timeout, ping_interval=self._ping_interval(),
-                                   max_size=MAX_MESSAGE_BYTES, compression=None) as ws:
-                    if ws.subprotocol not in ends.subprotocols:
-                        self._repeats.log(logging.WARNING, f"no version {ends.url}",
-                                          "CSMS link: %s agreed on no OCPP version we offered", ends.url)
-                    elif self._reset.is_set():
-                        log.info("CSMS link: reconnecting after Reset")  # accepted while we were connecting
-                        return True
-                    else:
-                        live = self._start_session(ws, target, timeout)
-                        close = await self._serve(ws, live, target)
-                        if close.reset:
-                            log.info("CSMS link: reconnecting after Reset")
-                            return True
-                        self._repeats.log(logging.WARNING, f"failed {described} {close.reason}",
-                                          "CSMS link: %s failed: %s", described, close.reason)
-                        if live.accepted:
-                            return True
-            except (OSError, TimeoutError, websockets.InvalidHandshake, websockets.InvalidURI) as error:
-                self._repeats.log(logging.WARNING, f"failed {described} {error}",
-                                  "CSMS link: %s failed: %s", described, error)
-                if live is not None and live.accepted:
-                    return True
-            except websockets.ConnectionClosed as closed:
-                self._repeats.log(logging.WARNING, f"closed {ends.url} {closed}",
-                                  "CSMS link: the connection to %s closed (%s)", ends.url, closed)
-                if live is not None and live.accepted:
-                    return True
-            except Exception as error:  # a bug of ours must not end the link: it never gives up (B10.FR.09)
-                self._repeats.log(logging.ERROR, f"bug {described} {error!r}",
-                                  "CSMS link: %s: unexpected %r (a bug); trying again", described, error)
-                log.debug("CSMS link: the unexpected error's traceback", exc_info=True)
-                if live is not None and live.accepted:
-                    return True
-            finally:
-                self._session = None
-                self._station.record_disconnected()
-            if attempt + 1 < attempts and await self._pause(self._backoff(attempt)):
-                return False  # a Reset: the walk starts again from the top
-            if self._reset.is_set():
-                return False
+            if await self._wait_turn():
+                return _Outcome.RESTART
+            outcome = await self._attempt(slot, attempt, attempts)
+            if outcome is not _Outcome.FAILED:
+                return outcome
         self._repeats.log(logging.WARNING, f"slot failed {slot}",
                           "CSMS link: slot %d failed %d time(s); moving on to the next slot", slot, attempts)
-        return False
+        return _Outcome.FAILED
+
+    async def _attempt(self, slot: int, attempt: int, attempts: int) -> _Outcome:
+        """One connection with ``slot``: open it, run the session until it ends, account for how it ended."""
+        try:
+            target = self._station.connection_target(slot)
+            ends = endpoint(target, roots=self._station.csms_trust_store(),
+                            own=self._station.own_certificate_files())
+        except (CannotConnect, OSError, ValueError) as why:  # OSError: e.g. an unreadable key file (ssl)
+            self._repeats.log(logging.WARNING, f"unusable {slot} {why}",
+                              "CSMS link: slot %d cannot be used: %s; moving on", slot, why)
+            return _Outcome.UNUSABLE
+        described = target.describe()
+        self._repeats.log(logging.INFO, f"connecting {described}",
+                          "CSMS link: connecting to %s, attempt %d/%d", described, attempt + 1, attempts)
+        live: session.Session | None = None
+        opened_at: float | None = None
+        reset = False
+        try:
+            timeout = float(target.message_timeout or 30)
+            # compression=None: no permessage-deflate. Part 4 §3.3 makes it optional for a station;
+            # our frames are a few hundred bytes, and a CSMS that accepts deflate would pay a
+            # compressor per connection and a deflate per frame for nothing.
+            async with connect(ends.url, subprotocols=list(ends.subprotocols),  # type: ignore[arg-type]
+                               additional_headers=ends.headers, ssl=ends.ssl_context,
+                               open_timeout=timeout, ping_interval=self._ping_interval(),
+                               max_size=MAX_MESSAGE_BYTES, compression=None) as ws:
+                opened_at = self._loop.time()
+                if ws.subprotocol not in ends.subprotocols:
+                    self._repeats.log(logging.WARNING, f"no version {ends.url}",
+                                      "CSMS link: %s agreed on no OCPP version we offered", ends.url)
+                elif self._reset.is_set():
+                    log.info("CSMS link: reconnecting after Reset")  # accepted while we were connecting
+                    reset = True
+                else:
+                    live = self._start_session(ws, target, timeout)
+                    close = await self._serve(ws, live, target)
+                    if close.reset:
+                        log.info("CSMS link: reconnecting after Reset")
+                        reset = True
+                    else:
+                        self._repeats.log(logging.WARNING, f"failed {described} {_kind(close.reason)}",
+                                          "CSMS link: %s failed: %s", described, close.reason)
+        except (OSError, TimeoutError, websockets.InvalidHandshake, websockets.InvalidURI) as error:
+            self._repeats.log(logging.WARNING, f"failed {described} {type(error).__name__}",
+                              "CSMS link: %s failed: %s", described, shown(str(error), 200))
+        except websockets.ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd is not None else closed.sent.code if closed.sent else None
+            self._repeats.log(logging.WARNING, f"closed {ends.url} {code}",
+                              "CSMS link: the connection to %s closed (%s)", ends.url, shown(str(closed), 200))
+        except Exception as error:  # a bug of ours must not end the link: it never gives up (B10.FR.09)
+            self._bug(f"the connection to {described}", error)
+        finally:
+            self._session = None
+            self._station.record_disconnected()
+        self._ended(opened_at, live, reset)
+        if reset or (live is not None and live.accepted):
+            return _Outcome.RESTART  # B10.FR.08: from the top of the list (once the wait is over)
+        return _Outcome.FAILED
 
     def _ping_interval(self) -> float | None:
         seconds = self._station.setting("OCPPCommCtrlr", "WebSocketPingInterval", default=30)
@@ -263,21 +388,30 @@ class CsmsLink:
                 live.set_heartbeat_interval(self._heartbeat_interval())  # a SetVariables may have changed it
 
     def _note(self, event: session.Event, live: session.Session, target: ConnectionTarget) -> None:
-        """The station's side of what the session reports, and the log lines."""
+        """The station's side of what the session reports, and the log lines (once, then summarised:
+        a CSMS that accepts and then fails us does so at every connection)."""
         if isinstance(event, session.BootAccepted):
-            log.info("CSMS link: BootNotification Accepted (interval %d s)", event.interval)
-            if event.interval > 0:  # B01.FR.04: the heartbeat interval is the CSMS's, kept durably
-                self._station.record_heartbeat_interval(event.interval)
+            self._repeats.log(logging.INFO, f"accepted {target.slot}",
+                              "CSMS link: BootNotification Accepted (interval %d s)", event.interval)
+            # B01.FR.04: the CSMS's interval, kept durably — if the device model takes it (its limits,
+            # the ones a SetVariables meets); if not, the session keeps the interval the variable has.
+            if event.interval > 0 and not self._station.record_heartbeat_interval(event.interval):
+                self._repeats.log(logging.WARNING, "interval refused",
+                                  "CSMS link: the CSMS's heartbeat interval of %d s is no value of "
+                                  "OCPPCommCtrlr.HeartbeatInterval; keeping %d s", event.interval,
+                                  self._heartbeat_interval())
             self._station.record_connected(target, live.version)  # the active slot; A05.FR.06; M05.FR.13
             live.set_heartbeat_interval(self._heartbeat_interval())
             self._boot_reason = "PowerUp"
-            log.info("CSMS link: connected and accepted on slot %d (%s)", target.slot, live.version)
-            self._repeats.forget()  # a failure after this one is news
+            self._repeats.log(logging.INFO, f"connected {target.slot} {live.version}",
+                              "CSMS link: connected and accepted on slot %d (%s)", target.slot, live.version)
         elif isinstance(event, session.BootNotAccepted):
-            log.info("CSMS link: BootNotification %s (interval %d s); the next one in %.0f s",
-                     event.status, event.interval, event.retry_in)
+            self._repeats.log(logging.INFO, f"not accepted {event.status}",
+                              "CSMS link: BootNotification %s (interval %d s); the next one in %.0f s",
+                              event.status, event.interval, event.retry_in)
         elif isinstance(event, session.ProtocolProblem):
-            self._repeats.log(logging.WARNING, f"problem {event.description}", "CSMS link: %s", event.description)
+            self._repeats.log(logging.WARNING, f"problem {_kind(event.description)}", "CSMS link: %s",
+                              event.description)
         elif isinstance(event, session.CallFailed):
             log.debug("CSMS link: %s %s failed: %s", event.action, event.call_id, event.reason)
         elif isinstance(event, session.CallAnswered):

@@ -3,7 +3,7 @@
 The shape is ``websockets``' ``protocol.py`` under its ``asyncio/`` shell (and h11's ``_state.py``):
 this module never touches a socket, a task or a thread, so every rule below is tested frame by
 frame in memory (``tests/unit/test_csms_session.py``), and the shell
-(:mod:`ocpp_station.csms.link_next`) only opens the websocket, moves text, runs the CSMS's CALLs
+(:mod:`ocpp_station.csms.link`) only opens the websocket, moves text, runs the CSMS's CALLs
 through the station and sleeps until :meth:`Session.next_deadline`.
 
 Driving it::
@@ -25,6 +25,16 @@ check that every CALL it sends conforms to the official request schema of the se
 (:mod:`ocpp_station.csms.outgoing`): one that does not is never sent (it is a bug of ours), it is
 logged as an error and reported as :class:`CallFailed`.
 
+The other direction too: every CALLRESULT the CSMS sends is checked against the official
+*response* schema of the CALL it answers, in the session's version, and against OCPP's 32-bit
+integer range (:mod:`ocpp_station.csms.incoming`) before anything of it is used. What the station
+does with a usable answer is the station's: the heartbeat interval of an Accepted boot is
+reported (:class:`BootAccepted`) and adopted only once the shell says the device model took it
+(:meth:`Session.set_heartbeat_interval`), so the link and a SetVariables ask the one question.
+OCPP 2.1's CALLRESULTERROR (message type 5), made for telling the CSMS that its CALLRESULT was
+unusable, is not sent: the problem is logged, and for a BootNotification the connection closes
+(see :class:`State`).
+
 The CSMS's CALLs are the station's business: the session emits :class:`CallReceived`, the shell
 runs it (the dispatcher validates the request and the answer) and hands the outcome back with
 :meth:`Session.answer`; the session turns it into the CALLRESULT or CALLERROR frame.
@@ -45,7 +55,9 @@ from .. import versions
 from ..errors import ErrorCode, OcppError
 from ..logsafe import shown
 from ..repeats import RepeatedLog
+from ..station.datatypes import INT32_MAX
 from . import frames
+from .incoming import answer_problem
 from .outgoing import request_problem
 
 log = logging.getLogger(__name__)
@@ -54,7 +66,9 @@ log = logging.getLogger(__name__)
 _invalid_calls = RepeatedLog(log)
 
 MAX_QUEUED_CALLS = 1000  # DESIGN rule 4: no backlog of ours grows without bound
-BOOT_STATUSES = ("Accepted", "Pending", "Rejected")  # RegistrationStatusEnumType
+MAX_HELD_CALLS = 8  # the CSMS's CALLs kept until our boot is answered (Part 4 §4.1.1 allows it one)
+OWN_BOOT_RETRY_MAX_S = 300.0  # B02.FR.07/B03.FR.05: our own wait doubles up to this (5 min)
+TRANSACTION_REQUESTS = ("RequestStartTransaction", "RequestStopTransaction")  # B02.FR.05: Rejected while Pending
 
 
 class State(enum.Enum):
@@ -64,21 +78,29 @@ class State(enum.Enum):
 
     BOOTING
         No answer to a BootNotification yet on this connection; the first one is outstanding.
-        Nothing else of ours is sent (B01.FR.08, B02.FR.02). The CSMS's CALLs are handed to the
-        station (:class:`CallReceived`) and answered.
+        Nothing else of ours is sent (B01.FR.08, B02.FR.02). The CSMS's CALLs are *held*, not run
+        (at most MAX_HELD_CALLS, the rest answered SecurityError): until it answers, we do not know
+        whether this CSMS rejects us, so its CALLs wait for the answer and then follow the rule of
+        the state it puts us in — handed to the station in arrival order when Accepted or Pending,
+        SecurityError when Rejected (B03.FR.08, whichever of the CALL and the answer came first),
+        never run when the session closes instead.
     PENDING
         The CSMS answered Pending: the next BootNotification is due at a deadline (the interval it
-        gave, B02.FR.08; ours when it gave 0, B02.FR.07) or is outstanding. Nothing else of ours is
-        sent (B02.FR.02); the CSMS's CALLs are answered, so it may configure us (B02.FR.01); the
-        connection stays open (B02.FR.06).
+        gave, B02.FR.04/08; ours when it gave 0, B02.FR.07) or is outstanding. Nothing else of ours
+        is sent (B02.FR.02; the station's CALLs wait in the queue, B02.FR.03); the CSMS's CALLs are
+        handed to the station and answered, so it may configure us (B02.FR.01), except
+        RequestStartTransaction and RequestStopTransaction, which the session answers Rejected
+        itself (B02.FR.05); the connection stays open (B02.FR.06).
     REJECTED
         The CSMS answered Rejected: as PENDING (the retry at the interval, B03.FR.05/06, and
-        nothing else of ours, B03.FR.02), but every CALL of the CSMS is answered CALLERROR
-        SecurityError without reaching the station (B03.FR.08).
+        nothing of ours before it, B03.FR.02), but every CALL of the CSMS is answered CALLERROR
+        SecurityError without reaching the station (B03.FR.08). The connection stays open (B03.FR.04
+        would allow closing it; a reconnect at every retry would cost the CSMS more).
     ACCEPTED
         The CSMS accepted us: first a StatusNotification per connector (B01.FR.05), then the
         queued CALLs in order, then a Heartbeat whenever nothing of ours was answered for the
-        heartbeat interval (B01.FR.04 sets it). The CSMS's CALLs are answered.
+        heartbeat interval (the station's: B01.FR.04 through the device model, see
+        :class:`BootAccepted`). The CSMS's CALLs are answered.
     CLOSED
         Final. Nothing more is sent; inputs are ignored; every queued or outstanding CALL of the
         station's was reported as :class:`CallFailed`, then :class:`Close`.
@@ -86,6 +108,25 @@ class State(enum.Enum):
     In every state but CLOSED at most one CALL of ours is outstanding (Part 4 §4.1.1), and
     :meth:`Session.next_deadline` is not None: the outstanding CALL's timeout, the boot retry,
     or the next heartbeat.
+
+    What the CSMS answers is used only when it conforms to the official response schema of the
+    CALL it answers and every integer in it is one of OCPP's 32-bit integers (:mod:`.incoming`):
+
+    * an unusable answer to our BootNotification (an interval of ``"abc"``, ``null``, 10^400 or
+      below 0, a status outside the enum, a field missing or one too many) is no answer we can act
+      on, and it changes nothing: the session closes (:class:`Close`), and the link counts a failed
+      attempt and backs off before it connects again (RetryBackOff*, growing, jittered), the same
+      as for a CALLERROR to the boot. Retrying on the same connection would need a backoff of its
+      own in here; closing keeps one backoff, the link's, for every way a CSMS can fail us;
+    * an unusable answer to a StatusNotification or a Heartbeat is reported as
+      :class:`ProtocolProblem` (the link logs it once, then summarised) and not used; the CALL
+      counts as answered (the CSMS is there), so the session goes on;
+    * an unusable answer to a queued CALL fails it (:class:`CallFailed`, never
+      :class:`CallAnswered`) with a :class:`ProtocolProblem`; the next queued CALL goes out.
+
+    An answer that is no JSON at all (``1e999``, an infinity) cannot be matched to our CALL: it is
+    answered RpcFrameworkError under id "-1" (Part 4 §4.2.3) and our CALL times out, closing the
+    session.
 
     Transitions (the answer is to our BootNotification)::
 
@@ -115,7 +156,12 @@ class CallReceived:
 
 @dataclass(frozen=True)
 class BootAccepted:
-    """BootNotification Accepted; ``interval`` is the heartbeat interval the CSMS gave (0: none)."""
+    """BootNotification Accepted; ``interval`` is the heartbeat interval the CSMS gave (0: none).
+
+    The session does not adopt it: the shell offers it to the station (whose device model checks
+    it against OCPPCommCtrlr.HeartbeatInterval's limits, the check a SetVariables makes) and then
+    sets the variable's value with :meth:`Session.set_heartbeat_interval` (B01.FR.04).
+    """
 
     interval: int
 
@@ -183,6 +229,14 @@ class _Outgoing:
     deadline: float = 0.0  # when it times out, once sent
 
 
+def _heartbeat_seconds(seconds: float) -> float:
+    """A heartbeat interval the clock can use: at least 1 s (0 would be a heartbeat storm), at most
+    OCPP's largest integer (a value stored before limits were checked must not overflow a float)."""
+    if not seconds >= 1:  # NaN too
+        return 1.0
+    return float(min(seconds, INT32_MAX))
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -203,7 +257,8 @@ class Session:
         ``charging_station`` is the BootNotification's ChargingStationType; ``connectors`` the
         (evseId, connectorId) pairs to report; ``heartbeat_interval`` the HeartbeatInterval now
         (the CSMS's interval replaces it at Accepted, B01.FR.04); ``boot_retry_s`` the wait we choose
-        when a Pending or Rejected answer gives interval 0 (B02.FR.07, B03.FR.05); ``now`` is the
+        when a Pending or Rejected answer gives interval 0 (B02.FR.07, B03.FR.05), doubled for each
+        such answer in a row up to OWN_BOOT_RETRY_MAX_S and never below 1 s; ``now`` is the
         shell's monotonic clock, the one every later ``now`` comes from; ``utc_now`` the wall clock,
         for timestamps only.
         """
@@ -213,8 +268,9 @@ class Session:
         self._ignores_unknown_types = versions.profile(version).ignores_unknown_message_types
         self._connectors = tuple(connectors)
         self._timeout = float(message_timeout)
-        self._heartbeat_interval = max(float(heartbeat_interval), 1.0)  # 0 would be a heartbeat storm
-        self._boot_retry_s = float(boot_retry_s)
+        self._heartbeat_interval = _heartbeat_seconds(heartbeat_interval)
+        self._boot_retry_s = max(float(boot_retry_s), 1.0)  # B02.FR.07: never flooding the CSMS
+        self._own_waits = 0  # Pending/Rejected answers in a row that left the wait to us
         self._utc_now = utc_now
         self._boot_payload: dict[str, Any] = {"reason": boot_reason, "chargingStation": dict(charging_station)}
 
@@ -225,6 +281,7 @@ class Session:
         self._queue: deque[_Outgoing] = deque()  # ours, not yet sent (sent only in ACCEPTED)
         self._outstanding: _Outgoing | None = None  # ours, sent and not answered
         self._answering: set[str] = set()  # ids of the CSMS's CALLs handed out, not answered yet
+        self._held: list[frames.Call] = []  # the CSMS's CALLs that came before any answer to our boot
         self._reset_pending = False  # a Reset came while a CALL was being answered
         self._boot_due = now  # PENDING/REJECTED: when the next BootNotification goes out
         self._quiet_since = now  # ACCEPTED: when the last CALL of ours was answered
@@ -346,21 +403,47 @@ class Session:
         return call.id
 
     def set_heartbeat_interval(self, seconds: float) -> None:
-        """OCPPCommCtrlr.HeartbeatInterval as it is now (a SetVariables may have changed it).
+        """OCPPCommCtrlr.HeartbeatInterval as it is now (a SetVariables, or the boot, may have changed it).
 
-        The next heartbeat is due that long after our last CALL was answered; at least 1 s.
+        The next heartbeat is due that long after our last CALL was answered; at least 1 s, at most
+        2^31 - 1 s (never an OverflowError, whatever the variable holds).
         """
-        self._heartbeat_interval = max(float(seconds), 1.0)
+        self._heartbeat_interval = _heartbeat_seconds(seconds)
 
     # -- the CSMS's frames ----------------------------------------------------------------------------
 
     def _on_call(self, call: frames.Call) -> None:
-        if self._state is State.REJECTED:  # B03.FR.08: nothing but SecurityError while Rejected
-            self._frames.append(frames.call_error(
-                call.id, OcppError(ErrorCode.SECURITY_ERROR, "BootNotification was rejected"), self.version))
+        if call.id in self._answering or any(held.id == call.id for held in self._held):
+            # Part 4 §4.2.3: a CALL under the id of one being handled is no proper message; it is
+            # dropped (two answers under one id would leave the CSMS unable to tell them apart).
+            self._events.append(ProtocolProblem(f"ignored a CALL under the id of one being handled: {shown(call.id)}"))
             return
-        self._answering.add(call.id)  # B02.FR.01: answered while Pending (and booting, and accepted)
-        self._events.append(CallReceived(call))
+        if self._state is State.BOOTING:  # not answered yet: is this CSMS going to reject us?
+            if len(self._held) < MAX_HELD_CALLS:
+                self._held.append(call)
+            else:
+                self._security_error(call, "too many CALLs before our BootNotification was answered")
+            return
+        self._take(call)
+
+    def _take(self, call: frames.Call) -> None:
+        """A CALL of the CSMS, as the registration state says (the rules of :class:`State`)."""
+        if self._state is State.REJECTED:  # B03.FR.08: nothing but SecurityError while Rejected
+            self._security_error(call, "BootNotification was rejected")
+        elif self._state is State.PENDING and call.action in TRANSACTION_REQUESTS:
+            self._frames.append(frames.call_result(call.id, {"status": "Rejected"}))  # B02.FR.05
+        else:
+            self._answering.add(call.id)  # B02.FR.01: answered while Pending (and accepted)
+            self._events.append(CallReceived(call))
+
+    def _security_error(self, call: frames.Call, why: str) -> None:
+        self._frames.append(frames.call_error(call.id, OcppError(ErrorCode.SECURITY_ERROR, why), self.version))
+
+    def _release_held(self) -> None:
+        """Our boot was answered: the CALLs that came before the answer, by the rule of the new state."""
+        held, self._held = self._held, []
+        for call in held:
+            self._take(call)
 
     def _on_answer(self, frame: frames.CallResult | frames.CallError, now: float) -> None:
         """A CALLRESULT or CALLERROR: it answers our outstanding CALL, or nothing (then it is ignored)."""
@@ -382,38 +465,46 @@ class Session:
             else:
                 self._events.append(CallFailed(call.id, call.action, reason, frame))
             return
+        problem = answer_problem(self.version, call.action, frame.payload)  # Part 4 §4.1.7: before any use
         if call.action == "BootNotification" and call.own:
-            self._boot_answered(frame.payload, now)
+            if problem is None and frame.payload["interval"] < 0:
+                problem = "/interval: a number of seconds cannot be negative"
+            if problem is not None:  # no answer we can act on: nothing changes (see State)
+                self._close(f"the CSMS's answer to BootNotification is unusable: {problem}")
+            else:
+                self._boot_answered(frame.payload, now)
+        elif problem is not None:
+            self._events.append(ProtocolProblem(f"the CSMS's answer to {call.action} is unusable, not used: {problem}"))
+            if not call.own:
+                self._events.append(CallFailed(call.id, call.action, f"the answer is unusable: {problem}"))
         elif not call.own:
             self._events.append(CallAnswered(call.id, call.action, frame.payload))
 
     def _boot_answered(self, payload: dict[str, Any], now: float) -> None:
-        status, interval = payload.get("status"), payload.get("interval", 0)
-        if status not in BOOT_STATUSES:
-            self._close(f"the CSMS answered BootNotification with status {shown(status)}")
-            return
-        if isinstance(interval, float) and interval.is_integer():
-            interval = int(interval)  # 5.0 is an integer to JSON Schema too
-        if not isinstance(interval, int) or isinstance(interval, bool) or interval < 0:
-            self._events.append(ProtocolProblem(f"BootNotification interval {shown(interval)} is not a "
-                                                "number of seconds: taken as 0"))
-            interval = 0
+        """A usable answer to our BootNotification (its schema and limits are checked already)."""
+        status, interval = payload["status"], int(payload["interval"])  # 5.0 is an integer to JSON Schema too
         if status == "Accepted":
             self._state = State.ACCEPTED
             self._accepted_once = True
-            if interval > 0:  # B01.FR.04: the heartbeat interval is the CSMS's
-                self._heartbeat_interval = float(interval)
-            self._events.append(BootAccepted(interval))
+            self._own_waits = 0
+            self._events.append(BootAccepted(interval))  # B01.FR.04: the station takes the interval, or not
             stamp = _timestamp(self._utc_now())
             statuses = [self._new("StatusNotification", {"timestamp": stamp, "connectorStatus": "Available",
                                                          "evseId": evse, "connectorId": connector}, own=True)
                         for evse, connector in self._connectors]
             self._queue.extendleft(reversed(statuses))  # B01.FR.05: before anything else of ours
+            self._release_held()
             return
         self._state = State.PENDING if status == "Pending" else State.REJECTED
-        wait = float(interval) if interval > 0 else self._boot_retry_s  # B02.FR.07/08, B03.FR.05/06
+        if interval > 0:  # B02.FR.08, B03.FR.06: the CSMS's interval, to the second
+            wait = float(interval)
+            self._own_waits = 0
+        else:  # B02.FR.07, B03.FR.05: ours, growing while the CSMS keeps leaving it to us
+            wait = min(self._boot_retry_s * 2 ** min(self._own_waits, 16), OWN_BOOT_RETRY_MAX_S)
+            self._own_waits += 1
         self._boot_due = now + wait
         self._events.append(BootNotAccepted(status, interval, wait))
+        self._release_held()
 
     # -- our CALLs ----------------------------------------------------------------------------------
 
@@ -478,4 +569,5 @@ class Session:
         self._outstanding = None
         self._queue.clear()
         self._answering.clear()
+        self._held.clear()  # never run: the CSMS sees the connection close, as for any CALL in flight
         self._events.append(Close(reason, reset))

@@ -254,6 +254,29 @@ class DeviceModel:
         self.store.save_variable_values(rows)
         self.store.after_commit(lambda: self._values.update(rows))
 
+    def value_problem(self, definition: VariableDefinition, value: str) -> InvalidValue | None:
+        """Why ``value`` is no value of ``definition``, or None: its data type and limits
+        (B05.FR.07/08: minLimit, maxLimit, OCPP's 32-bit integer), then its domain rule.
+
+        The one question, whoever asks it: a SetVariables (:meth:`set_many`) and the station for
+        a value it is given from elsewhere (:meth:`check_internal`, e.g. the heartbeat interval of a
+        BootNotification answer).
+        """
+        invalid = validate(value, definition.characteristics)
+        if invalid is None:
+            rule = _hook(self.rules, definition)
+            invalid = rule(definition, value) if rule is not None else None
+        return invalid
+
+    def check_internal(self, component: str, variable: str, value: str,
+                       instance: str | None = None) -> InvalidValue | None:
+        """:meth:`value_problem` for a station-level variable, before :meth:`write_internal` of a value
+        that came from outside (which, unlike mutability, the station may not ignore)."""
+        found = self.find_internal(component, variable, instance)
+        if found is None:
+            raise KeyError(f"{component}.{variable} is not in the device model")
+        return self.value_problem(found, value)
+
     def read_int(self, component: str, variable: str, instance: str | None = None, default: int = 0) -> int:
         value = self.read(component, variable, instance)
         try:
@@ -292,10 +315,7 @@ class DeviceModel:
         if max_value_size and len(value) > max_value_size:  # ConfigurationValueSize
             return Outcome(AttributeStatus.REJECTED, info=InvalidValue(
                 "TooLargeElement", f"longer than ConfigurationValueSize ({max_value_size})")), None
-        invalid = validate(value, found.characteristics)  # B05.FR.07, B05.FR.08
-        if invalid is None:
-            rule = _hook(self.rules, found)
-            invalid = rule(found, value) if rule is not None else None
+        invalid = self.value_problem(found, value)  # B05.FR.07, B05.FR.08, then the domain rule
         if invalid is not None:
             return Outcome(AttributeStatus.REJECTED, info=invalid), None
         status = AttributeStatus.REBOOT_REQUIRED if found.reboot_required else AttributeStatus.ACCEPTED
