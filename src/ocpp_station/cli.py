@@ -134,6 +134,8 @@ def _serve(args: argparse.Namespace) -> int:
     except StorageError as error:
         log.error("cannot start: %s", error)
         return EXIT_USAGE
+    except LinkEnded:
+        return EXIT_CALL_ERROR  # 1: failed (logged above)
     return EXIT_OK
 
 
@@ -146,6 +148,7 @@ async def _run(config: Config, embedded_port: int, embedded_kind: str = "auto") 
     from .app import Station
 
     stop = asyncio.Event()
+    ended: list[str] = []  # why the CSMS link ended, if it ever did (it must not: CsmsLink.run is supervised)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -178,6 +181,7 @@ async def _run(config: Config, embedded_port: int, embedded_kind: str = "auto") 
             from .csms.link import CsmsLink
 
             link = asyncio.create_task(CsmsLink(station).run())
+            link.add_done_callback(lambda task: _link_ended(task, stop, ended))
         else:
             log.info("the CSMS link is off ([csms] enabled = false or --no-csms): serving the MQTT API only")
         await stop.wait()
@@ -188,6 +192,25 @@ async def _run(config: Config, embedded_port: int, embedded_kind: str = "auto") 
         await asyncio.to_thread(door.stop, SHUTDOWN_GRACE_S)
     station.close()
     log.info("stopped")
+    if ended:
+        raise LinkEnded(ended[0])
+
+
+class LinkEnded(RuntimeError):
+    """The CSMS link's task ended while the station was serving: a bug (B10.FR.09 says it never gives up)."""
+
+
+def _link_ended(task: asyncio.Task[None], stop: asyncio.Event, ended: list[str]) -> None:
+    """Defence in depth: a station serving MQTT without its CSMS link would look healthy and be lost to
+    its operator. Stop instead, with a failure status, so that the service manager starts it again
+    (examples/systemd: Restart=on-failure)."""
+    if task.cancelled():
+        return  # we are stopping
+    error = task.exception()
+    ended.append(f"{type(error).__name__}: {error}" if error is not None else "it returned")
+    log.critical("the CSMS link ended (%s), which is a bug: stopping, so that the service manager restarts "
+                 "the station", ended[0], exc_info=error)
+    stop.set()
 
 
 # -- call -------------------------------------------------------------------------------------------

@@ -25,6 +25,8 @@ import contextlib
 import itertools
 import json
 import logging
+import os
+import signal
 import sys
 import tempfile
 import threading
@@ -491,3 +493,30 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+def test_b10_fr_09_a_link_task_that_ends_anyway_stops_serve_with_a_failure(
+        broker: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Defence in depth behind the supervised walk: were CsmsLink.run ever to end, serve would not go on
+    serving MQTT alone (healthy to look at, lost to its operator) but stop with exit status 1, which
+    the systemd unit (Restart=on-failure) answers with a restart."""
+    from ocpp_station import cli
+    from ocpp_station.csms.link import CsmsLink
+
+    async def ends_at_once(_self: CsmsLink) -> None:
+        raise RuntimeError("a bug the supervisor did not catch")
+
+    monkeypatch.setattr(CsmsLink, "run", ends_at_once)
+    caplog.set_level(logging.INFO, logger="ocpp_station")
+    # Without the callback, serve would serve on: a SIGTERM (its own stop) after 20 s ends it, status 0.
+    guard = threading.Timer(20.0, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    guard.start()
+    try:
+        status = cli._serve(cli._parser().parse_args(
+            ["serve", "--mqtt-url", broker.url, "--data-dir", str(tmp_path / "data"), "--client-id", "link-ends"]))
+    finally:
+        guard.cancel()
+    assert status == 1
+    [critical] = [r for r in caplog.records if r.levelno == logging.CRITICAL]
+    assert "the CSMS link ended (RuntimeError: a bug the supervisor did not catch)" in critical.getMessage()
+    assert any(r.getMessage() == "stopped" for r in caplog.records)  # a clean stop: the MQTT door closed
