@@ -13,11 +13,14 @@ compares with what it read before rather than with catalogue defaults.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+from ocpp_station.app import Station
 
 from .. import b05_scenarios as scenarios
 from ..support import InProcessOem
@@ -362,3 +365,21 @@ def test_B05_exactly_items_per_message_is_answered(oem: InProcessOem, version: s
 def test_B05_more_bytes_than_bytes_per_message_is_refused_whole(oem: InProcessOem, version: str) -> None:
     """No B05 requirement; the station mirrors B06.FR.17 (CallError FormatViolation), applying nothing."""
     scenarios.more_bytes_than_bytes_per_message_is_refused_whole(oem, version)
+
+
+def test_B05_FR_08_a_stored_value_out_of_its_limits_is_ignored_at_start(
+        make_station: Callable[..., Station], caplog: pytest.LogCaptureFixture) -> None:
+    """What an earlier release stored unchecked (the CSMS's BootNotification interval, 10^400: issue 15)
+    is not reported nor used as the variable's value: the default is, and a WARNING says why."""
+    station = make_station()
+    key = ("OCPPCommCtrlr", "", "", "", "HeartbeatInterval", "", "Actual")
+    station.storage.save_variable_values([(key, "1" + "0" * 400)])
+    station.close()
+    caplog.set_level(logging.WARNING, logger="ocpp_station.station.device_model")
+    reopened = make_station()
+    [result] = InProcessOem(reopened).result("GetVariables", {"getVariableData": [
+        {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}]})["getVariableResult"]
+    assert result["attributeValue"] == "60"
+    assert reopened.setting("OCPPCommCtrlr", "HeartbeatInterval", default=0) == 60
+    [warning] = [r.getMessage() for r in caplog.records if "HeartbeatInterval" in r.getMessage()]
+    assert "breaks its rules" in warning and "0" * 20 not in warning  # said, without the value

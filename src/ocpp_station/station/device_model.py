@@ -187,6 +187,7 @@ class DeviceModel:
             self._components.setdefault(key, {})[(definition.name.casefold(), _fold(definition.instance))] = definition
             self._component_versions.setdefault(key, set()).update(definition.versions)
         self._values: dict[StoredKey, str] = dict(self.stored)
+        self._forget_unusable_stored_values()
         self._pending: dict[StoredKey, str] = {}  # written by the SetVariables being run, not committed yet
         live = _folded(self.live)
         # Which definitions are computed at read time, resolved once rather than per read.
@@ -199,6 +200,31 @@ class DeviceModel:
         self.rules = _folded(self.rules)
         self._views = _folded(self.views)
         self._after_set = _folded(self.after_set)
+
+    def _forget_unusable_stored_values(self) -> None:
+        """Leave out stored values that break their variable's data type or limits, saying so.
+
+        Every value is checked before it is stored, but a release before issue 15 took the CSMS's
+        BootNotification interval unchecked (a 401-digit HeartbeatInterval) — and a value stored by
+        an older release may break a limit a newer one knows. Such a value would be reported, and
+        used, as it is; the variable's default is the safer reading. The row stays on disk, so the
+        warning repeats at every start until the variable is set again.
+        """
+        for variables in self._components.values():
+            for definition in variables.values():
+                for attribute in definition.attributes:
+                    key = stored_key(definition, attribute)
+                    value = self._values.get(key)
+                    if value is None:
+                        continue
+                    invalid = validate(value, definition.characteristics)
+                    if invalid is not None:
+                        del self._values[key]
+                        where = definition.component
+                        name = where.name + (f"[{where.instance}]" if where.instance else "")
+                        log.warning("the stored %s value of %s.%s breaks its rules (%s): ignored, the default is "
+                                    "used until it is set again", attribute.value, name, definition.name,
+                                    invalid.additional_info)
 
     # -- lookup ---------------------------------------------------------------------------------
 
