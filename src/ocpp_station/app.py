@@ -31,6 +31,7 @@ from .station.datatypes import now_iso
 from .station.device_model import DeviceModel
 from .station.network import password_problem, priority_rule
 from .station.network_store import NetworkStore
+from .station.outbox import Door, Outbox, Outgoing
 from .station.shape import build_definitions
 from .station.storage import Storage
 
@@ -64,6 +65,7 @@ class Station:
             additional_root_check=config.security.additional_root_certificate_check)
         self.certificates.write_all_bundles()  # the bundles agree with the database, whatever happened
         self.network = NetworkStore(self.storage, config.network)
+        self.outbox = Outbox(self.storage)  # what was promised and not delivered yet: report parts
         self.connections = Connections(self.network, config.station.identity,
                                        station_password=self._station_password, priority=self.priority)
         connections = self.connections
@@ -172,6 +174,20 @@ class Station:
             return LiveConnection(security_profile=level)
         der, host = self._tls_peer
         return LiveConnection(peer_leaf=x509.load_der_x509_certificate(der), host=host, security_profile=level)
+
+    def outgoing(self, door: Door, count: int = 1) -> list[Outgoing]:
+        """The oldest messages the station promised to send through ``door`` and has not delivered."""
+        with self.lock:
+            return self.outbox.first(door, count)
+
+    def delivered(self, seq: int) -> None:
+        """``door``'s receiver has outbox row ``seq`` (the CSMS answered, the broker acknowledged): durable."""
+        with self.lock:
+            self.outbox.delivered(seq)
+
+    def on_outgoing(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(door)``, from the committing thread, when new messages wait to go through ``door``."""
+        self.outbox.on_added(listener)
 
     def record_disconnected(self) -> None:
         """The connection to the CSMS is gone: no root validates a live connection any more."""

@@ -221,7 +221,7 @@ def test_migration_8_remembers_who_the_stored_answers_answered(tmp_path: Path) -
                    [("legacy", b"L", now - 30, None), ("older", b"A", now - 20, FP), ("newer", b"B", now - 10, FP)])
     db.close()
     storage = Storage(tmp_path)
-    assert storage.connection.execute("PRAGMA user_version").fetchone()[0] == 8 == len(MIGRATIONS)
+    assert storage.connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     rows = storage.connection.execute("SELECT digest, answered_at FROM answered_request ORDER BY seq").fetchall()
     assert rows == [(answered_digest("older", FP), now - 20), (answered_digest("newer", FP), now - 10)]
     cache = AnswerCache(storage, max_count=1, max_age_s=3600, **KEPT)  # the start prunes the bodies to 1
@@ -370,7 +370,8 @@ def test_start_says_in_one_line_whether_it_created_or_migrated_the_database(
         f"database {tmp_path / 'station.sqlite3'} created (schema {len(MIGRATIONS)})"]
     caplog.clear()
     db = sqlite3.connect(tmp_path / "station.sqlite3")
-    db.execute("DROP TABLE answered_request")  # back to schema 6
+    db.execute("DROP TABLE outbox")  # back to schema 6
+    db.execute("DROP TABLE answered_request")
     db.execute("ALTER TABLE answer DROP COLUMN fingerprint")
     db.execute("PRAGMA user_version = 6")
     db.close()

@@ -419,7 +419,7 @@ class CsmsLink:
 
     async def _run(self, call: frames.Call, version: str) -> dict[str, Any] | OcppError:
         """A CALL of the CSMS through the station: at once when it cannot block the loop, else in a thread."""
-        request = Request(call.id, version, call.action, call.payload)
+        request = Request(call.id, version, call.action, call.payload, origin="csms")
         outcome = self._station.run_now(request)
         if outcome is None:  # it may commit with an fsync, or the MQTT door holds the lock
             outcome = await asyncio.to_thread(self._station.run, request)

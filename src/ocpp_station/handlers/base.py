@@ -19,6 +19,7 @@ from ..station.certificate_store import CertificateStore
 from ..station.certificates import LiveConnection
 from ..station.device_model import DeviceModel
 from ..station.network_store import NetworkStore
+from ..station.outbox import Outbox
 from ..versions import OcppVersion, profile
 
 
@@ -30,6 +31,7 @@ class Call:
     action: str
     payload: dict[str, Any]
     message_id: str = ""
+    origin: str = "mqtt"  # the door it came through ("mqtt", "csms"): where what it promises is sent
 
     @cached_property
     def frame_size(self) -> int:
@@ -57,6 +59,7 @@ class Services(Protocol):
     model: DeviceModel
     network: NetworkStore
     certificates: CertificateStore
+    outbox: Outbox
 
     def request_reset(self) -> None: ...
 

@@ -150,7 +150,7 @@ class Dispatcher:
         violation = self._check_request(version, action, request.payload)
         if violation is not None:
             raise violation.to_error(f"{action}Request")
-        payload = handler(Call(version, action, request.payload, request.id))
+        payload = handler(Call(version, action, request.payload, request.id, request.origin))
         problem = self._schemas.check(version, action, "response", payload)
         if problem is not None:
             log.error("%s built a %sResponse that violates the official schema at %s (%s)",

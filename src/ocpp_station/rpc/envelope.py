@@ -52,6 +52,7 @@ class Request:
     ocpp_version: str
     action: str
     payload: dict[str, Any]
+    origin: str = "mqtt"  # the door it came through: "mqtt" (the OEM) or "csms"; what it promises goes back there
 
 
 class EnvelopeError(OcppError):

@@ -133,6 +133,25 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
         " SELECT answered_digest(request_id, fingerprint), answered_at FROM answer"
         " WHERE fingerprint IS NOT NULL ORDER BY seq",
     ),
+    # 9: what the station promised to send and has not delivered yet (station/outbox.py), in order,
+    # per door: the NotifyReport parts of an accepted GetBaseReport/GetReport, written with the
+    # answer that promised them, deleted once the receiver has them.
+    (
+        """
+        CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY,
+            door TEXT NOT NULL,
+            ocpp_version TEXT NOT NULL,
+            action TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            payload BLOB NOT NULL,
+            reply_to TEXT,
+            correlation BLOB,
+            created_at REAL NOT NULL
+        )
+        """,
+        "CREATE INDEX outbox_by_door ON outbox (door, seq)",
+    ),
 )
 
 
