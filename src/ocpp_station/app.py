@@ -11,7 +11,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -266,22 +266,25 @@ class Station:
         finally:
             self.lock.release()
 
-    def handle(self, raw: bytes) -> Answer:
+    def handle(self, raw: bytes, reply_to: str | None = None, correlation: bytes | None = None) -> Answer:
         """Answer one request: once only, its effect and its answer committed together. Never raises.
 
         Once only means per request, and a request is its id *and* its content: the same request
         again (a QoS 1 redelivery, the OEM's retry) gets the answer it was given and runs nothing;
         a different request under a used id runs, as the new request it is (the seed's examples
         all share one id, and people paste them in order).
+
+        ``reply_to``, ``correlation``: the MQTT 5 Response Topic and Correlation Data of the message,
+        where what the request promises (report parts) is published too.
         """
         with self.lock:
-            return self._handle(raw)
+            return self._handle(raw, reply_to, correlation)
 
-    def _handle(self, raw: bytes) -> Answer:
+    def _handle(self, raw: bytes, reply_to: str | None, correlation: bytes | None) -> Answer:
         parsed = self.dispatcher.parse(raw)
         if isinstance(parsed, Answer):
             return parsed  # nothing was executed: nothing to remember
-        request = parsed
+        request = parsed if reply_to is None else replace(parsed, reply_to=reply_to, correlation=correlation)
         try:
             identity = fingerprint(request, raw)
             given = self.answers.get(request.id, identity)

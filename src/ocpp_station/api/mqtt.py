@@ -64,6 +64,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from .. import exact_json
 from ..app import Station
 from ..config import MqttConfig
 from ..logsafe import shown
@@ -85,6 +86,7 @@ class _Published(NamedTuple):
     topic: str
     request_id: str | None
     request: tuple[int, int] | None = None  # (mid, qos) of the request to acknowledge then; None for a copy
+    outbox_seq: int | None = None  # a message of the station's own (a report part): delivered once acknowledged
 
 
 class MqttDoor:
@@ -105,11 +107,14 @@ class MqttDoor:
         self._lost: str | None = None  # why one of the two connections ended: both go
         self._repeats = RepeatedLog(log)  # a broker that stays away: said once, then every 10 min
         self._held_back = 0  # steps in which the backlog kept us from reading requests (for the log)
+        self._outbox_waiting = True  # the outbox may hold messages for the OEM (at start: from before)
+        self._outbox_in_flight: int | None = None  # the outbox row published and not yet acknowledged
         self._wake_r, self._wake_w = socket.socketpair()  # stop() wakes the network thread with a byte
         self._wake_r.setblocking(False)
         self._tls = address.tls_context(ca_file=settings.ca_file, client_cert=settings.client_cert,
                                         client_key=settings.client_key)
         self._thread = threading.Thread(target=self._run, name="mqtt-door", daemon=True)
+        station.on_outgoing(self._outgoing_added)
         self._requests = self._make_requests_client()
         self._answers = self._make_answers_client()
 
@@ -179,6 +184,7 @@ class MqttDoor:
                 self._refusal, self._lost = None, None
                 self._answers_ready = self._subscribed = False
                 self._unacknowledged.clear()  # acknowledgements belong to the connection they were owed on
+                self._outbox_in_flight, self._outbox_waiting = None, True  # unacknowledged: it goes again
                 self._answers = self._make_answers_client()
                 # The answer connection first: the broker may deliver the requests it kept for our
                 # session as soon as the request connection is up, and each needs a way out.
@@ -252,6 +258,7 @@ class MqttDoor:
             rc = client.loop_misc()
             if rc != mqtt.MQTT_ERR_SUCCESS:
                 return rc
+        self._deliver()
         return mqtt.MQTT_ERR_SUCCESS
 
     def _read(self, client: mqtt.Client, sock: Any) -> int:
@@ -368,36 +375,22 @@ class MqttDoor:
             client.ack(message.mid, message.qos)
             return
         started = time.perf_counter()
+        reply = self._response_topic(message)
         try:
-            answer = self._station.handle(bytes(message.payload))
+            answer = self._station.handle(bytes(message.payload), *(reply or (None, None)))
         except Exception:  # Station.handle does not raise; if it ever did, keep the door open
             log.exception("a request could not be handled; the broker will deliver it again")
             return
         if answer.body is None:
             client.ack(message.mid, message.qos)
             return
-        properties = self._reply_to_requester(message, answer.body, answer.request_id)
-        info = self._answers.publish(self._settings.response_topic, answer.body, qos=1, properties=properties)
-        self._unacknowledged[info.mid] = _Published(self._settings.response_topic, answer.request_id,
-                                                    (message.mid, message.qos))
+        self._publish(answer.body, answer.request_id, reply, request=(message.mid, message.qos))
         if log.isEnabledFor(logging.INFO):
             log.info("answered %s: %s (%.1f ms)", shown(answer.request_id, quote=False), answer.outcome,
                      (time.perf_counter() - started) * 1000)
 
-    def _reply_to_requester(self, message: mqtt.MQTTMessage, body: bytes,
-                            request_id: str | None) -> Properties | None:
-        """MQTT 5 request/response: also publish the answer on the request's Response Topic.
-
-        In addition to, not instead of, the answer topic: the OcppMessage API promises every
-        answer on ``josev/cs``, and an OEM's existing listener (or a logger) must not miss the
-        answers to requests made by generic MQTT 5 tools. The answer on the Response Topic is
-        published first, so when the broker has acknowledged the one on ``josev/cs`` (and the
-        request is acknowledged), it has both.
-
-        A Response Topic that *is* the answer topic (``mosquitto_rr -e josev/cs``) gets one answer,
-        not two: returned are the properties (the Correlation Data) for the answer on ``josev/cs``
-        in that case, None otherwise.
-        """
+    def _response_topic(self, message: mqtt.MQTTMessage) -> tuple[str, bytes | None] | None:
+        """MQTT 5 request/response: the request's Response Topic and Correlation Data, if it can take answers."""
         topic = getattr(message.properties, "ResponseTopic", None) if message.properties else None
         if not topic:
             return None
@@ -405,15 +398,65 @@ class MqttDoor:
             log.warning("ignored Response Topic %s: wildcards or the request topic cannot take an answer",
                         shown(topic))
             return None
-        properties = Properties(PacketTypes.PUBLISH)
-        correlation = getattr(message.properties, "CorrelationData", None)
-        if correlation is not None:
-            properties.CorrelationData = correlation
-        if topic == self._settings.response_topic:
-            return properties  # one request, one answer per topic
-        info = self._answers.publish(topic, body, qos=1, properties=properties)
-        self._unacknowledged[info.mid] = _Published(topic, request_id)
-        return None
+        return topic, getattr(message.properties, "CorrelationData", None)
+
+    def _publish(self, body: bytes, what: str | None, reply: tuple[str, bytes | None] | None, *,
+                 request: tuple[int, int] | None = None, outbox_seq: int | None = None) -> None:
+        """Publish ``body`` on the answer topic, and on the request's Response Topic too (MQTT 5).
+
+        In addition to, not instead of, the answer topic: the OcppMessage API promises every
+        answer on ``josev/cs``, and an OEM's existing listener (or a logger) must not miss the
+        answers to requests made by generic MQTT 5 tools. The copy on the Response Topic is
+        published first, so when the broker has acknowledged the one on ``josev/cs`` (and the
+        request is acknowledged, or the report part delivered), it has both. A Response Topic that
+        *is* the answer topic (``mosquitto_rr -e josev/cs``) gets one message, with the Correlation
+        Data.
+        """
+        properties: Properties | None = None
+        if reply is not None:
+            topic, correlation = reply
+            properties = Properties(PacketTypes.PUBLISH)
+            if correlation is not None:
+                properties.CorrelationData = correlation
+            if topic != self._settings.response_topic:
+                info = self._answers.publish(topic, body, qos=1, properties=properties)
+                self._unacknowledged[info.mid] = _Published(topic, what)
+                properties = None
+        info = self._answers.publish(self._settings.response_topic, body, qos=1, properties=properties)
+        self._unacknowledged[info.mid] = _Published(self._settings.response_topic, what, request, outbox_seq)
+
+    # -- what the station promised to send (report parts) -----------------------------------------
+
+    def _outgoing_added(self, door: str) -> None:
+        """Station.on_outgoing listener (any thread): new messages for the OEM wait in the outbox."""
+        if door == "mqtt":
+            self._outbox_waiting = True
+            with contextlib.suppress(OSError):
+                self._wake_w.send(b"x")
+
+    def _deliver(self) -> None:
+        """Publish the oldest undelivered outbox message for the OEM, one at a time, in order.
+
+        As an ``ocpp_message`` *request* of the station's (Josev's later API versions let
+        ``ocpp_message`` flow both ways), under the message id the outbox gave it, so that one sent
+        again after a reconnection or a restart is recognisable; delivered (deleted) once the
+        broker has acknowledged it. One at a time keeps the order whatever happens to a connection,
+        and takes one place of the answer backlog: requests go on meanwhile.
+        """
+        if (not self._outbox_waiting or self._outbox_in_flight is not None or not self.connected.is_set()
+                or len(self._unacknowledged) >= self._backlog):
+            return
+        rows = self._station.outgoing("mqtt", 1)
+        if not rows:
+            self._outbox_waiting = False
+            return
+        row = rows[0]
+        body = exact_json.dumps({"id": row.message_id, "name": "ocpp_message", "type": "request", "data": {
+            "ocpp_version": row.ocpp_version, "message_name": row.action, "payload": row.payload}})
+        reply = (row.reply_to, row.correlation) if row.reply_to else None
+        self._publish(body, row.message_id, reply, outbox_seq=row.seq)
+        self._outbox_in_flight = row.seq
+        log.debug("sent %s %s to the OEM", row.action, row.message_id)
 
     def _on_publish(self, _client: mqtt.Client, _userdata: Any, mid: int, reason: Any, _props: Any) -> None:
         published = self._unacknowledged.pop(mid, None)
@@ -425,3 +468,8 @@ class MqttDoor:
             log.error("the broker refused %s (%s): its ACL must let the station write there", what, reason)
         if published is not None and published.request is not None:
             self._requests.ack(*published.request)  # the broker has the answer: now it may forget the request
+        if published is not None and published.outbox_seq is not None:
+            # Delivered, also when refused (logged above): the broker would refuse it again, and it
+            # must not hold up what comes after it.
+            self._station.delivered(published.outbox_seq)
+            self._outbox_in_flight, self._outbox_waiting = None, True

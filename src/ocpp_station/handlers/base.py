@@ -32,6 +32,8 @@ class Call:
     payload: dict[str, Any]
     message_id: str = ""
     origin: str = "mqtt"  # the door it came through ("mqtt", "csms"): where what it promises is sent
+    reply_to: str | None = None  # MQTT 5: the request's Response Topic (what it promises is published there too)
+    correlation: bytes | None = None  # … and its Correlation Data
 
     @cached_property
     def frame_size(self) -> int:

@@ -150,7 +150,8 @@ class Dispatcher:
         violation = self._check_request(version, action, request.payload)
         if violation is not None:
             raise violation.to_error(f"{action}Request")
-        payload = handler(Call(version, action, request.payload, request.id, request.origin))
+        payload = handler(Call(version, action, request.payload, request.id, request.origin,
+                               request.reply_to, request.correlation))
         problem = self._schemas.check(version, action, "response", payload)
         if problem is not None:
             log.error("%s built a %sResponse that violates the official schema at %s (%s)",

@@ -53,6 +53,8 @@ class Request:
     action: str
     payload: dict[str, Any]
     origin: str = "mqtt"  # the door it came through: "mqtt" (the OEM) or "csms"; what it promises goes back there
+    reply_to: str | None = None  # MQTT 5: the request's Response Topic, where what it promises goes too …
+    correlation: bytes | None = None  # … with its Correlation Data
 
 
 class EnvelopeError(OcppError):

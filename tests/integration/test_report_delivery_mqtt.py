@@ -1,0 +1,101 @@
+"""The MQTT door delivers what the station promised the OEM (report parts), in order, once acknowledged.
+
+The parts are put in the outbox here directly, as an accepted GetBaseReport over MQTT does
+(handlers/reports.py), before the station starts: what a station killed in the middle of a report
+finds when it comes back. Each is published on josev/cs as an ``ocpp_message`` *request* of the
+station's, under the message id the outbox gave it, and deleted once the broker has it.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import uuid
+from dataclasses import replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import paho.mqtt.client as mqtt
+
+from ocpp_station.app import Station
+from ocpp_station.config import Config
+
+from ..support import RESPONSE_TOPIC, Mosquitto, StationProcess
+
+PARTS = 5
+
+
+def notify_report(seq_no: int, last: int) -> dict[str, Any]:
+    return {"requestId": 42, "generatedAt": "2026-12-02T05:00:00Z", "seqNo": seq_no, "tbc": seq_no < last,
+            "reportData": [{"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"},
+                            "variableAttribute": [{"type": "Actual", "value": "60", "mutability": "ReadWrite"}],
+                            "variableCharacteristics": {"dataType": "integer", "supportsMonitoring": False}}]}
+
+
+def request_validator(ocpp_version: str, action: str) -> jsonschema.Validator:
+    """The official request schema (from the ``ocpp`` package), checked with the pure-Python jsonschema."""
+    folder = {"ocpp2.0.1": "v201", "ocpp2.1": "v21"}[ocpp_version]
+    schema = json.loads((resources.files("ocpp") / folder / "schemas" / f"{action}Request.json").read_text("utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+class Listener:
+    """A subscriber on a topic (MQTT 5), keeping every message with its Correlation Data."""
+
+    def __init__(self, port: int, topic: str):
+        self.messages: queue.Queue[tuple[dict[str, Any], bytes | None]] = queue.Queue()
+        subscribed = threading.Event()
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"oem-{uuid.uuid4().hex[:8]}",
+                                   protocol=mqtt.MQTTv5)
+        self._client.on_message = lambda _c, _u, m: self.messages.put(
+            (json.loads(m.payload), getattr(m.properties, "CorrelationData", None)))
+        self._client.on_subscribe = lambda *_: subscribed.set()
+        self._client.connect("127.0.0.1", port)
+        self._client.loop_start()
+        self._client.subscribe(topic, qos=1)
+        assert subscribed.wait(5)
+
+    def take(self, count: int) -> list[tuple[dict[str, Any], bytes | None]]:
+        return [self.messages.get(timeout=15) for _ in range(count)]
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+def test_b07_fr_03_parts_promised_before_a_restart_reach_the_oem_in_order_then_leave_the_outbox(
+        broker: Mosquitto, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    station = Station(replace(Config(), data_dir=data_dir))
+    with station.storage.unit_of_work():
+        ids = station.outbox.add("mqtt", "ocpp2.0.1", "NotifyReport",
+                                 [notify_report(n, PARTS - 1) for n in range(PARTS)],
+                                 reply_to="oem/replies/7", correlation=b"corr-7")
+    station.close()
+    answers, replies = Listener(broker.port, RESPONSE_TOPIC), Listener(broker.port, "oem/replies/7")
+    process = StationProcess(broker.url, data_dir).start()
+    try:
+        received = answers.take(PARTS)
+        copies = replies.take(PARTS)
+    finally:
+        answers.close()
+        replies.close()
+        process.terminate()
+    validator = request_validator("ocpp2.0.1", "NotifyReport")
+    for (message, _), message_id, seq_no in zip(received, ids, range(PARTS), strict=True):
+        assert message["id"] == message_id and message["name"] == "ocpp_message" and message["type"] == "request"
+        assert message["data"]["ocpp_version"] == "ocpp2.0.1" and message["data"]["message_name"] == "NotifyReport"
+        assert message["data"]["payload"]["seqNo"] == seq_no  # in order (B07.FR.10)
+        validator.validate(message["data"]["payload"])
+    assert [message for message, _ in copies] == [message for message, _ in received]  # the Response Topic too
+    assert {correlation for _, correlation in copies} == {b"corr-7"}  # with the request's Correlation Data
+    reopened = Station(replace(Config(), data_dir=data_dir))
+    try:
+        assert reopened.outgoing("mqtt", 10) == []  # delivered: the broker acknowledged every one
+    finally:
+        reopened.close()
+
