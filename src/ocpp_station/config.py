@@ -55,6 +55,13 @@ class Limits:
     bytes_per_message_get_variables: int = 65536
     items_per_message_set_variables: int = 100
     bytes_per_message_set_variables: int = 65536
+    # The NotifyReport parts the station sends for a GetBaseReport/GetReport (B07, B08): each part
+    # holds at most this many ReportDataType items and is at most this many bytes as an OCPP-J
+    # CALL frame. OCPP gives the CSMS no way to announce what it accepts; 60,000 stays below the
+    # 64 KiB a websocket server commonly takes in one message by default (Jetty's
+    # maxTextMessageSize), and 100 items (≈ 20–40 KB) usually reach it first.
+    report_items_per_part: int = 100
+    report_bytes_per_part: int = 60_000
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,11 @@ class Requests:
     # and a WARNING says back to when once-only still holds.
     answered_requests_max: int = 1_000_000
 
+
+# The smallest NotifyReport part allowed: room for one item with a value as long as
+# ReportingValueSize (2500) and a valuesList of 1000 characters, with its names and the CALL around
+# it (tests/unit/test_reports.py checks it).
+MIN_REPORT_BYTES_PER_PART = 5120
 
 # An MQTT packet identifier has 16 bits (MQTT 5 §2.2.1): more answers in flight than that and
 # paho's identifiers wrap onto answers still waiting for their PUBACK.
@@ -233,6 +245,11 @@ def _check(config: Config) -> None:
     identity_rule = identity_problem(config.station.identity)  # the one rule, also for 2.1 profiles
     if identity_rule is not None:
         raise ConfigError(f"station.identity: {identity_rule.additional_info}")
+    if config.limits.report_items_per_part < 1:
+        raise ConfigError("limits.report_items_per_part must be at least 1")
+    if config.limits.report_bytes_per_part < MIN_REPORT_BYTES_PER_PART:
+        raise ConfigError(f"limits.report_bytes_per_part must be at least {MIN_REPORT_BYTES_PER_PART}, "
+                          "so that one item of a report fits in a part")
     if config.security.certificate_entries_max < 1:
         raise ConfigError("security.certificate_entries_max must be at least 1")
     network = config.network

@@ -82,7 +82,7 @@ def test_unknown_action_is_not_implemented(oem: OemClient, version: str) -> None
 
 
 @pytest.mark.parametrize("version", ["ocpp2.1"])
-@pytest.mark.parametrize("action", ["GetReport"])
+@pytest.mark.parametrize("action", ["GetMonitoringReport"])
 def test_known_but_unsupported_action_is_not_supported(oem: OemClient, version: str, action: str) -> None:
     cases.known_but_unsupported_action_is_not_supported(oem, version, action)
 

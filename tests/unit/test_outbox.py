@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -39,3 +41,18 @@ def test_rows_roll_back_with_the_answer_that_promised_them(make_station: Callabl
         station.outbox.add("csms", "ocpp2.0.1", "NotifyReport", [{"seqNo": 0}])
         raise RuntimeError("the commit fails")
     assert station.outgoing("csms") == []
+
+
+def test_the_parts_of_a_report_asked_over_mqtt_5_follow_its_response_topic(
+        make_station: Callable[..., Station]) -> None:
+    """The MQTT door hands the request's Response Topic and Correlation Data to the station: the parts
+    the report promises are published there too (api/mqtt.py), as its answer is."""
+    station = make_station()
+    request = {"id": str(uuid.uuid4()), "name": "ocpp_message", "type": "request",
+               "data": {"ocpp_version": "ocpp2.0.1", "message_name": "GetBaseReport",
+                        "payload": {"requestId": 7, "reportBase": "ConfigurationInventory"}}}
+    answer = station.handle(json.dumps(request).encode(), "oem/replies", b"corr")
+    assert answer.outcome.startswith("CallResult"), answer
+    parts = station.outgoing("mqtt", 100)
+    assert parts and {(p.reply_to, p.correlation) for p in parts} == {("oem/replies", b"corr")}
+    assert station.outgoing("csms", 1) == []  # asked over MQTT: the parts go back that way only

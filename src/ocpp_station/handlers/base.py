@@ -15,6 +15,8 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from .. import exact_json
+from ..config import Config
+from ..errors import ErrorCode, OcppError
 from ..station.certificate_store import CertificateStore
 from ..station.certificates import LiveConnection
 from ..station.device_model import DeviceModel
@@ -58,6 +60,7 @@ Handler = Callable[[Call], dict[str, Any]]
 class Services(Protocol):
     """What the handlers are built from: the station's stores, and two questions only it can answer."""
 
+    config: Config
     model: DeviceModel
     network: NetworkStore
     certificates: CertificateStore
@@ -89,3 +92,32 @@ def status_info(reason_code: str, additional_info: str, ocpp_version: str) -> di
     if additional_info:
         info["additionalInfo"] = profile(ocpp_version).clip_status_info(additional_info)
     return info
+
+
+MessageLimits = tuple[int, int]
+"""DeviceDataCtrlr.ItemsPerMessage[…] and BytesPerMessage[…] of one action; 0 means no limit."""
+
+
+def message_limits(model: DeviceModel, which: str) -> MessageLimits:
+    """ItemsPerMessage/BytesPerMessage[which]: read-only, set by the configuration, read once."""
+    return (model.read_int("DeviceDataCtrlr", "ItemsPerMessage", which),
+            model.read_int("DeviceDataCtrlr", "BytesPerMessage", which))
+
+
+def enforce_message_limits(limits: MessageLimits, call: Call, items: int, which: str) -> None:
+    """Refuse a request beyond the limits the station announces for it: the one check of
+    B06.FR.16/17 (GetVariables, and SetVariables alike) and B08.FR.17/18 (GetReport).
+
+    More elements than ItemsPerMessage[which] → OccurrenceConstraintViolation; more bytes than
+    BytesPerMessage[which], measured on the OCPP-J CALL frame whatever door the request came
+    through (:attr:`Call.frame_size`) → FormatViolation.
+    """
+    max_items, max_bytes = limits
+    if max_items and items > max_items:
+        raise OcppError(ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION,
+                        f"{items} elements exceed ItemsPerMessage[{which}] = {max_items}",
+                        {"limit": max_items, "received": items})
+    if max_bytes and call.frame_size > max_bytes:
+        raise OcppError(ErrorCode.FORMAT_VIOLATION,
+                        f"the {which} message of {call.frame_size} bytes exceeds BytesPerMessage[{which}] = "
+                        f"{max_bytes}", {"limit": max_bytes, "received": call.frame_size})

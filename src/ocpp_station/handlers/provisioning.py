@@ -13,13 +13,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ErrorCode, OcppError
 from ..logsafe import shown
 from ..station.device_model import AttributeStatus, AttributeType, DeviceModel, Outcome, VariableAddress
 from ..station.network import NetworkProfile
 from ..station.network_store import NetworkStore
 from ..versions import VERSIONS_2X
-from .base import Call, Handler, Route, status_info
+from .base import Call, Handler, Route, enforce_message_limits, message_limits, status_info
 
 log = logging.getLogger(__name__)
 
@@ -51,31 +50,12 @@ def _result(element: dict[str, Any], outcome: Outcome, ocpp_version: str) -> dic
     return result
 
 
-def _limits(model: DeviceModel, which: str) -> tuple[int, int]:
-    """ItemsPerMessage/BytesPerMessage[which]: read-only, set by the configuration, read once."""
-    return (model.read_int("DeviceDataCtrlr", "ItemsPerMessage", which),
-            model.read_int("DeviceDataCtrlr", "BytesPerMessage", which))
-
-
-def _enforce_limits(limits: tuple[int, int], call: Call, items: int, which: str) -> None:
-    """B06.FR.16/17 (and the same for SetVariables): refuse a request beyond the announced limits."""
-    max_items, max_bytes = limits
-    if max_items and items > max_items:
-        raise OcppError(ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION,
-                        f"{items} elements exceed ItemsPerMessage[{which}] = {max_items}",
-                        {"limit": max_items, "received": items})
-    if max_bytes and call.frame_size > max_bytes:  # the OCPP-J CALL frame, whatever door it came through
-        raise OcppError(ErrorCode.FORMAT_VIOLATION,
-                        f"the {which} message of {call.frame_size} bytes exceeds BytesPerMessage[{which}] = "
-                        f"{max_bytes}", {"limit": max_bytes, "received": call.frame_size})
-
-
 def get_variables(model: DeviceModel) -> Handler:
-    limits = _limits(model, "GetVariables")
+    limits = message_limits(model, "GetVariables")
 
     def handle(call: Call) -> dict[str, Any]:
         elements = call.payload["getVariableData"]
-        _enforce_limits(limits, call, len(elements), "GetVariables")  # B06.FR.16, B06.FR.17
+        enforce_message_limits(limits, call, len(elements), "GetVariables")  # B06.FR.16, B06.FR.17
         results = []
         for element in elements:
             outcome = model.get(_address(element), call.version)
@@ -89,11 +69,11 @@ def get_variables(model: DeviceModel) -> Handler:
 
 
 def set_variables(model: DeviceModel) -> Handler:
-    limits = _limits(model, "SetVariables")
+    limits = message_limits(model, "SetVariables")
 
     def handle(call: Call) -> dict[str, Any]:
         elements = call.payload["setVariableData"]
-        _enforce_limits(limits, call, len(elements), "SetVariables")
+        enforce_message_limits(limits, call, len(elements), "SetVariables")
         outcomes = model.set_many([(_address(e), e["attributeValue"]) for e in elements], call.version)
         for element, outcome in zip(elements, outcomes, strict=True):
             # The names are the client's (up to 50 characters, any of them: a newline too).

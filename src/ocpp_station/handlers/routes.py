@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import provisioning, security
+from . import provisioning, reports, security
 from .base import Route
 
-ROUTES: tuple[Route, ...] = (*provisioning.ROUTES, *security.ROUTES)
+ROUTES: tuple[Route, ...] = (*provisioning.ROUTES, *reports.ROUTES, *security.ROUTES)

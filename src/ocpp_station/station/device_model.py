@@ -187,6 +187,7 @@ class DeviceModel:
             self._components.setdefault(key, {})[(definition.name.casefold(), _fold(definition.instance))] = definition
             self._component_versions.setdefault(key, set()).update(definition.versions)
         self._values: dict[StoredKey, str] = dict(self.stored)
+        self._of_version: dict[str, tuple[VariableDefinition, ...]] = {}  # definitions_of(), made once each
         self._forget_unusable_stored_values()
         self._pending: dict[StoredKey, str] = {}  # written by the SetVariables being run, not committed yet
         live = _folded(self.live)
@@ -316,13 +317,40 @@ class DeviceModel:
         found = self.find(address, ocpp_version)
         if isinstance(found, AttributeStatus):
             return Outcome(found)
-        attribute = found.attributes[address.attribute]
-        if attribute.mutability is Mutability.WRITE_ONLY:  # B06.FR.09: never reveal a write-only value
+        value = self.shown_value(found, address.attribute)
+        if value is None:  # B06.FR.09: never reveal a write-only value
             return Outcome(AttributeStatus.REJECTED, info=InvalidValue("WriteOnly", "the variable is write-only"))
-        value = self.current_value(found, address.attribute)
-        value = "" if value is None else value  # B06.FR.13: supported but unset → empty string
+        return Outcome(AttributeStatus.ACCEPTED, value)  # B06.FR.10
+
+    def shown_value(self, definition: VariableDefinition, attribute: AttributeType) -> str | None:
+        """The value of ``attribute`` as the station shows it to whoever reads it: GetVariables and
+        the NotifyReport parts of a report alike, so that they can never disagree.
+
+        None for a write-only attribute, which is never revealed and not even read (B06.FR.09;
+        B07.FR.03/B08.FR.03 as the 2025 errata word them); ``""`` for one supported but unset
+        (B06.FR.13; a report's VariableAttribute.value may be left out only for a write-only one);
+        cut to DeviceDataCtrlr.ReportingValueSize, which bounds GetVariableResult.attributeValue and
+        VariableAttribute.value alike.
+        """
+        if definition.attributes[attribute].mutability is Mutability.WRITE_ONLY:
+            return None
+        value = self.current_value(definition, attribute)
+        value = "" if value is None else value
         limit = self._reporting_value_size
-        return Outcome(AttributeStatus.ACCEPTED, value[:limit] if len(value) > limit else value)  # B06.FR.10
+        return value[:limit] if len(value) > limit else value
+
+    def definitions_of(self, ocpp_version: str) -> tuple[VariableDefinition, ...]:
+        """Every variable that exists in ``ocpp_version`` ("2.0.1", "2.1"), in catalogue order
+        (component by component, each EVSE's and connector's in turn): what a report walks (B07, B08).
+
+        The definitions are fixed once the model is built, so each version's tuple is made once.
+        """
+        found = self._of_version.get(ocpp_version)
+        if found is None:
+            found = self._of_version[ocpp_version] = tuple(
+                definition for variables in self._components.values() for definition in variables.values()
+                if ocpp_version in definition.versions)
+        return found
 
     @cached_property
     def _reporting_value_size(self) -> int:
