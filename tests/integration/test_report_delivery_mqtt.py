@@ -23,7 +23,7 @@ import paho.mqtt.client as mqtt
 from ocpp_station.app import Station
 from ocpp_station.config import Config
 
-from ..support import RESPONSE_TOPIC, Mosquitto, StationProcess
+from ..support import RESPONSE_TOPIC, Mosquitto, StationProcess, check_response
 
 PARTS = 5
 
@@ -99,3 +99,51 @@ def test_b07_fr_03_parts_promised_before_a_restart_reach_the_oem_in_order_then_l
     finally:
         reopened.close()
 
+
+
+def test_b07_fr_01_03_a_full_inventory_asked_over_mqtt_arrives_there_in_parts(
+        broker: Mosquitto, tmp_path: Path) -> None:
+    """The OEM's GetBaseReport: its CallResult, then every NotifyReport part on josev/cs, in order, with its
+    requestId (B07.FR.04), seqNo from 0 (B07.FR.10), tbc on all but the last — published as soon as the
+    answer is committed (the door wakes for them), and none left in the outbox afterwards."""
+    config = tmp_path / "station.toml"
+    config.write_text("[limits]\nreport_items_per_part = 20\n")  # several parts
+    data_dir = tmp_path / "data"
+    listener = Listener(broker.port, RESPONSE_TOPIC)
+    process = StationProcess(broker.url, data_dir, ["--config", str(config)]).start()
+    try:
+        request = {"id": str(uuid.uuid4()), "name": "ocpp_message", "type": "request",
+                   "data": {"ocpp_version": "ocpp2.1", "message_name": "GetBaseReport",
+                            "payload": {"requestId": 4711, "reportBase": "FullInventory"}}}
+        publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"oem-{uuid.uuid4().hex[:8]}")
+        publisher.connect("127.0.0.1", broker.port)
+        publisher.loop_start()
+        publisher.publish("cs/josev", json.dumps(request), qos=1).wait_for_publish(5)
+        publisher.disconnect()
+        publisher.loop_stop()
+        answer, _ = listener.take(1)[0]
+        check_response(answer, "GetBaseReport", "ocpp2.1")
+        assert answer["id"] == request["id"] and answer["data"]["payload"]["status"] == "Accepted"
+        parts: list[dict[str, Any]] = []
+        while not parts or parts[-1]["data"]["payload"]["tbc"]:
+            [(part, _)] = listener.take(1)
+            parts.append(part)
+    finally:
+        listener.close()
+        process.terminate()
+    validator = request_validator("ocpp2.1", "NotifyReport")
+    assert len(parts) > 1
+    for seq_no, part in enumerate(parts):
+        assert part["type"] == "request" and part["data"]["message_name"] == "NotifyReport"
+        payload = part["data"]["payload"]
+        validator.validate(payload)
+        assert (payload["requestId"], payload["seqNo"]) == (4711, seq_no)
+    assert len({part["id"] for part in parts}) == len(parts)  # each its own id
+    items = [item for part in parts for item in part["data"]["payload"]["reportData"]]
+    heartbeat = [item for item in items if item["variable"]["name"] == "HeartbeatInterval"]
+    assert heartbeat and heartbeat[0]["variableAttribute"][0]["value"] == "60"
+    reopened = Station(replace(Config(), data_dir=data_dir))
+    try:
+        assert reopened.outgoing("mqtt", 1) == []
+    finally:
+        reopened.close()
