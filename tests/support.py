@@ -132,6 +132,44 @@ def check_envelope(answer: Any) -> None:
         raise AssertionError(f"not a valid OcppResponse ({where}): {json.dumps(answer)[:1000]}")
 
 
+# The OcppRequest envelope of the seed ("OcppMessageRequest" on cs/josev), written here by hand like the
+# response's. Also the shape of the requests the station itself sends the OEM on josev/cs (the
+# NotifyReport parts of a report): ``ocpp_message`` flows both ways. ``id`` is a UUID here: every
+# request, the OEM's or the station's, is given a fresh one.
+OCPP_REQUEST_SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "$id": "urn:ocpp-station:tests:OcppRequest",
+    "title": "OcppRequest (seed document: OcppMessageRequest)",
+    "type": "object",
+    "required": ["id", "name", "type", "data"],
+    "properties": {
+        "id": {"type": "string",
+               "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"},
+        "name": {"const": "ocpp_message"},
+        "type": {"const": "request"},
+        "data": {
+            "type": "object",
+            "required": ["ocpp_version", "message_name", "payload"],
+            "properties": {
+                "ocpp_version": {"type": "string", "enum": list(OCPP_VERSIONS)},
+                "message_name": {"type": "string", "minLength": 1},
+                "payload": {"type": "object"},
+            },
+        },
+    },
+}
+jsonschema.Draft7Validator.check_schema(OCPP_REQUEST_SCHEMA)
+_REQUEST_ENVELOPE = jsonschema.Draft7Validator(OCPP_REQUEST_SCHEMA)
+
+
+def check_request_envelope(request: Any) -> None:
+    """Fail unless ``request`` conforms to :data:`OCPP_REQUEST_SCHEMA` (every problem is listed)."""
+    problems = sorted(_REQUEST_ENVELOPE.iter_errors(request), key=lambda e: list(e.absolute_path))
+    if problems:
+        where = "; ".join(f"/{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in problems)
+        raise AssertionError(f"not a valid OcppRequest ({where}): {json.dumps(request)[:1000]}")
+
+
 def check_response(answer: dict[str, Any], action: str | None, ocpp_version: str | None) -> None:
     """Fail unless ``answer`` is a well-formed OcppResponse (and its payload conforms).
 

@@ -91,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="seconds to wait for the answer (default 10)")
     _mqtt_options(call)
 
-    oem_cli.add_commands(commands, log_level)  # get, set, certs, network (through the broker)
+    oem_cli.add_commands(commands, log_level)  # get, set, report, certs, network (through the broker)
     return parser
 
 
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_wire_loggers(logging.getLevelName(args.log_level))  # no handshake headers or frames: secrets
     if args.command == "serve":
         return _serve(args)
-    if hasattr(args, "oem_handler"):  # get, set, certs, network: see oem_cli
+    if hasattr(args, "oem_handler"):  # get, set, report, certs, network: see oem_cli
         return args.oem_handler(args)
     return _call(args)
 

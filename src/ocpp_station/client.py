@@ -2,12 +2,16 @@
 
 :class:`StationClient` publishes each request on ``cs/josev`` and waits for the answer with the same
 ``id``. Many calls may be in flight at once; one background reader hands every answer to the call
-that is waiting for it.
+that is waiting for it, and every NotifyReport the station sends (an ``ocpp_message`` *request* of
+the station's) to the report waiting for its requestId: :meth:`StationClient.report_parts` and
+:meth:`StationClient.report`, which put the parts in order (:class:`ReportCollector`).
 
 With an MQTT 5 broker the client subscribes to a private reply topic (``josev/cs/client/<random>``)
 and sends each request with that Response Topic and the request id as Correlation Data, so it only
-receives its own answers. With MQTT 3.1.1 (e.g. the station's embedded broker) it subscribes to
-``josev/cs`` and picks its answers out by envelope id.
+receives its own answers (and the parts of its own reports, which the station publishes on the
+Response Topic of the request that asked for them). With MQTT 3.1.1 (e.g. the station's embedded
+broker) it subscribes to ``josev/cs`` and picks its answers out by envelope id, and its report parts
+by requestId.
 
 Example (with a station running on the broker at 127.0.0.1:1883)::
 
@@ -22,6 +26,11 @@ Example (with a station running on the broker at 127.0.0.1:1883)::
             await station.set_variables({"OCPPCommCtrlr.OfflineThreshold": 300})
             print(await station.get_installed_certificate_ids())
             print(VariableRef.parse("NetworkConfiguration(2).OcppCsmsUrl").to_ocpp())
+            report = await station.report("ConfigurationInventory")
+            for item in report:
+                print(item.label, item.value)
+            async for part in station.report_parts(components=["EVSE[1]"]):
+                print(part.seq_no, len(part.items))
 
     asyncio.run(main())
 """
@@ -33,7 +42,8 @@ import contextlib
 import logging
 import secrets
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiomqtt
@@ -44,28 +54,53 @@ from . import exact_json
 from .api.connection import NODELAY, BrokerAddress
 from .oem_types import (
     ATTRIBUTE_TYPES,
+    COMPONENT_CRITERIA,
+    REPORT_BASES,
     CallError,
+    ComponentVariable,
     InstalledCertificate,
+    MalformedPart,
+    Report,
+    ReportAttribute,
+    ReportCollector,
+    ReportItem,
+    ReportPart,
+    ReportRefused,
+    ReportTimeout,
     SetVariableResult,
     StationUnreachable,
     Status,
+    VariableCharacteristics,
     VariableRef,
     VariableResult,
     _plain,
     _reason,
     _text,
+    read_notify_report,
 )
 from .versions import OCPP_VERSIONS, V16, profile
 
 __all__ = [
     "ATTRIBUTE_TYPES",
+    "COMPONENT_CRITERIA",
     "OCPP_VERSIONS",
+    "REPORT_BASES",
     "CallError",
+    "ComponentVariable",
     "InstalledCertificate",
+    "Report",
+    "ReportAttribute",
+    "ReportCollector",
+    "ReportItem",
+    "ReportPart",
+    "ReportRefused",
+    "ReportStream",
+    "ReportTimeout",
     "SetVariableResult",
     "StationClient",
     "StationUnreachable",
     "Status",
+    "VariableCharacteristics",
     "VariableRef",
     "VariableResult",
 ]
@@ -100,6 +135,7 @@ class StationClient:
         self._client: aiomqtt.Client | None = None
         self._reader: asyncio.Task[None] | None = None
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._reports: dict[int, _ReportWait] = {}  # by requestId: the reports whose parts we take
         self._lost: BaseException | None = None
 
     # -- connection ------------------------------------------------------------------------------
@@ -167,8 +203,13 @@ class StationClient:
             answer = exact_json.loads(message.payload)
         except (ValueError, TypeError):
             return
-        if not isinstance(answer, dict) or answer.get("name") != "ocpp_message" or answer.get("type") != "response":
-            return  # josev/cs carries Josev's other messages, and OCPP requests the station sends the OEM
+        if not isinstance(answer, dict) or answer.get("name") != "ocpp_message":
+            return  # josev/cs carries Josev's other messages
+        if answer.get("type") == "request":
+            self._take_part(answer)  # a report part the station sends us; any other request is not ours
+            return
+        if answer.get("type") != "response":
+            return
         request_id = answer.get("id")
         correlation = getattr(message.properties, "CorrelationData", None) if message.properties else None
         if isinstance(correlation, bytes | bytearray):
@@ -178,10 +219,34 @@ class StationClient:
         if future is not None and not future.done():
             future.set_result(answer)
 
+    def _take_part(self, envelope: dict[str, Any]) -> None:
+        """Hand a NotifyReport to the report waiting for its requestId; pass over every other request.
+
+        The station's other requests, and the parts of reports other clients asked for (with MQTT
+        3.1.1 every client reads josev/cs), are not ours: no answer, no log above DEBUG.
+        """
+        try:
+            part = read_notify_report(envelope)
+        except MalformedPart as error:
+            if error.request_id in self._reports:
+                log.warning("dropped a part of report %s that cannot be read: %s", error.request_id, error)
+            return
+        wait = self._reports.get(part.request_id) if part is not None else None
+        if part is None or wait is None:
+            return
+        if not wait.collector.add(part):
+            log.debug("report %s: dropped part %s (a repeat, or after the last part)", part.request_id, part.seq_no)
+        if wait.acknowledge and part.message_id is not None:
+            wait.unanswered.append((part.message_id, part.ocpp_version))  # a repeat is answered again too
+        wait.changed.set()
+
     def _fail_pending(self, error: BaseException) -> None:
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(error)
+        for wait in self._reports.values():
+            wait.error = error
+            wait.changed.set()
 
     # -- calls -----------------------------------------------------------------------------------
 
@@ -333,6 +398,191 @@ class StationClient:
         payload = await self.call("SetNetworkProfile", {"configurationSlot": slot, "connectionData": data},
                                   ocpp_version=envelope_version, timeout=timeout)
         return Status.from_ocpp(payload)
+
+    # -- reports ---------------------------------------------------------------------------------
+
+    def report_parts(self, base: str = "FullInventory", *,
+                     components: Iterable[ComponentVariable | VariableRef | str] | None = None,
+                     criteria: Iterable[str] | None = None, ocpp_version: str = "ocpp2.0.1",
+                     timeout: float = 10.0, part_timeout: float = 30.0, acknowledge: bool = True,
+                     request_id: int | None = None) -> ReportStream:
+        """Ask for a report and iterate over its NotifyReport parts as they come, in seqNo order.
+
+        ``base`` (FullInventory, ConfigurationInventory, SummaryInventory) sends GetBaseReport; with
+        ``components`` (``"EVSE[1]"``, ``"OCPPCommCtrlr.HeartbeatInterval"``, ComponentVariables) or
+        ``criteria`` (Active, Available, Enabled, Problem) it sends GetReport instead and ``base`` is
+        not used. ``request_id`` is picked at random unless given. Use it as
+        ``async for part in client.report_parts(...)``; the stream's ``status`` says what the station
+        answered once iteration has started.
+
+        Nothing is sent until the iteration starts. Then: :class:`CallError` or ``TimeoutError``
+        (within ``timeout``) for the request itself, as :meth:`call`; :class:`ReportRefused` for
+        Rejected or NotSupported; EmptyResultSet ends the iteration at once, without a part;
+        :class:`ReportTimeout` when no new part came for ``part_timeout`` seconds. A part sent twice
+        is yielded once. With ``acknowledge`` every part is answered with an empty CallResult, as a
+        CSMS answers NotifyReport (the station does not wait for it). ``ValueError`` (at once) for
+        a bad base, criterion, component or version.
+        """
+        if ocpp_version not in OCPP_VERSIONS:
+            raise ValueError(f"ocpp_version must be one of {', '.join(OCPP_VERSIONS)} (got {ocpp_version!r})")
+        if ocpp_version == V16:
+            raise ValueError("reports (GetBaseReport, GetReport) exist in OCPP 2.0.1 and 2.1 only")
+        wanted = [ComponentVariable.coerce(c) for c in components] if components is not None else []
+        given_criteria = list(criteria) if criteria is not None else []
+        for criterion in given_criteria:
+            if criterion not in COMPONENT_CRITERIA:
+                raise ValueError(f"unknown component criterion {criterion!r} (one of {', '.join(COMPONENT_CRITERIA)})")
+        if request_id is None:
+            request_id = secrets.randbelow(2**31 - 1) + 1  # 1 … 2**31-1: an int32, as any CSMS would use
+            while request_id in self._reports:
+                request_id = secrets.randbelow(2**31 - 1) + 1
+        elif isinstance(request_id, bool) or not isinstance(request_id, int):
+            raise ValueError(f"request_id must be an integer (got {request_id!r})")
+        if wanted or given_criteria:
+            action = "GetReport"
+            payload: dict[str, Any] = {"requestId": request_id}
+            if wanted:
+                payload["componentVariable"] = [c.to_ocpp() for c in wanted]
+            if given_criteria:
+                payload["componentCriteria"] = list(dict.fromkeys(given_criteria))
+        else:
+            if base not in REPORT_BASES:
+                raise ValueError(f"unknown report base {base!r} (one of {', '.join(REPORT_BASES)})")
+            action, payload = "GetBaseReport", {"requestId": request_id, "reportBase": base}
+        return ReportStream(self, request_id, action, payload, ocpp_version=ocpp_version, timeout=timeout,
+                            part_timeout=part_timeout, acknowledge=acknowledge)
+
+    async def report(self, base: str = "FullInventory", *,
+                     components: Iterable[ComponentVariable | VariableRef | str] | None = None,
+                     criteria: Iterable[str] | None = None, ocpp_version: str = "ocpp2.0.1",
+                     timeout: float = 10.0, part_timeout: float = 30.0, acknowledge: bool = True,
+                     request_id: int | None = None) -> Report:
+        """The whole report of :meth:`report_parts` (same arguments and errors): every item, in order.
+
+        The :class:`Report` is iterable over its items (:class:`ReportItem`); it is empty, not an
+        error, for EmptyResultSet.
+        """
+        stream = self.report_parts(base, components=components, criteria=criteria, ocpp_version=ocpp_version,
+                                   timeout=timeout, part_timeout=part_timeout, acknowledge=acknowledge,
+                                   request_id=request_id)
+        items: list[ReportItem] = []
+        async with stream:
+            async for part in stream:
+                items.extend(part.items)
+        assert stream.status is not None
+        return Report(stream.request_id, stream.status.status, tuple(items), stream.parts, stream.status.reason,
+                      stream.status.additional_info)
+
+    async def _report(self, stream: ReportStream) -> AsyncGenerator[ReportPart, None]:
+        """The body of a :class:`ReportStream`: register, ask, then yield the parts in order until the last."""
+        if stream.request_id in self._reports:
+            raise ValueError(f"report {stream.request_id} is already being collected")
+        wait = _ReportWait(ReportCollector(stream.request_id), stream.acknowledge)
+        self._reports[stream.request_id] = wait  # before asking: a part may come before the answer
+        try:
+            answer = await self.call(stream.action, stream.payload, ocpp_version=stream.ocpp_version,
+                                     timeout=stream.timeout)
+            status = Status.from_ocpp(answer)
+            stream.status = status
+            if status.status == "EmptyResultSet":
+                return
+            if status.status != "Accepted":
+                raise ReportRefused(stream.request_id, status.status, status.reason, status.additional_info)
+            loop = asyncio.get_running_loop()
+            progress, deadline = wait.collector.received, loop.time() + stream.part_timeout
+            while True:
+                wait.changed.clear()  # first: what arrives while we answer or yield sets it again
+                await self._answer_parts(wait)
+                if wait.error is not None:
+                    raise wait.error
+                for part in wait.collector.take():
+                    stream.parts += 1
+                    stream.items += len(part.items)
+                    yield part
+                if wait.collector.complete:
+                    await self._answer_parts(wait)
+                    return
+                if wait.collector.received != progress:  # a new part: the timeout starts again
+                    progress, deadline = wait.collector.received, loop.time() + stream.part_timeout
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise ReportTimeout(stream.request_id, stream.part_timeout, wait.collector.state(),
+                                        wait.collector.received)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(remaining):
+                        await wait.changed.wait()
+        finally:
+            self._reports.pop(stream.request_id, None)
+
+    async def _answer_parts(self, wait: _ReportWait) -> None:
+        """Answer the parts received since the last call with an empty NotifyReportResponse (CallResult).
+
+        Politeness, not protocol: the station does not wait for these answers, so one that cannot
+        be published is only logged.
+        """
+        while wait.unanswered:
+            message_id, ocpp_version = wait.unanswered.pop(0)
+            body = exact_json.dumps({"id": message_id, "name": "ocpp_message", "type": "response",
+                                     "data": {"ocpp_version": ocpp_version, "message_type": "CallResult",
+                                              "message_name": "NotifyReport", "payload": {}}})
+            if self._client is None:
+                return
+            try:
+                await self._client.publish(self.request_topic, body, qos=1)
+            except aiomqtt.MqttError as error:
+                log.debug("could not answer report part %s: %s", message_id, error)
+
+
+@dataclass
+class _ReportWait:
+    """A report being collected: its parts so far, and what the reader has to tell the iterator."""
+
+    collector: ReportCollector
+    acknowledge: bool
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    unanswered: list[tuple[str, str]] = field(default_factory=list)  # (envelope id, ocpp_version) to answer
+    error: BaseException | None = None
+
+
+class ReportStream:
+    """The parts of one report, as :meth:`StationClient.report_parts` yields them (an async iterator).
+
+    ``request_id`` is the report's requestId; ``status`` the station's answer (a :class:`Status`)
+    once iteration has started; ``parts`` and ``items`` count what has been yielded so far. Leaving
+    an ``async for`` early stops the collection (``async with`` the stream, or ``aclose()``, makes
+    that immediate rather than left to the garbage collector).
+    """
+
+    def __init__(self, client: StationClient, request_id: int, action: str, payload: dict[str, Any], *,
+                 ocpp_version: str, timeout: float, part_timeout: float, acknowledge: bool):
+        self.request_id = request_id
+        self.action = action
+        """``GetBaseReport`` or ``GetReport``."""
+        self.payload = payload
+        self.ocpp_version = ocpp_version
+        self.timeout = timeout
+        self.part_timeout = part_timeout
+        self.acknowledge = acknowledge
+        self.status: Status | None = None
+        self.parts = 0
+        self.items = 0
+        self._body = client._report(self)
+
+    def __aiter__(self) -> ReportStream:
+        return self
+
+    async def __anext__(self) -> ReportPart:
+        return await self._body.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop collecting (the parts still to come are then passed over)."""
+        await self._body.aclose()
+
+    async def __aenter__(self) -> ReportStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 def _refused_protocol(error: aiomqtt.MqttError) -> bool:

@@ -1,14 +1,15 @@
 """The OEM's commands of ``ocpp-station``: read and change a running station through its MQTT API.
 
-``get``, ``set``, ``certs list|install|delete`` and ``network list|set`` send OCPP requests with
+``get``, ``set``, ``report``, ``certs list|install|delete`` and ``network list|set`` send OCPP requests with
 :class:`ocpp_station.client.StationClient`, exactly as a CSMS would send them, so they work on
 any station reachable through the broker. ``certs import`` (the station's own certificate and key;
 OCPP has no message for it) and the ``--data-dir`` form of ``certs list``/``network list`` work on
 the data directory directly and stay in :mod:`ocpp_station.cli`.
 
 Exit statuses, common to these commands: 0 success (every variable Accepted, the certificate
-installed …), 1 the station refused something or answered a CallError, 2 bad usage,
-3 the broker cannot be reached or no answer came within ``--timeout``.
+installed, the whole report received …), 1 the station refused something or answered a CallError,
+2 bad usage, 3 the broker cannot be reached or no answer came within ``--timeout`` (``report``: or
+the report's parts stopped coming, ``--part-timeout``).
 """
 
 from __future__ import annotations
@@ -17,13 +18,25 @@ import argparse
 import asyncio
 import os
 import sys
+import textwrap
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from . import exact_json, local_cli
-from .client import CallError, InstalledCertificate, StationClient, VariableRef
+from .client import (
+    COMPONENT_CRITERIA,
+    CallError,
+    ComponentVariable,
+    InstalledCertificate,
+    ReportItem,
+    ReportRefused,
+    ReportTimeout,
+    StationClient,
+    VariableCharacteristics,
+    VariableRef,
+)
 from .station.certificate_uses import ROOT_USES
 from .station.network import MASK
 from .versions import V16, V21, V201
@@ -37,6 +50,9 @@ LISTED_TYPES = (*ROOT_USES, "V2GCertificateChain")  # what GetInstalledCertifica
 
 EXIT_EPILOG = ("exit status: 0 success, 1 {refused}, 2 bad usage, "
                "3 the broker cannot be reached or no answer came within --timeout")
+REPORT_KINDS = {"full": "FullInventory", "config": "ConfigurationInventory", "summary": "SummaryInventory"}
+"""``report``'s first argument → GetBaseReport's reportBase."""
+NUMERIC_TYPES = ("integer", "decimal")  # DataEnumType whose min/maxLimit bound the value, not its length
 
 
 class UsageError(Exception):
@@ -46,7 +62,7 @@ class UsageError(Exception):
 # -- parsers -----------------------------------------------------------------------------------------
 
 def add_commands(subparsers: Any, common_parent_parser: argparse.ArgumentParser) -> None:
-    """Add ``get``, ``set``, ``certs`` and ``network`` to the ``ocpp-station`` sub-commands.
+    """Add ``get``, ``set``, ``report``, ``certs`` and ``network`` to the ``ocpp-station`` sub-commands.
 
     ``common_parent_parser`` holds the options every command accepts (``--log-level``). Each parser
     sets ``oem_handler``: ``main`` calls ``args.oem_handler(args)`` for its exit status.
@@ -87,6 +103,45 @@ def add_commands(subparsers: Any, common_parent_parser: argparse.ArgumentParser)
     set_.add_argument("assignments", nargs="+", metavar="VARIABLE=VALUE")
     _version(set_, [V201, V21], V201)
     set_.set_defaults(oem_handler=_set)
+
+    report = subparsers.add_parser(
+        "report", parents=parents, formatter_class=raw,
+        help="print the station's device model, as a report (GetBaseReport, GetReport)",
+        description=_paragraphs(
+            "Ask a running station for a report of its device model and print it, one row per variable "
+            "attribute, in the order received. `full` (every variable), `config` (the variables that can be "
+            "set: ReadWrite and WriteOnly) and `summary` (availability and problems, as the station chooses) "
+            "send GetBaseReport with reportBase FullInventory, ConfigurationInventory or SummaryInventory. "
+            "With COMPONENT arguments or --criteria, `full` sends GetReport instead, for those components "
+            "(or variables) only.",
+            "A COMPONENT is written as for `get`, the variable optional and without an attribute type: "
+            "EVSE[1], Connector[1.1] (EVSE 1, connector 1), NetworkConfiguration(2) (instance 2, OCPP 2.1), "
+            "OCPPCommCtrlr.HeartbeatInterval, DeviceDataCtrlr.ItemsPerMessage[GetVariables]. A row's "
+            "COMPONENT and VARIABLE, joined by a dot, name the variable for `get` and `set`.",
+            "The station answers at once, then sends the report in parts (NotifyReport, on the answer "
+            "topic): they are put in order, a part sent twice counts once, and each is answered "
+            "(--no-answer: not). A WriteOnly value (a password) is never reported: its VALUE is empty. "
+            "A progress line is shown on stderr while parts arrive, when stderr is a terminal. --json "
+            "prints one document: {\"requestId\", \"status\", \"parts\", \"reportData\": [the "
+            "ReportDataType items as received]}."),
+        epilog=EXIT_EPILOG.format(refused="the station answered Rejected or NotSupported (or a CallError)") +
+        ", or no new part of the report within --part-timeout; EmptyResultSet (nothing matched) is a success"
+        "\nexamples: ocpp-station report config\n"
+        "          ocpp-station report full EVSE[1] OCPPCommCtrlr.HeartbeatInterval --json\n"
+        "          ocpp-station report full --criteria Problem --ocpp-version ocpp2.1")
+    report.add_argument("kind", choices=list(REPORT_KINDS),
+                        help="full, config or summary (with COMPONENT or --criteria: full)")
+    report.add_argument("components", nargs="*", metavar="COMPONENT[.VARIABLE]",
+                        help="report only these components or variables (GetReport componentVariable)")
+    report.add_argument("--criteria", type=_criteria, action="extend", metavar="C[,C…]",
+                        help=f"report only the components that meet these criteria: {', '.join(COMPONENT_CRITERIA)} "
+                             "(GetReport componentCriteria)")
+    report.add_argument("--part-timeout", type=float, default=30.0, metavar="S",
+                        help="seconds to wait for each next part of the report (default 30)")
+    report.add_argument("--no-answer", dest="acknowledge", action="store_false",
+                        help="do not answer the NotifyReport parts (the station does not need the answers)")
+    _version(report, [V201, V21], V201)
+    report.set_defaults(oem_handler=_report)
 
     certs = subparsers.add_parser(
         "certs", help="the station's certificates", formatter_class=raw,
@@ -193,6 +248,23 @@ def _version(parser: argparse.ArgumentParser, choices: list[str], default: str) 
                         help=f"OCPP version of the requests (default {default})")
 
 
+def _paragraphs(*texts: str) -> str:
+    """A description in paragraphs, wrapped here: the raw formatter keeps the blank lines between them."""
+    return "\n\n".join(textwrap.fill(text, 100) for text in texts)
+
+
+def _criteria(text: str) -> list[str]:
+    """``--criteria Active,Problem`` → ["Active", "Problem"] (any case; argparse's usage error otherwise)."""
+    chosen = []
+    for word in text.split(","):
+        match = next((c for c in COMPONENT_CRITERIA if c.casefold() == word.strip().casefold()), None)
+        if match is None:
+            raise argparse.ArgumentTypeError(f"{word.strip()!r} is not a component criterion "
+                                             f"(one of {', '.join(COMPONENT_CRITERIA)}, comma-separated)")
+        chosen.append(match)
+    return chosen
+
+
 def _local_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", metavar="DIR", type=Path,
                         help="the station's data directory (work on it directly, not through the broker)")
@@ -226,6 +298,9 @@ def _run(args: argparse.Namespace, work: Callable[[StationClient], Awaitable[int
                                    "details": error.details, "request_id": error.request_id}})
         print(f"{name}: the station answered CallError {error.code}: {error.description}", file=sys.stderr)
         return EXIT_REFUSED
+    except ReportTimeout as error:  # the report was accepted, then its parts stopped coming
+        print(f"{name}: {error}", file=sys.stderr)
+        return EXIT_UNREACHABLE
     except TimeoutError:
         print(f"{name}: no answer within {args.timeout:g} s (is the station running on this broker?)",
               file=sys.stderr)
@@ -326,6 +401,117 @@ def _set(args: argparse.Namespace) -> int:
         return EXIT_OK if results and all(r.accepted for r in results) else EXIT_REFUSED
 
     return _run(args, work)
+
+
+# -- report ------------------------------------------------------------------------------------------
+
+def _report(args: argparse.Namespace) -> int:
+    name = "ocpp-station report"
+    try:
+        targets = [ComponentVariable.parse(text) for text in args.components]
+    except ValueError as error:
+        print(f"{name}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    criteria: list[str] = list(dict.fromkeys(args.criteria or []))
+    if (targets or criteria) and args.kind != "full":
+        print(f"{name}: COMPONENT arguments and --criteria send GetReport, which has no {args.kind} form; "
+              f"use `ocpp-station report full …`", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def work(client: StationClient) -> int:
+        stream = client.report_parts(REPORT_KINDS[args.kind], components=targets or None, criteria=criteria or None,
+                                     ocpp_version=args.ocpp_version, timeout=args.timeout,
+                                     part_timeout=args.part_timeout, acknowledge=args.acknowledge)
+        progress = _Progress(stream.request_id) if sys.stderr.isatty() else None
+        items: list[ReportItem] = []
+        try:
+            async with stream:
+                async for part in stream:
+                    items.extend(part.items)
+                    if progress is not None:
+                        progress.show(stream.parts, len(items))
+        except ReportRefused as refused:
+            if args.json:
+                _print_json({"requestId": refused.request_id, "status": refused.status,
+                             **_status_info(refused.reason, refused.additional_info), "parts": 0, "reportData": []})
+            print(f"{name}: {refused}", file=sys.stderr)
+            return EXIT_REFUSED
+        finally:
+            if progress is not None:
+                progress.clear()
+        assert stream.status is not None
+        status = stream.status
+        if args.json:
+            _print_json({"requestId": stream.request_id, "status": status.status,
+                         **_status_info(status.reason, status.additional_info), "parts": stream.parts,
+                         "reportData": [item.raw for item in items]})
+        elif not items:
+            print(f"{status.status}: the station has nothing to report"
+                  + (" for this selection" if targets or criteria else ""))
+        else:
+            print(_table(["COMPONENT", "VARIABLE", "TYPE", "VALUE", "MUTABILITY", "DATATYPE", "UNIT", "LIMITS"],
+                         [[item.ref.component_label, item.ref.variable_label, attribute.type, attribute.value,
+                           attribute.mutability, item.characteristics.data_type if item.characteristics else "",
+                           item.characteristics.unit if item.characteristics else "", _limits(item.characteristics)]
+                          for item in items for attribute in item.attributes]))
+        return EXIT_OK
+
+    return _run(args, work)
+
+
+def _status_info(reason: str | None, info: str | None) -> dict[str, Any]:
+    """``{"statusInfo": {…}}`` when the answer had one, else nothing."""
+    if reason is None and info is None:
+        return {}
+    return {"statusInfo": {key: value for key, value in (("reasonCode", reason), ("additionalInfo", info))
+                           if value is not None}}
+
+
+def _limits(characteristics: VariableCharacteristics | None) -> str:
+    """The LIMITS column: ``0..3600`` for numbers, ``max length 255`` for texts and lists, the allowed values."""
+    if characteristics is None:
+        return ""
+    parts = []
+    low, high = characteristics.min_limit, characteristics.max_limit
+    if characteristics.data_type in NUMERIC_TYPES:
+        if low is not None or high is not None:
+            parts.append(f"{_number(low)}..{_number(high)}")
+    elif high is not None:
+        parts.append(f"max length {_number(high)}")
+    if characteristics.values_list:
+        parts.append(f"values {characteristics.values_list}")
+    if characteristics.max_elements is not None:
+        parts.append(f"max {characteristics.max_elements} elements")
+    return ", ".join(parts)
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+class _Progress:
+    """A line on stderr, rewritten as the parts arrive: only on a terminal.
+
+    A long report takes a while, and a person watching wants to see it move; a script reads stdout
+    and a log collects stderr, where a line per part would only be noise.
+    """
+
+    def __init__(self, request_id: int):
+        self.request_id = request_id
+        self._width = 0
+
+    def show(self, parts: int, items: int) -> None:
+        text = f"report {self.request_id}: part {parts} ({items} variables)…"
+        sys.stderr.write("\r" + text.ljust(self._width))
+        sys.stderr.flush()
+        self._width = max(self._width, len(text))
+
+    def clear(self) -> None:
+        if self._width:
+            sys.stderr.write("\r" + " " * self._width + "\r")
+            sys.stderr.flush()
 
 
 # -- certs -------------------------------------------------------------------------------------------
