@@ -280,7 +280,7 @@ def test_b02_fr_01_while_pending_the_csms_s_calls_reach_the_station_and_are_answ
 @NOT_ACCEPTED
 def test_b02_fr_02_b03_fr_02_nothing_but_boot_notification_until_accepted(version: str, status: str) -> None:
     """Neither the station's queued CALLs nor a heartbeat: over many retries, only BootNotifications
-    (TriggerMessage / GetReport, the exceptions of B02.FR.02, do not exist here yet)."""
+    (what the CSMS asked for, B02.FR.02's exception, is test_b02_fr_02_what_the_csms_asked_for_…)."""
     session, _ = answered(status, version, interval=5, connectors=[(1, 1)])
     queued = session.enqueue("Heartbeat", {}, T0 + 1)
     sent: list[list[Any]] = []
@@ -927,6 +927,161 @@ def test_a_status_notification_that_breaks_its_schema_is_skipped() -> None:
     assert [type(e) for e in session.events()] == [BootAccepted, CallFailed]
 
 
+# -- outbox CALLs: a given message id, B02.FR.02's exception, the four ways a queued CALL fails --------------
+
+REPORT_PART = {"requestId": 7, "generatedAt": "2025-01-02T03:04:05Z", "seqNo": 0, "tbc": False,
+               "reportData": [{"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"},
+                               "variableAttribute": [{"type": "Actual", "value": "60", "mutability": "ReadWrite"}],
+                               "variableCharacteristics": {"dataType": "integer", "supportsMonitoring": False}}]}
+ROW_ID = "5f0c1e9a-6d0b-4d53-9a51-2f9e0c7d1b11"  # as the outbox stores it: a UUID made when the row was
+
+
+def part(seq_no: int, tbc: bool = True) -> dict[str, Any]:
+    return {**REPORT_PART, "seqNo": seq_no, "tbc": tbc}
+
+
+@BOTH
+def test_part4_4_1_4_a_call_enqueued_with_an_id_is_sent_under_it_on_every_connection(version: str) -> None:
+    """The outbox's row goes under its stored id, and again under it on the next connection (a retry
+    MAY reuse its id: 2.1 Part 4 §4.1.4; 2.0.1 §4.1.4 as errata 2025-09 §4.6 amends it)."""
+    first = accepted(version)
+    assert first.enqueue("NotifyReport", part(0), T0 + 2, call_id=ROW_ID, triggered=True) == ROW_ID
+    assert one_call(first, "NotifyReport")[1] == ROW_ID
+    first.tick(T0 + 2 + TIMEOUT)  # no answer: the session ends, the row would stay in the outbox
+    assert [type(e) for e in first.events()] == [CallFailed, Close]
+
+    again = accepted(version)
+    again.enqueue("NotifyReport", part(0), T0 + 2, call_id=ROW_ID, triggered=True)
+    sent = one_call(again, "NotifyReport")
+    assert sent[1] == ROW_ID and sent[3] == part(0)
+    again.receive(result(sent, {}), T0 + 3)
+    assert again.events() == [CallAnswered(ROW_ID, "NotifyReport", {})]
+
+
+def test_an_id_already_queued_or_outstanding_is_a_bug_of_the_shell() -> None:
+    session = accepted()
+    session.enqueue("NotifyReport", part(0), T0 + 2, call_id=ROW_ID)
+    with pytest.raises(ValueError, match="queued or outstanding"):
+        session.enqueue("NotifyReport", part(1), T0 + 2, call_id=ROW_ID)
+    assert one_call(session, "NotifyReport")[1] == ROW_ID  # the first is untouched
+
+
+@pytest.mark.parametrize("bad_id", ["", "x" * 37])
+def test_part4_4_1_4_an_id_that_is_no_message_id_is_never_sent(bad_id: str) -> None:
+    session = accepted()
+    session.enqueue("NotifyReport", part(0), T0 + 2, call_id=bad_id, triggered=True)
+    good = session.enqueue("Heartbeat", {}, T0 + 2)
+    assert one_call(session, "Heartbeat")[1] == good
+    [failed] = session.events()
+    assert failed.failure is session_module.Failure.NOT_SENT and "message id" in failed.reason  # type: ignore[union-attr]
+
+
+@BOTH
+def test_b02_fr_02_what_the_csms_asked_for_goes_while_pending_and_nothing_else(version: str) -> None:
+    """B02.FR.02: no CALL but BootNotification before Accepted, "unless it has been instructed by the
+    CSMS to do so, using ... TriggerMessageRequest, GetBaseReportRequest, GetReportRequest" (the same
+    words in 2.0.1 and 2.1). The parts go one at a time, in order; the due boot retry first
+    (B02.FR.04/08); the station's other CALLs wait for Accepted (B02.FR.03); no heartbeat."""
+    session, _ = answered("Pending", version, interval=5, connectors=[(1, 1)])
+    session.events()
+    waiting = session.enqueue("Heartbeat", {}, T0 + 1)  # not triggered: waits for Accepted
+    ids = [session.enqueue("NotifyReport", part(n, tbc=n < 2), T0 + 1, call_id=f"part-{n}", triggered=True)
+           for n in range(3)]
+    first = one_call(session, "NotifyReport")
+    assert first[1] == ids[0] and first[3]["seqNo"] == 0
+    session.receive(result(first, {}), T0 + 2)
+    assert session.events() == [CallAnswered(ids[0], "NotifyReport", {})]
+    second = one_call(session, "NotifyReport")
+    assert second[1] == ids[1]
+    session.receive(result(second, {}), T0 + 6)  # the boot retry is due (T0 + 1 + 5): it goes before part 2
+    boot = one_call(session, "BootNotification")
+    session.receive(result(boot, boot_answer("Pending", 5)), T0 + 6)
+    third = one_call(session, "NotifyReport")
+    assert third[1] == ids[2] and third[3]["tbc"] is False
+    session.receive(result(third, {}), T0 + 7)
+    assert wire(session) == []  # nothing but what was asked for: no Heartbeat, no StatusNotification
+    assert session.state is State.PENDING and session.next_deadline() == T0 + 11  # the boot retry, no heartbeat
+    session.tick(T0 + 11)
+    session.receive(result(one_call(session, "BootNotification"), boot_answer("Accepted", 5)), T0 + 11)
+    session.receive(result(one_call(session, "StatusNotification"), {}), T0 + 11)  # B01.FR.05 first
+    assert one_call(session, "Heartbeat")[1] == waiting  # then what waited
+
+
+@BOTH
+def test_b03_fr_02_b01_fr_08_what_the_csms_asked_for_waits_while_rejected_or_booting(version: str) -> None:
+    """B01.FR.08: nothing before the first answer (cached messages from prior sessions included).
+    B03.FR.02: "any OCPP message" only after the retry interval, and B03.FR.07 would answer it
+    SecurityError: a triggered CALL waits through Rejected too, and goes once Accepted."""
+    session = make(version, connectors=[])
+    boot = one_call(session, "BootNotification")
+    row = session.enqueue("NotifyReport", part(0), T0, call_id=ROW_ID, triggered=True)
+    assert wire(session) == []  # BOOTING
+    session.receive(result(boot, boot_answer("Rejected", 5)), T0 + 1)
+    now = T0 + 1
+    for _ in range(3):
+        assert wire(session) == []  # REJECTED: not before the retry, nor with it
+        now += 5
+        session.tick(now)
+        retry = one_call(session, "BootNotification")
+        session.receive(result(retry, boot_answer("Rejected", 5)), now)
+    now += 5
+    session.tick(now)
+    session.receive(result(one_call(session, "BootNotification"), boot_answer("Accepted", 5)), now)
+    assert one_call(session, "NotifyReport")[1] == row
+
+
+@BOTH
+@pytest.mark.parametrize("status", ["Accepted", "Pending"])
+def test_a_schema_invalid_enqueued_call_is_reported_not_sent_and_the_next_goes(version: str, status: str) -> None:
+    """The session checks an outbox row as it checks every CALL: one that breaks the official schema
+    (seqNo missing) is never sent, in Accepted or Pending alike; CallFailed NOT_SENT, then the next."""
+    session, _ = answered(status, version)
+    session.events()
+    broken = {key: value for key, value in part(0).items() if key != "seqNo"}
+    session.enqueue("NotifyReport", broken, T0 + 2, call_id="broken-row", triggered=True)
+    session.enqueue("NotifyReport", part(1), T0 + 2, call_id="good-row", triggered=True)
+    assert one_call(session, "NotifyReport")[1] == "good-row"
+    [failed] = [e for e in session.events() if isinstance(e, CallFailed)]
+    assert (failed.call_id, failed.failure) == ("broken-row", session_module.Failure.NOT_SENT)
+    assert "seqNo" in failed.reason
+
+
+def test_each_way_a_queued_call_fails_says_which_it_was() -> None:
+    """What the shell needs to know of a failed outbox row: answered CALLERROR (REFUSED, with the
+    error), answered unusably (UNUSABLE: the CSMS has it), or not answered at all (UNANSWERED)."""
+    Failure = session_module.Failure
+    session = accepted()
+    refused = session.enqueue("NotifyReport", part(0), T0 + 2, call_id="refused")
+    session.receive(json.dumps([4, one_call(session, "NotifyReport")[1], "GenericError", "no", {}]), T0 + 2)
+    unusable = session.enqueue("NotifyReport", part(1), T0 + 2, call_id="unusable")
+    session.receive(result(one_call(session, "NotifyReport"), {"status": "Accepted"}), T0 + 2)  # no such field
+    session.enqueue("NotifyReport", part(2), T0 + 2, call_id="timed-out")
+    session.enqueue("NotifyReport", part(3), T0 + 2, call_id="queued")
+    one_call(session, "NotifyReport")
+    session.tick(T0 + 2 + TIMEOUT)
+    failed = {e.call_id: e for e in session.events() if isinstance(e, CallFailed)}
+    assert {call_id: e.failure for call_id, e in failed.items()} == {
+        refused: Failure.REFUSED, unusable: Failure.UNUSABLE, "timed-out": Failure.UNANSWERED,
+        "queued": Failure.UNANSWERED}
+    assert failed[refused].error is not None and failed[refused].error.code is ErrorCode.GENERIC_ERROR
+    closed = session.enqueue("NotifyReport", part(4), T0 + 40, call_id="after-close")
+    [late] = session.events()
+    assert late == CallFailed(closed, "NotifyReport", "the session is closed", None, Failure.UNANSWERED)
+
+
+def test_b01_fr_04_an_answered_notify_report_counts_as_something_of_ours_answered() -> None:
+    """The heartbeat is due when nothing of ours was answered for the interval: a NotifyReport
+    answered, as any CALL, moves it."""
+    session = accepted(interval=10, now=T0 + 1)
+    session.set_heartbeat_interval(10)
+    assert session.next_deadline() == T0 + 11
+    session.enqueue("NotifyReport", part(0), T0 + 8, call_id=ROW_ID, triggered=True)
+    session.receive(result(one_call(session, "NotifyReport"), {}), T0 + 9)
+    assert session.next_deadline() == T0 + 19
+    session.tick(T0 + 11)
+    assert wire(session) == []  # no heartbeat at the old deadline
+
+
 # -- the invariants, under any sequence of inputs ----------------------------------------------------------
 
 def _inputs() -> st.SearchStrategy[list[tuple[str, Any]]]:
@@ -941,31 +1096,35 @@ def _inputs() -> st.SearchStrategy[list[tuple[str, Any]]]:
         st.tuples(st.just("error-ours"), st.none()),
         st.tuples(st.just("tick"), st.floats(0, 40)),
         st.tuples(st.just("enqueue"), st.booleans()),  # True: a valid CALL, False: one that breaks its schema
+        st.tuples(st.just("enqueue-triggered"), st.booleans()),  # a report part the CSMS asked for (B02.FR.02)
         st.tuples(st.just("reset"), st.none())), max_size=40)
 
 
-ANSWERS = {"Heartbeat": {"currentTime": "2025-01-02T03:04:05Z"}, "StatusNotification": {}}
+ANSWERS = {"Heartbeat": {"currentTime": "2025-01-02T03:04:05Z"}, "StatusNotification": {}, "NotifyReport": {}}
 
 
 @settings(max_examples=300, deadline=None)
 @given(version=st.sampled_from([V201, V21]), inputs=_inputs())
 def test_invariants_hold_for_any_sequence_of_inputs(version: str, inputs: list[tuple[str, Any]]) -> None:
     """Whatever happens: every frame is valid (CALLs for their schema), at most one CALL of ours is
-    outstanding, nothing but BootNotification before Accepted, nothing at all once CLOSED, every CSMS
-    CALL handed out is answered once its answer is given, and the deadline is None only when CLOSED."""
+    outstanding, nothing but BootNotification before Accepted (and, while PENDING only, what the CSMS
+    asked for: B02.FR.02), nothing at all once CLOSED, every CSMS CALL handed out is answered once its
+    answer is given, and the deadline is None only when CLOSED."""
     session = make(version, connectors=[(1, 1)])
     now = T0
     outstanding: list[Any] | None = None
     handed_out: list[str] = []  # CSMS CALLs the session handed to the "station", not yet answered by it
     awaiting: list[str] = []  # ids the station answered: each must go out exactly once
+    triggered: set[str] = set()  # ids of the CALLs enqueued as asked for by the CSMS
 
     def check() -> None:
         nonlocal outstanding
         for frame in wire(session):
             if frame[0] == 2:
                 assert outstanding is None, (outstanding, frame)  # Part 4 §4.1.1
-                if not session.accepted:
-                    assert frame[2] == "BootNotification", frame  # B01.FR.08
+                if not session.accepted:  # B01.FR.08, B02.FR.02, B03.FR.02
+                    assert frame[2] == "BootNotification" or (
+                        frame[1] in triggered and session.state is State.PENDING), (session.state, frame)
                 outstanding = frame
             elif frame[1] in awaiting:
                 awaiting.remove(frame[1])
@@ -1002,6 +1161,8 @@ def test_invariants_hold_for_any_sequence_of_inputs(version: str, inputs: list[t
             session.tick(now)
         elif kind == "enqueue":
             session.enqueue("Heartbeat" if value else "StatusNotification", {}, now)
+        elif kind == "enqueue-triggered":
+            triggered.add(session.enqueue("NotifyReport", part(0) if value else {"seqNo": 0}, now, triggered=True))
         elif kind == "reset":
             session.reset_requested()
         check()

@@ -40,6 +40,25 @@ is the sans-I/O session's; this shell does what needs a socket, a clock or the s
 A Reset accepted through either door (:meth:`Station.on_reset`) closes a live session once its
 answer is out (:meth:`Session.reset_requested`), or restarts the walk from the top at once when
 it comes between attempts; the next BootNotification says RemoteReset.
+
+What the station promised the CSMS — the NotifyReport parts of an accepted GetBaseReport or
+GetReport (B07.FR.03, B08.FR.03), rows of its outbox under door ``"csms"`` — the shell delivers
+(:meth:`CsmsLink._feed`, :meth:`CsmsLink._settle`): one row at a time in the session's queue, in
+``seq`` order, under the row's own message id, while the session is ACCEPTED or PENDING (B02.FR.02
+lets what the CSMS asked for go before Accepted; the session enforces it, BOOTING and REJECTED
+send none); deleted once the CSMS answered it. A row whose CALL went unanswered (the connection
+dropped, a timeout, ``kill -9``) stays, and is the first to go on the next session, under the same
+id (Part 4 §4.1.4 allows a retry to reuse it): a CSMS that had it, its answer lost, sees the same
+message id and ``seqNo`` twice — B07 and B08 say nothing about resuming a report, and a part twice
+is better than a hole. A row the CSMS refuses with a CALLERROR is dropped with a WARNING once per
+report, which then reaches the CSMS incomplete: a CSMS that refuses a part would refuse it again,
+and one refused part must not hold back everything queued behind it for ever. The exception is a
+SecurityError while Pending (B02.FR.09: this CSMS does not count it as asked for): the row is kept
+and waits for Accepted. A row that breaks its schema in the session's version never goes (the
+session will not send it) and is dropped with an ERROR, for the same reason. The outbox is read
+and written in a worker thread (``asyncio.to_thread``): the read takes the station's lock, which
+the MQTT door may hold through an fsync, and the delete is one. New rows wake the shell through
+:meth:`Station.on_outgoing`, from whichever thread committed them.
 """
 
 from __future__ import annotations
@@ -51,6 +70,7 @@ import logging
 import random
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -58,11 +78,12 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from ..app import Station
-from ..errors import OcppError
+from ..errors import ErrorCode, OcppError
 from ..logsafe import shown
 from ..repeats import RepeatedLog
 from ..rpc.envelope import Request
 from ..station.connections import CannotConnect, ConnectionTarget
+from ..station.outbox import Door, Outgoing
 from . import frames, session
 from .connection import endpoint
 
@@ -74,6 +95,7 @@ MIN_BACKOFF_S = 1.0  # RetryBackOffWaitMinimum 0 counts as 1 s: no wait at all w
 MAX_BACKOFF_S = 3600.0  # whatever the settings say, the station tries again within the hour (B10.FR.09)
 MAX_DOUBLINGS = 16  # RetryBackOffRepeatTimes may be 2^31 - 1: 2 ** that is no number to compute
 RETRY_DEFAULTS = (1, 2, 2)  # RetryBackOffWaitMinimum, RepeatTimes, RandomRange: components.json's defaults
+DOOR: Door = "csms"  # the outbox rows this link delivers
 
 
 def retry_backoff(failures: int, wait_minimum: int, repeat_times: int, random_range: int,
@@ -99,6 +121,22 @@ class _Outcome(enum.Enum):
     RESTART = "restart"  # accepted then lost, or a Reset: the walk starts from the top (B10.FR.08)
 
 
+@dataclass(frozen=True)
+class _InFlight:
+    """The outbox row in the session's queue (queued or outstanding), and the CALL id it went under."""
+
+    row: Outgoing
+    call_id: str
+
+
+def _part(row: Outgoing) -> str:
+    """An outbox row as a reader knows it: "NotifyReport part 3 of report 7" (integers only: no text of anyone's)."""
+    request_id, seq_no = row.payload.get("requestId"), row.payload.get("seqNo")
+    if isinstance(request_id, int) and isinstance(seq_no, int):
+        return f"{row.action} part {seq_no} of report {request_id}"
+    return f"{row.action} (outbox row {row.seq})"
+
+
 def _kind(reason: str) -> str:
     """What makes two failures "the same" to a reader: the reason up to its first ':' or '(' (what
     follows is detail, often the CSMS's own text, which must not make every repeat a new line)."""
@@ -118,7 +156,15 @@ class CsmsLink:
         self._repeats = RepeatedLog(log)  # the walk's failures recur every few seconds: said once, then every 10 min
         self._failures = 0  # failed attempts in a row since the last stable connection: the backoff's n
         self._due = self._loop.time()  # no attempt starts before this (the backoff's wait)
+        # The outbox (see the module docstring): what a session may deliver, and what it is delivering.
+        self._refusals = RepeatedLog(log)  # refused parts: said once per report (then summarised)
+        self._rows_waiting = True  # rows may wait for the CSMS (from before a restart): look at the next chance
+        self._in_flight: _InFlight | None = None  # the row in this session's queue: one at a time
+        self._outbox_paused = False  # this session: a SecurityError while Pending, so rows wait for Accepted
+        self._outbox_stopped = False  # this session: a row went unanswered, so the next session sends it first
+        self._unanswered_seq: int | None = None  # the row a session ended on: the next sending is a resend
         station.on_reset(self._reset_from_any_thread)
+        station.on_outgoing(self._outgoing_from_any_thread)
 
     def _reset_from_any_thread(self) -> None:
         """Station.on_reset listener: it may run on paho's thread or a worker thread, never touch state there."""
@@ -139,6 +185,18 @@ class CsmsLink:
             self._wake()
         else:
             self._reset.set()
+
+    def _outgoing_from_any_thread(self, door: str) -> None:
+        """Station.on_outgoing listener: runs on the committing thread (paho's, a worker's), so it only
+        schedules :meth:`_outgoing_added` on the loop. Once the loop is closed there is nobody to tell."""
+        if door == DOOR:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the link is gone
+                self._loop.call_soon_threadsafe(self._outgoing_added)
+
+    def _outgoing_added(self) -> None:
+        """New rows for the CSMS are committed: look for them at the next chance, and wake a waiting session."""
+        self._rows_waiting = True
+        self._wake()
 
     def _wake(self) -> None:
         if self._waker is not None and not self._waker.done():
@@ -298,6 +356,8 @@ class CsmsLink:
             self._bug(f"the connection to {described}", error)
         finally:
             self._session = None
+            if self._in_flight is not None:  # the connection went with a row unanswered: it goes again, first
+                self._unanswered_seq, self._in_flight = self._in_flight.row.seq, None
             self._station.record_disconnected()
         self._ended(opened_at, live, reset)
         if reset or (live is not None and live.accepted):
@@ -324,6 +384,8 @@ class CsmsLink:
             boot_retry_s=self._backoff(1),  # B02.FR.07: our own wait when the CSMS gives interval 0
             now=self._loop.time())
         self._session = live
+        self._in_flight, self._outbox_paused, self._outbox_stopped = None, False, False
+        self._rows_waiting = True  # a new session: whatever waits in the outbox may go (once the state allows)
         return live
 
     async def _serve(self, ws: ClientConnection, live: session.Session, target: ConnectionTarget) -> session.Close:
@@ -372,17 +434,25 @@ class CsmsLink:
         while True:
             events, texts = live.events(), live.frames_to_send()
             if not events and not texts:
+                if close is None and await self._feed(live):
+                    continue  # a row went into the queue: the session has its frame, or an event, for us
                 return close
             calls: list[frames.Call] = []
+            settled: list[session.CallAnswered | session.CallFailed] = []
             for event in events:
                 if isinstance(event, session.CallReceived):
                     calls.append(event.call)
                 elif isinstance(event, session.Close):
                     close = event
                 else:
+                    if (isinstance(event, session.CallAnswered | session.CallFailed) and self._in_flight is not None
+                            and event.call_id == self._in_flight.call_id):
+                        settled.append(event)
                     self._note(event, live, target)  # BootAccepted records before the StatusNotifications leave
             for text in texts:
                 await ws.send(text)
+            for outcome in settled:  # after the frames: a delete's fsync delays nothing already due
+                await self._settle(outcome, live)
             for call in calls:  # one at a time, in arrival order (DESIGN rule 3)
                 live.answer(call.id, await self._run(call, live.version))
                 live.set_heartbeat_interval(self._heartbeat_interval())  # a SetVariables may have changed it
@@ -416,6 +486,81 @@ class CsmsLink:
             log.debug("CSMS link: %s %s failed: %s", event.action, event.call_id, event.reason)
         elif isinstance(event, session.CallAnswered):
             log.debug("CSMS link: %s %s answered", event.action, event.call_id)
+
+    # -- the outbox: what the station promised the CSMS -------------------------------------------
+
+    async def _feed(self, live: session.Session) -> bool:
+        """Queue the oldest outbox row for the CSMS in ``live``, if one may go now; whether one was queued.
+
+        One row at a time (the next only once this one is settled), in ``seq`` order, under its
+        stored message id. Only while ACCEPTED, or PENDING (B02.FR.02: every row here is a promise
+        made to the CSMS's own GetBaseReport or GetReport, so it is "instructed by the CSMS" — also
+        when the request came on an earlier connection; the session keeps BOOTING and REJECTED
+        silent), unless this CSMS said SecurityError to one while Pending. The read is a worker
+        thread's: it takes the station's lock, which the MQTT door may hold through an fsync.
+
+        A row goes out in the version this session speaks, which may not be the one it was made
+        for (``row.ocpp_version``: the connection that asked may have been 2.0.1, this one 2.1);
+        the session checks it against this version's schema, and one that breaks it is dropped as
+        any row that breaks its schema is (NotifyReport has the same shape in both versions).
+        """
+        if self._in_flight is not None or not self._rows_waiting or self._outbox_stopped:
+            return False
+        if not (live.state is session.State.ACCEPTED or (live.state is session.State.PENDING
+                                                            and not self._outbox_paused)):
+            return False
+        self._rows_waiting = False  # cleared before the read: a row committed meanwhile sets it again
+        rows = await asyncio.to_thread(self._station.outgoing, DOOR, 1)
+        if not rows:
+            return False
+        [row] = rows
+        if row.seq == self._unanswered_seq:
+            log.info("CSMS link: sending %s again under its message id %s: it was unanswered when the "
+                     "last connection ended, so the CSMS may see it twice", _part(row), row.message_id)
+        self._unanswered_seq = None
+        # (The session closed meanwhile, by a Reset? Then enqueue reports CallFailed, and the row stays.)
+        call_id = live.enqueue(row.action, row.payload, self._loop.time(), call_id=row.message_id, triggered=True)
+        self._in_flight = _InFlight(row, call_id)
+        return True
+
+    async def _settle(self, outcome: session.CallAnswered | session.CallFailed, live: session.Session) -> None:
+        """The session's word on the row in flight: delete it (delivered, or never deliverable), or keep it.
+
+        Answered: delivered. Unanswered (the session ended, a timeout): kept, and this session
+        sends no more rows — the next one sends this first, under the same id. SecurityError while
+        Pending (B02.FR.09): kept until this session is Accepted. Refused by any other CALLERROR:
+        dropped, WARNING once per report (a CSMS that refuses a part would refuse it again). Not
+        sendable (it breaks its schema) or answered with something unusable (the CSMS has it):
+        dropped. The delete is an fsync: a worker thread's.
+        """
+        flight, self._in_flight = self._in_flight, None
+        assert flight is not None and flight.call_id == outcome.call_id
+        row = flight.row
+        self._rows_waiting = True  # the next row, if any, once this one is settled
+        if isinstance(outcome, session.CallAnswered):
+            log.debug("CSMS link: %s delivered (message id %s)", _part(row), row.message_id)
+        elif outcome.failure is session.Failure.UNANSWERED:
+            self._outbox_stopped, self._unanswered_seq = True, row.seq
+            log.debug("CSMS link: %s unanswered (%s); kept for the next connection", _part(row), outcome.reason)
+            return
+        elif (outcome.failure is session.Failure.REFUSED and outcome.error is not None
+              and outcome.error.code is ErrorCode.SECURITY_ERROR and live.state is session.State.PENDING):
+            self._outbox_paused = True
+            self._refusals.log(logging.INFO, "pending security error",
+                               "CSMS link: the CSMS answered SecurityError to %s while Pending (B02.FR.09); "
+                               "it and what follows wait until it accepts the station", _part(row))
+            return
+        elif outcome.failure is session.Failure.REFUSED:
+            request_id = row.payload.get("requestId")
+            self._refusals.log(logging.WARNING, f"refused {row.action} {request_id!r}",
+                               "CSMS link: the CSMS refused %s (%s); not sent again, so that report reaches "
+                               "it incomplete", _part(row), outcome.reason)
+        elif outcome.failure is session.Failure.NOT_SENT:
+            log.error("CSMS link: %s can never be sent (%s); dropped, so that report reaches the CSMS "
+                      "incomplete", _part(row), outcome.reason)
+        else:  # UNUSABLE: the CSMS has it (the problem with its answer was logged with the session's words)
+            log.debug("CSMS link: %s answered unusably (%s); the CSMS has it: delivered", _part(row), outcome.reason)
+        await asyncio.to_thread(self._station.delivered, row.seq)
 
     async def _run(self, call: frames.Call, version: str) -> dict[str, Any] | OcppError:
         """A CALL of the CSMS through the station: at once when it cannot block the loop, else in a thread."""

@@ -11,19 +11,24 @@ Driving it::
     session = Session(version, boot_reason=..., charging_station=..., connectors=...,
                       message_timeout=..., heartbeat_interval=..., boot_retry_s=..., now=clock())
     # after every input — receive(text, now), tick(now), answer(call_id, outcome),
-    # enqueue(action, payload, now), reset_requested() — the shell:
+    # enqueue(action, payload, now[, call_id=..., triggered=...]), reset_requested() — the shell:
     for event in session.events(): ...        # CallReceived → run it, then answer(); Close → close
     for text in session.frames_to_send(): ... # send each, in order
     sleep until session.next_deadline() (None: no deadline) or the next message
 
-What it owns: CALL correlation (each CALL of ours has a fresh UUID, Part 4 §4.1.4); the OCPP-J
-rule of one outstanding CALL of ours at a time (Part 4 §4.1.1), each answered within the
-``message_timeout`` or the session ends (as the link always did: the walk reconnects); boot,
-StatusNotification and heartbeat (B01–B03); a FIFO queue of the station's other CALLs, sent one at
-a time once accepted, each reported back as :class:`CallAnswered` or :class:`CallFailed`; and the
-check that every CALL it sends conforms to the official request schema of the session's version
-(:mod:`ocpp_station.csms.outgoing`): one that does not is never sent (it is a bug of ours), it is
-logged as an error and reported as :class:`CallFailed`.
+What it owns: CALL correlation (each CALL of ours has a fresh UUID, Part 4 §4.1.4, unless the
+shell gives the id: see :meth:`Session.enqueue`); the OCPP-J rule of one outstanding CALL of ours
+at a time (Part 4 §4.1.1), each answered within the ``message_timeout`` or the session ends (as the
+link always did: the walk reconnects); boot, StatusNotification and heartbeat (B01–B03); a FIFO
+queue of the station's other CALLs, sent one at a time once accepted — or while Pending, for those
+the CSMS asked for (B02.FR.02) — each reported back as :class:`CallAnswered` or :class:`CallFailed`;
+and the check that every CALL it sends conforms to the official request schema of the session's
+version (:mod:`ocpp_station.csms.outgoing`): one that does not is never sent (it is a bug of ours),
+it is logged as an error and reported as :class:`CallFailed` (:attr:`Failure.NOT_SENT`).
+
+The session knows nothing of where a queued CALL comes from (the station's outbox, say): the
+shell decides what to queue, under which id, and what a :class:`CallFailed` means for it; the
+:class:`Failure` in it says which of the four ways it failed.
 
 The other direction too: every CALLRESULT the CSMS sends is checked against the official
 *response* schema of the CALL it answers, in the session's version, and against OCPP's 32-bit
@@ -52,7 +57,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .. import versions
-from ..errors import ErrorCode, OcppError
+from ..errors import MAX_ID_LENGTH, ErrorCode, OcppError
 from ..logsafe import shown
 from ..repeats import RepeatedLog
 from ..station.datatypes import INT32_MAX
@@ -87,15 +92,20 @@ class State(enum.Enum):
     PENDING
         The CSMS answered Pending: the next BootNotification is due at a deadline (the interval it
         gave, B02.FR.04/08; ours when it gave 0, B02.FR.07) or is outstanding. Nothing else of ours
-        is sent (B02.FR.02; the station's CALLs wait in the queue, B02.FR.03); the CSMS's CALLs are
-        handed to the station and answered, so it may configure us (B02.FR.01), except
-        RequestStartTransaction and RequestStopTransaction, which the session answers Rejected
-        itself (B02.FR.05); the connection stays open (B02.FR.06).
+        is sent (B02.FR.02; the station's CALLs wait in the queue, B02.FR.03) but what the CSMS
+        instructed us to send with TriggerMessage, GetBaseReport or GetReport — B02.FR.02's own
+        exception, in 2.0.1 and 2.1 alike (a NotifyReport part, say: enqueued with
+        ``triggered=True``), sent one at a time in queue order, the due BootNotification first; the
+        CSMS's CALLs are handed to the station and answered, so it may configure us (B02.FR.01),
+        except RequestStartTransaction and RequestStopTransaction, which the session answers
+        Rejected itself (B02.FR.05); the connection stays open (B02.FR.06). No heartbeat.
     REJECTED
-        The CSMS answered Rejected: as PENDING (the retry at the interval, B03.FR.05/06, and
-        nothing of ours before it, B03.FR.02), but every CALL of the CSMS is answered CALLERROR
-        SecurityError without reaching the station (B03.FR.08). The connection stays open (B03.FR.04
-        would allow closing it; a reconnect at every retry would cost the CSMS more).
+        The CSMS answered Rejected: as PENDING (the retry at the interval, B03.FR.05/06), but
+        nothing at all of ours before it, triggered or not (B03.FR.02: "any OCPP message"; B03.FR.07:
+        the CSMS answers SecurityError to anything but a BootNotification), and every CALL of the
+        CSMS is answered CALLERROR SecurityError without reaching the station (B03.FR.08). The
+        connection stays open (B03.FR.04 would allow closing it; a reconnect at every retry would
+        cost the CSMS more).
     ACCEPTED
         The CSMS accepted us: first a StatusNotification per connector (B01.FR.05), then the
         queued CALLs in order, then a Heartbeat whenever nothing of ours was answered for the
@@ -104,6 +114,10 @@ class State(enum.Enum):
     CLOSED
         Final. Nothing more is sent; inputs are ignored; every queued or outstanding CALL of the
         station's was reported as :class:`CallFailed`, then :class:`Close`.
+
+    So before Accepted, what goes out is: in BOOTING the BootNotification only (B01.FR.08, which
+    names "cached OCPP messages … from prior sessions" too); in PENDING the BootNotification and the
+    triggered CALLs; in REJECTED the BootNotification only.
 
     In every state but CLOSED at most one CALL of ours is outstanding (Part 4 §4.1.1), and
     :meth:`Session.next_deadline` is not None: the outstanding CALL's timeout, the boot retry,
@@ -121,8 +135,8 @@ class State(enum.Enum):
     * an unusable answer to a StatusNotification or a Heartbeat is reported as
       :class:`ProtocolProblem` (the link logs it once, then summarised) and not used; the CALL
       counts as answered (the CSMS is there), so the session goes on;
-    * an unusable answer to a queued CALL fails it (:class:`CallFailed`, never
-      :class:`CallAnswered`) with a :class:`ProtocolProblem`; the next queued CALL goes out.
+    * an unusable answer to a queued CALL fails it (:class:`CallFailed`, :attr:`Failure.UNUSABLE`,
+      never :class:`CallAnswered`) with a :class:`ProtocolProblem`; the next queued CALL goes out.
 
     An answer that is no JSON at all (``1e999``, an infinity) cannot be matched to our CALL: it is
     answered RpcFrameworkError under id "-1" (Part 4 §4.2.3) and our CALL times out, closing the
@@ -184,17 +198,27 @@ class CallAnswered:
     payload: dict[str, Any]
 
 
+class Failure(enum.Enum):
+    """How a queued CALL failed — what tells the shell whether sending it again could help."""
+
+    NOT_SENT = "not sent"  # it breaks its schema, or its id is no message id: never sent, and never will be
+    REFUSED = "refused"  # the CSMS answered CALLERROR (CallFailed.error): it has it, and said no
+    UNUSABLE = "unusable"  # the CSMS answered, with a CALLRESULT its response schema does not allow
+    UNANSWERED = "unanswered"  # no answer: it timed out, the session ended or was closed, the queue was full
+
+
 @dataclass(frozen=True)
 class CallFailed:
-    """A CALL of ours got no answer: refused before sending (its schema), a CALLERROR, a timeout, the end.
+    """A CALL of ours got no usable answer: refused before sending (its schema), a CALLERROR, a timeout, the end.
 
-    ``error`` is the CSMS's CALLERROR when there was one.
+    ``error`` is the CSMS's CALLERROR when there was one; ``failure`` says which way it failed.
     """
 
     call_id: str
     action: str
     reason: str
     error: frames.CallError | None = None
+    failure: Failure = Failure.UNANSWERED
 
 
 @dataclass(frozen=True)
@@ -226,6 +250,7 @@ class _Outgoing:
     action: str
     payload: dict[str, Any]
     own: bool  # the session's own (boot, status, heartbeat): a CALLERROR to it ends the session
+    triggered: bool = False  # the CSMS asked for it (B02.FR.02's exception): it may go while PENDING
     deadline: float = 0.0  # when it times out, once sent
 
 
@@ -235,6 +260,13 @@ def _heartbeat_seconds(seconds: float) -> float:
     if not seconds >= 1:  # NaN too
         return 1.0
     return float(min(seconds, INT32_MAX))
+
+
+def _id_problem(call_id: object) -> str | None:
+    """What is wrong with ``call_id`` as the message id of a CALL (Part 4 §4.1.4, Table 4: string[36]), or None."""
+    if isinstance(call_id, str) and 0 < len(call_id) <= MAX_ID_LENGTH:
+        return None
+    return "the message id: not a string of 1 to 36 characters (messageId)"
 
 
 def _utc_now() -> datetime:
@@ -387,12 +419,28 @@ class Session:
         else:
             self._close("Reset", reset=True)
 
-    def enqueue(self, action: str, payload: dict[str, Any], now: float) -> str:
-        """Queue the CALL ``action`` (sent in ACCEPTED, after the ones before it); its id.
+    def enqueue(self, action: str, payload: dict[str, Any], now: float, *, call_id: str | None = None,
+                triggered: bool = False) -> str:
+        """Queue the CALL ``action`` (sent in ACCEPTED, or PENDING if ``triggered``, after those before it); its id.
 
         The outcome comes back as :class:`CallAnswered` or :class:`CallFailed` with that id.
+
+        ``call_id``: send it under this message id instead of a fresh UUID — for a CALL the station
+        sends again after a reconnection or a restart (a NotifyReport part kept in its outbox), so
+        that a CSMS which did receive it, its answer lost, can tell. OCPP-J allows it: "the message
+        ID for a retried message (e.g. when no response was received within timeout) MAY be
+        identical to the message ID of the original message" (2.1 Part 4 §4.1.4; 2.0.1 Part 4
+        §4.1.4 as its errata 2025-09 §4.6 amends it, replacing "this also applies to retries").
+        The id is checked with the payload, when the CALL would go out: one that is no OCPP-J
+        message id (a string of 1 to 36 characters) fails it, :attr:`Failure.NOT_SENT`. An id
+        already queued or outstanding here is a bug of the shell: ValueError.
+
+        ``triggered``: the CSMS instructed the station to send it (TriggerMessage, GetBaseReport,
+        GetReport): B02.FR.02 lets it go while PENDING too (see :class:`State`).
         """
-        call = self._new(action, payload, own=False)
+        if call_id is not None and any(queued.id == call_id for queued in self._waiting()):
+            raise ValueError(f"a CALL under the id {call_id!r} is queued or outstanding already")
+        call = self._new(action, payload, own=False, call_id=call_id, triggered=triggered)
         if self._state is State.CLOSED:
             self._events.append(CallFailed(call.id, action, "the session is closed"))
         elif len(self._queue) >= MAX_QUEUED_CALLS:
@@ -463,7 +511,7 @@ class Session:
             if call.own:  # the CSMS refuses what every session needs: start again (as the link always did)
                 self._close(reason)
             else:
-                self._events.append(CallFailed(call.id, call.action, reason, frame))
+                self._events.append(CallFailed(call.id, call.action, reason, frame, Failure.REFUSED))
             return
         problem = answer_problem(self.version, call.action, frame.payload)  # Part 4 §4.1.7: before any use
         if call.action == "BootNotification" and call.own:
@@ -476,7 +524,8 @@ class Session:
         elif problem is not None:
             self._events.append(ProtocolProblem(f"the CSMS's answer to {call.action} is unusable, not used: {problem}"))
             if not call.own:
-                self._events.append(CallFailed(call.id, call.action, f"the answer is unusable: {problem}"))
+                self._events.append(CallFailed(call.id, call.action, f"the answer is unusable: {problem}",
+                                               failure=Failure.UNUSABLE))
         elif not call.own:
             self._events.append(CallAnswered(call.id, call.action, frame.payload))
 
@@ -508,8 +557,28 @@ class Session:
 
     # -- our CALLs ----------------------------------------------------------------------------------
 
-    def _new(self, action: str, payload: dict[str, Any], *, own: bool) -> _Outgoing:
-        return _Outgoing(str(uuid.uuid4()), action, payload, own)  # Part 4 §4.1.4: never used before
+    def _new(self, action: str, payload: dict[str, Any], *, own: bool, call_id: str | None = None,
+             triggered: bool = False) -> _Outgoing:
+        """A CALL of ours: a fresh UUID (Part 4 §4.1.4: never used before) unless the shell gives a retry's id."""
+        return _Outgoing(str(uuid.uuid4()) if call_id is None else call_id, action, payload, own, triggered)
+
+    def _waiting(self) -> list[_Outgoing]:
+        """Our CALLs queued or outstanding on this connection."""
+        return [*([self._outstanding] if self._outstanding is not None else []), *self._queue]
+
+    def _send_triggered(self, now: float) -> None:
+        """PENDING: send the first queued CALL the CSMS asked for (B02.FR.02's exception), if any.
+
+        The others stay queued, in order, for ACCEPTED (B02.FR.03). One that breaks its schema is
+        reported and the next triggered one is tried.
+        """
+        while self._outstanding is None and self._state is State.PENDING:
+            index = next((i for i, call in enumerate(self._queue) if call.triggered), None)
+            if index is None:
+                return
+            call = self._queue[index]
+            del self._queue[index]
+            self._send(call, now)
 
     def _advance(self, now: float) -> None:
         """Time out the outstanding CALL, else send the next CALL of ours that is due."""
@@ -529,6 +598,8 @@ class Session:
                 if now >= self._boot_due and self._send(self._new("BootNotification", self._boot_payload, own=True),
                                                         now):
                     self._boot_due = float("inf")  # B02.FR.04: the next one only after this one's answer
+                else:
+                    self._send_triggered(now)  # B02.FR.02: only what the CSMS asked for, only while PENDING
                 return
             if self._state is not State.ACCEPTED:
                 return
@@ -543,12 +614,13 @@ class Session:
 
     def _send(self, call: _Outgoing, now: float) -> bool:
         """Send ``call`` if it conforms to its official request schema; else report it and keep it off the wire."""
-        problem = request_problem(self.version, call.action, call.payload)
+        problem = _id_problem(call.id) or request_problem(self.version, call.action, call.payload)
         if problem is not None:
             _invalid_calls.log(logging.ERROR, f"{self.version} {call.action} {problem}",
                                "CSMS link: not sending %s: it does not conform to the %s schema (%s); a bug of "
                                "ours or of the station's configuration", call.action, self.version, problem)
-            self._events.append(CallFailed(call.id, call.action, f"does not conform to its schema: {problem}"))
+            self._events.append(CallFailed(call.id, call.action, f"does not conform to its schema: {problem}",
+                                           failure=Failure.NOT_SENT))
             if call.action == "BootNotification" and call.own:
                 self._close(f"our BootNotification does not conform to its schema: {problem}")
             return False
