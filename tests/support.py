@@ -77,11 +77,22 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 10.0) 
 
 
 @cache
-def response_validator(ocpp_version: str, action: str) -> jsonschema.Validator:
+def official_validator(ocpp_version: str, action: str, kind: str) -> jsonschema.Validator:
+    """The official ``<action><kind>`` schema of ``ocpp_version`` (shipped in the ``ocpp`` package), checked
+    with the pure-Python jsonschema: no code shared with the service under test."""
     folder = resources.files("ocpp") / _FOLDER[ocpp_version] / "schemas"
-    schema = json.loads((folder / f"{action}Response.json").read_text("utf-8"))
+    schema = json.loads((folder / f"{action}{kind}.json").read_text("utf-8"))
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def response_validator(ocpp_version: str, action: str) -> jsonschema.Validator:
+    return official_validator(ocpp_version, action, "Response")
+
+
+def request_validator(ocpp_version: str, action: str) -> jsonschema.Validator:
+    """E.g. the NotifyReport parts the station sends, on either door."""
+    return official_validator(ocpp_version, action, "Request")
 
 
 # The OcppResponse envelope as the seed document defines it ("OcppMessageResponse", topic josev/cs),

@@ -13,17 +13,15 @@ import queue
 import threading
 import uuid
 from dataclasses import replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import paho.mqtt.client as mqtt
 
 from ocpp_station.app import Station
 from ocpp_station.config import Config
 
-from ..support import RESPONSE_TOPIC, Mosquitto, StationProcess, check_response
+from ..support import RESPONSE_TOPIC, Mosquitto, StationProcess, check_response, request_validator
 
 PARTS = 5
 
@@ -34,13 +32,6 @@ def notify_report(seq_no: int, last: int) -> dict[str, Any]:
                             "variableAttribute": [{"type": "Actual", "value": "60", "mutability": "ReadWrite"}],
                             "variableCharacteristics": {"dataType": "integer", "supportsMonitoring": False}}]}
 
-
-def request_validator(ocpp_version: str, action: str) -> jsonschema.Validator:
-    """The official request schema (from the ``ocpp`` package), checked with the pure-Python jsonschema."""
-    folder = {"ocpp2.0.1": "v201", "ocpp2.1": "v21"}[ocpp_version]
-    schema = json.loads((resources.files("ocpp") / folder / "schemas" / f"{action}Request.json").read_text("utf-8"))
-    cls = jsonschema.validators.validator_for(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
 class Listener:

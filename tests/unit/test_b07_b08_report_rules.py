@@ -15,11 +15,8 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from functools import cache
-from importlib import resources
 from typing import Any
 
-import jsonschema
 import pytest
 
 from ocpp_station.app import Station
@@ -28,23 +25,16 @@ from ocpp_station.handlers.base import Call
 from ocpp_station.handlers.reports import get_base_report
 
 from ..network_cases import profile
-from ..support import InProcessOem, check_response
+from ..support import InProcessOem, check_response, request_validator
 from ..variables import VERSIONS, element, set_one
 
 version_param = pytest.mark.parametrize("version", VERSIONS)
-FOLDERS = {"ocpp2.0.1": "v201", "ocpp2.1": "v21"}
 BASES = ("ConfigurationInventory", "FullInventory", "SummaryInventory")
 PASSWORD = "station-Secret-never-reported-5e1"
 TWO_BY_TWO = (EvseConfig(id=1, connectors=(ConnectorConfig(1), ConnectorConfig(2))),
               EvseConfig(id=2, connectors=(ConnectorConfig(1), ConnectorConfig(2))))
 
 
-@cache
-def notify_report_schema(version: str) -> jsonschema.Validator:
-    folder = resources.files("ocpp") / FOLDERS[version] / "schemas"
-    schema = json.loads((folder / "NotifyReportRequest.json").read_text("utf-8"))
-    cls = jsonschema.validators.validator_for(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
 def frame_bytes(message_id: str, payload: dict[str, Any]) -> int:
@@ -61,7 +51,7 @@ class Rig(InProcessOem):
         limits: Limits = self.station.config.limits
         for row in rows:
             assert (row.action, row.ocpp_version) == ("NotifyReport", version), row
-            notify_report_schema(version).validate(row.payload)
+            request_validator(version, "NotifyReport").validate(row.payload)
             assert len(row.message_id) == 36  # a UUID, as the CALL's id will be
             assert len(row.payload["reportData"]) <= limits.report_items_per_part
             assert frame_bytes(row.message_id, row.payload) <= limits.report_bytes_per_part

@@ -16,12 +16,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
 from ocpp_station.config import MIN_REPORT_BYTES_PER_PART, Config, ConfigError, ConnectorConfig, EvseConfig, load
@@ -40,20 +37,15 @@ from ocpp_station.station.device_model import (
 )
 from ocpp_station.station.shape import build_definitions
 
-FOLDERS = {"2.0.1": "v201", "2.1": "v21"}
-VERSIONS = tuple(FOLDERS)
+from ..support import request_validator
+
+VERSIONS = ("2.0.1", "2.1")  # as the device model names them
 version_param = pytest.mark.parametrize("version", VERSIONS)
 ACTUAL, TARGET = AttributeType.ACTUAL, AttributeType.TARGET
 MIN_SET, MAX_SET = AttributeType.MIN_SET, AttributeType.MAX_SET
 RW, RO, WO = Mutability.READ_WRITE, Mutability.READ_ONLY, Mutability.WRITE_ONLY
 
 
-@cache
-def notify_report_schema(version: str) -> jsonschema.Validator:
-    folder = resources.files("ocpp") / FOLDERS[version] / "schemas"
-    schema = json.loads((folder / "NotifyReportRequest.json").read_text("utf-8"))
-    cls = jsonschema.validators.validator_for(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
 def frame_bytes(payload: dict[str, Any]) -> int:
@@ -65,7 +57,7 @@ def frame_bytes(payload: dict[str, Any]) -> int:
 def valid(version: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``items`` unchanged, once one NotifyReport holding them all conforms to the schema."""
     [payload] = reports.notify_report_payloads(1, "2025-01-01T00:00:00Z", [items])
-    notify_report_schema(version).validate(payload)
+    request_validator("ocpp" + version, "NotifyReport").validate(payload)
     return items
 
 
@@ -278,8 +270,8 @@ def test_B07_FR_10_B08_FR_14_parts_keep_the_order_and_both_limits(max_items: int
     assert [p["tbc"] for p in payloads] == [True] * (len(payloads) - 1) + [False]
     assert {p["requestId"] for p in payloads} == {request_id} and {p["generatedAt"] for p in payloads} == {generated_at}
     for number, payload in enumerate(payloads):
-        notify_report_schema("2.0.1").validate(payload)
-        notify_report_schema("2.1").validate(payload)
+        request_validator("ocpp2.0.1", "NotifyReport").validate(payload)
+        request_validator("ocpp2.1", "NotifyReport").validate(payload)
         assert len(payload["reportData"]) <= max_items
         assert frame_bytes(payload) <= max_bytes or len(payload["reportData"]) == 1
         if number < len(payloads) - 1:  # as full as the limits allow: the next item would not have fitted
