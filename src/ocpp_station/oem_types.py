@@ -86,6 +86,18 @@ def _component_text(name: str, evse_id: int | None, connector_id: int | None, in
     return text
 
 
+
+def component_ocpp(name: str, instance: str | None, evse_id: int | None, connector_id: int | None) -> dict[str, Any]:
+    """An OCPP ComponentType: the name, and the instance and EVSE (connector) where given."""
+    component: dict[str, Any] = {"name": name}
+    if instance is not None:
+        component["instance"] = instance
+    if evse_id is not None:
+        component["evse"] = {"id": evse_id}
+        if connector_id is not None:
+            component["evse"]["connectorId"] = connector_id
+    return component
+
 @dataclass(frozen=True)
 class VariableRef:
     """One variable of the OCPP 2.x device model: a component (with its instance and EVSE/connector),
@@ -157,13 +169,7 @@ class VariableRef:
 
     def to_ocpp(self) -> dict[str, Any]:
         """The ``component``/``variable``(/``attributeType``) fields of a GetVariableData or SetVariableData."""
-        component: dict[str, Any] = {"name": self.component}
-        if self.component_instance is not None:
-            component["instance"] = self.component_instance
-        if self.evse_id is not None:
-            component["evse"] = {"id": self.evse_id}
-            if self.connector_id is not None:
-                component["evse"]["connectorId"] = self.connector_id
+        component = component_ocpp(self.component, self.component_instance, self.evse_id, self.connector_id)
         variable: dict[str, Any] = {"name": self.variable}
         if self.variable_instance is not None:
             variable["instance"] = self.variable_instance
@@ -378,13 +384,7 @@ class ComponentVariable:
 
     def to_ocpp(self) -> dict[str, Any]:
         """A GetReport ComponentVariableType."""
-        component: dict[str, Any] = {"name": self.component}
-        if self.component_instance is not None:
-            component["instance"] = self.component_instance
-        if self.evse_id is not None:
-            component["evse"] = {"id": self.evse_id}
-            if self.connector_id is not None:
-                component["evse"]["connectorId"] = self.connector_id
+        component = component_ocpp(self.component, self.component_instance, self.evse_id, self.connector_id)
         data: dict[str, Any] = {"component": component}
         if self.variable is not None:
             data["variable"] = {"name": self.variable}
