@@ -542,3 +542,51 @@ def test_b02_fr_01_02_a_get_base_report_while_pending_is_delivered_while_pending
     csms.notify_frames(V201)
     wait_outbox_empty(rig)
     assert not csms.received("StatusNotification") and not csms.received("Heartbeat")
+
+
+def test_b01_fr_04_the_accepted_boot_is_recorded_off_the_event_loop(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The heartbeat interval (B01.FR.04) and the active slot (A05.FR.06) are commits with an fsync, and
+    the station's lock may be held by the MQTT door through one of its own: neither runs on the loop."""
+    csms = ReportCsms(interval=45)
+    csms.start()
+    station = Station(Config(data_dir=tmp_path / "data", station=StationIdentity(identity=IDENTITY),
+                             network=Network(csms_url=csms.url, message_timeout=5)))
+    on_threads: dict[str, set[int]] = {"record_heartbeat_interval": set(), "record_connected": set()}
+
+    def on_thread(name: str) -> Callable[..., Any]:
+        method = getattr(station, name)
+
+        def wrapper(*args: Any) -> Any:
+            on_threads[name].add(threading.get_ident())
+            return method(*args)
+
+        return wrapper
+
+    try:
+        InProcessOem(station).result("SetVariables", {"setVariableData": [
+            {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"},
+             "attributeValue": PASSWORD}]})
+        for name in on_threads:
+            monkeypatch.setattr(station, name, on_thread(name))
+        connectors = len(station.connectors())
+
+        async def scenario() -> int:
+            link = asyncio.create_task(CsmsLink(station).run())
+            try:
+                while len(csms.received("StatusNotification")) < connectors:
+                    assert not link.done(), link
+                    await asyncio.sleep(0.02)  # the poll interval of a wait for the CSMS's frame
+                return threading.get_ident()
+            finally:
+                link.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await link
+
+        loop_thread = asyncio.run(scenario())
+        assert all(on_threads.values()), on_threads  # both were recorded …
+        assert loop_thread not in on_threads["record_heartbeat_interval"] | on_threads["record_connected"]  # … not here
+        assert station.setting("OCPPCommCtrlr", "HeartbeatInterval", default=0) == 45
+    finally:
+        station.close()
+        csms.stop()

@@ -448,7 +448,9 @@ class CsmsLink:
                     if (isinstance(event, session.CallAnswered | session.CallFailed) and self._in_flight is not None
                             and event.call_id == self._in_flight.call_id):
                         settled.append(event)
-                    self._note(event, live, target)  # BootAccepted records before the StatusNotifications leave
+                    if isinstance(event, session.BootAccepted):  # recorded before the StatusNotifications leave
+                        await asyncio.to_thread(self._record_accepted, event.interval, live, target)  # commits
+                    self._note(event, live, target)
             for text in texts:
                 await ws.send(text)
             for outcome in settled:  # after the frames: a delete's fsync delays nothing already due
@@ -457,21 +459,24 @@ class CsmsLink:
                 live.answer(call.id, await self._run(call, live.version))
                 live.set_heartbeat_interval(self._heartbeat_interval())  # a SetVariables may have changed it
 
+    def _record_accepted(self, interval: int, live: session.Session, target: ConnectionTarget) -> None:
+        """The station's durable side of an Accepted boot, in a worker thread: both are commits (an
+        fsync), and the station's lock may be held by the MQTT door through one of its own."""
+        # B01.FR.04: the CSMS's interval, kept durably — if the device model takes it (its limits,
+        # the ones a SetVariables meets); if not, the session keeps the interval the variable has.
+        if interval > 0 and not self._station.record_heartbeat_interval(interval):
+            self._repeats.log(logging.WARNING, "interval refused",
+                              "CSMS link: the CSMS's heartbeat interval of %d s is no value of "
+                              "OCPPCommCtrlr.HeartbeatInterval; keeping %d s", interval, self._heartbeat_interval())
+        self._station.record_connected(target, live.version)  # the active slot; A05.FR.06; M05.FR.13
+
     def _note(self, event: session.Event, live: session.Session, target: ConnectionTarget) -> None:
         """The station's side of what the session reports, and the log lines (once, then summarised:
         a CSMS that accepts and then fails us does so at every connection)."""
         if isinstance(event, session.BootAccepted):
             self._repeats.log(logging.INFO, f"accepted {target.slot}",
                               "CSMS link: BootNotification Accepted (interval %d s)", event.interval)
-            # B01.FR.04: the CSMS's interval, kept durably — if the device model takes it (its limits,
-            # the ones a SetVariables meets); if not, the session keeps the interval the variable has.
-            if event.interval > 0 and not self._station.record_heartbeat_interval(event.interval):
-                self._repeats.log(logging.WARNING, "interval refused",
-                                  "CSMS link: the CSMS's heartbeat interval of %d s is no value of "
-                                  "OCPPCommCtrlr.HeartbeatInterval; keeping %d s", event.interval,
-                                  self._heartbeat_interval())
-            self._station.record_connected(target, live.version)  # the active slot; A05.FR.06; M05.FR.13
-            live.set_heartbeat_interval(self._heartbeat_interval())
+            live.set_heartbeat_interval(self._heartbeat_interval())  # as _record_accepted left it
             self._boot_reason = "PowerUp"
             self._repeats.log(logging.INFO, f"connected {target.slot} {live.version}",
                               "CSMS link: connected and accepted on slot %d (%s)", target.slot, live.version)
