@@ -55,6 +55,8 @@ class Limits:
     bytes_per_message_get_variables: int = 65536
     items_per_message_set_variables: int = 100
     bytes_per_message_set_variables: int = 65536
+    items_per_message_get_report: int = 100  # componentVariable elements of a GetReport (B08.FR.17)
+    bytes_per_message_get_report: int = 65536  # … and its CALL frame (B08.FR.18)
     # The NotifyReport parts the station sends for a GetBaseReport/GetReport (B07, B08): each part
     # holds at most this many ReportDataType items and is at most this many bytes as an OCPP-J
     # CALL frame. OCPP gives the CSMS no way to announce what it accepts; 60,000 stays below the

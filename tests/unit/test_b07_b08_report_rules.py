@@ -489,6 +489,24 @@ def test_B08_FR_17_more_component_variables_than_items_per_message_is_occurrence
 
 
 @version_param
+def test_B08_FR_06_FR_17_the_limit_is_the_configured_items_per_message_get_report(
+        make_rig: Callable[..., Rig], version: str) -> None:
+    """[limits] items_per_message_get_report is DeviceDataCtrlr.ItemsPerMessage[GetReport] (B08.FR.06), the one
+    value the check enforces and GetVariables reports; likewise the bytes."""
+    rig = make_rig(items_per_message_get_report=3, bytes_per_message_get_report=2000)
+    values = {r["variable"]["name"]: r["attributeValue"] for r in rig.result("GetVariables", {"getVariableData": [
+        {"component": {"name": "DeviceDataCtrlr"}, "variable": {"name": name, "instance": "GetReport"}}
+        for name in ("ItemsPerMessage", "BytesPerMessage")]}, version)["getVariableResult"]}
+    assert values == {"ItemsPerMessage": "3", "BytesPerMessage": "2000"}
+    assert rig.custom(version, [cv("TxCtrlr", "TxStartPoint")] * 3)
+    error = rig.error("GetReport", _get_report(1, [cv("TxCtrlr", "TxStartPoint")] * 4), version)
+    assert error["error_code"] == "OccurrenceConstraintViolation"
+    assert error["error_details"] == {"limit": 3, "received": 4}
+    padded = {**_get_report(2, [cv("TxCtrlr")]), "customData": {"vendorId": "example.com", "padding": "x" * 2000}}
+    assert rig.error("GetReport", padded, version)["error_code"] == "FormatViolation"
+
+
+@version_param
 def test_B08_FR_18_more_bytes_than_bytes_per_message_is_format_violation(rig: Rig, version: str) -> None:
     padded = {**_get_report(1, [cv("TxCtrlr")]), "customData": {"vendorId": "example.com", "padding": "x" * 65_536}}
     error = rig.error("GetReport", padded, version)

@@ -68,6 +68,8 @@ def _station_overrides(config: Config) -> Overrides:
         ("DeviceDataCtrlr", "BytesPerMessage", "GetVariables"): {"value": str(limits.bytes_per_message_get_variables)},
         ("DeviceDataCtrlr", "ItemsPerMessage", "SetVariables"): {"value": str(limits.items_per_message_set_variables)},
         ("DeviceDataCtrlr", "BytesPerMessage", "SetVariables"): {"value": str(limits.bytes_per_message_set_variables)},
+        ("DeviceDataCtrlr", "ItemsPerMessage", "GetReport"): {"value": str(limits.items_per_message_get_report)},
+        ("DeviceDataCtrlr", "BytesPerMessage", "GetReport"): {"value": str(limits.bytes_per_message_get_report)},
         ("SecurityCtrlr", "AdditionalRootCertificateCheck", None):
             {"value": _bool(security.additional_root_certificate_check)},
         ("SecurityCtrlr", "CertificateEntries", None): {"maxLimit": security.certificate_entries_max},
