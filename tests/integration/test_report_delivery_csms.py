@@ -407,17 +407,16 @@ def test_a_station_killed_mid_report_delivers_the_rest_after_its_restart(
 # Rows committed while the link idles wake it — on the committing thread, never blocking the loop
 # --------------------------------------------------------------------------------------------------------------
 
-def test_rows_committed_on_another_thread_wake_an_idle_link_which_reads_and_deletes_off_the_loop(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The link waits for the next deadline (a heartbeat a minute away) or a message; rows committed
-    by a worker thread (as the MQTT door's or a CSMS request's commit would) wake it through
-    Station.on_outgoing, and go at once. The outbox is read and written in worker threads: the read
-    takes the station's lock, which the MQTT door may hold through an fsync, and the delete is one."""
-    csms = ReportCsms(interval=60)
-    csms.start()
+def station_watching_threads(tmp_path: Path, csms: ReportCsms, monkeypatch: pytest.MonkeyPatch,
+                             *names: str) -> tuple[Station, dict[str, set[int]]]:
+    """A station pointed at ``csms`` (its password set), whose methods ``names`` record the threads they
+    run on: what must never run on the event loop."""
     station = Station(Config(data_dir=tmp_path / "data", station=StationIdentity(identity=IDENTITY),
                              network=Network(csms_url=csms.url, message_timeout=5)))
-    on_threads: dict[str, set[int]] = {"outgoing": set(), "delivered": set()}
+    InProcessOem(station).result("SetVariables", {"setVariableData": [
+        {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"},
+         "attributeValue": PASSWORD}]})
+    on_threads: dict[str, set[int]] = {name: set() for name in names}
 
     def on_thread(name: str) -> Callable[..., Any]:
         method = getattr(station, name)
@@ -428,12 +427,21 @@ def test_rows_committed_on_another_thread_wake_an_idle_link_which_reads_and_dele
 
         return wrapper
 
+    for name in names:
+        monkeypatch.setattr(station, name, on_thread(name))
+    return station, on_threads
+
+
+def test_rows_committed_on_another_thread_wake_an_idle_link_which_reads_and_deletes_off_the_loop(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The link waits for the next deadline (a heartbeat a minute away) or a message; rows committed
+    by a worker thread (as the MQTT door's or a CSMS request's commit would) wake it through
+    Station.on_outgoing, and go at once. The outbox is read and written in worker threads: the read
+    takes the station's lock, which the MQTT door may hold through an fsync, and the delete is one."""
+    csms = ReportCsms(interval=60)
+    csms.start()
+    station, on_threads = station_watching_threads(tmp_path, csms, monkeypatch, "outgoing", "delivered")
     try:
-        InProcessOem(station).result("SetVariables", {"setVariableData": [
-            {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"},
-             "attributeValue": PASSWORD}]})
-        for name in on_threads:
-            monkeypatch.setattr(station, name, on_thread(name))
         connectors = len(station.connectors())
 
         def add_rows() -> list[str]:
@@ -550,25 +558,9 @@ def test_b01_fr_04_the_accepted_boot_is_recorded_off_the_event_loop(
     the station's lock may be held by the MQTT door through one of its own: neither runs on the loop."""
     csms = ReportCsms(interval=45)
     csms.start()
-    station = Station(Config(data_dir=tmp_path / "data", station=StationIdentity(identity=IDENTITY),
-                             network=Network(csms_url=csms.url, message_timeout=5)))
-    on_threads: dict[str, set[int]] = {"record_heartbeat_interval": set(), "record_connected": set()}
-
-    def on_thread(name: str) -> Callable[..., Any]:
-        method = getattr(station, name)
-
-        def wrapper(*args: Any) -> Any:
-            on_threads[name].add(threading.get_ident())
-            return method(*args)
-
-        return wrapper
-
+    station, on_threads = station_watching_threads(tmp_path, csms, monkeypatch,
+                                                   "record_heartbeat_interval", "record_connected")
     try:
-        InProcessOem(station).result("SetVariables", {"setVariableData": [
-            {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"},
-             "attributeValue": PASSWORD}]})
-        for name in on_threads:
-            monkeypatch.setattr(station, name, on_thread(name))
         connectors = len(station.connectors())
 
         async def scenario() -> int:
