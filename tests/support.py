@@ -253,6 +253,26 @@ class Outcomes:
         return answer["data"]
 
 
+def subscribed_client(port: int, topic: str, on_message: Callable[..., None], *, name: str,
+                      unlimited: bool = False) -> mqtt.Client:
+    """An MQTT 5 paho client on the test broker, its network loop running, subscribed to ``topic`` at QoS 1:
+    returned once the SUBACK came (a message published before it could miss the client). ``unlimited``: no
+    bound on its own messages in flight or queued (a flood published without waiting)."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{name}-{uuid.uuid4().hex[:8]}",
+                         protocol=mqtt.MQTTv5)
+    if unlimited:
+        client.max_inflight_messages_set(0)
+        client.max_queued_messages_set(0)
+    client.on_message = on_message
+    subscribed = threading.Event()
+    client.on_subscribe = lambda *_: subscribed.set()
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    client.subscribe(topic, qos=1)
+    assert subscribed.wait(5), f"{name}: no SUBACK for {topic}"
+    return client
+
+
 class OemClient(Outcomes):
     """The OEM's side, as a test sees it: publish on cs/josev, collect answers from josev/cs."""
 

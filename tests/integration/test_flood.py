@@ -22,7 +22,16 @@ import paho.mqtt.client as mqtt
 import psutil
 import pytest
 
-from ..support import RESPONSE_TOPIC, Mosquitto, OemClient, StationProcess, check_envelope, envelope, free_port
+from ..support import (
+    RESPONSE_TOPIC,
+    Mosquitto,
+    OemClient,
+    StationProcess,
+    check_envelope,
+    envelope,
+    free_port,
+    subscribed_client,
+)
 
 FLOOD = 2000
 BACKLOG = 8
@@ -72,17 +81,8 @@ def test_a_flood_past_the_backlog_is_answered_exactly_once_with_bounded_memory(p
                              ["--config", str(config), "--mqtt-protocol", protocol]).start()
     requests = [envelope("GetVariables", hundred_items(), request_id=str(uuid.uuid4())) for _ in range(FLOOD)]
     counter = Counter({r["id"] for r in requests})
-    oem = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"flood-{uuid.uuid4().hex[:8]}",
-                      protocol=mqtt.MQTTv5)
-    oem.max_inflight_messages_set(0)  # published without waiting, as the probe did
-    oem.max_queued_messages_set(0)
-    oem.on_message = counter.on_message
-    subscribed = threading.Event()
-    oem.on_subscribe = lambda *_: subscribed.set()
-    oem.connect("127.0.0.1", broker.port)
-    oem.loop_start()
-    oem.subscribe(RESPONSE_TOPIC, qos=1)
-    assert subscribed.wait(5)
+    # unlimited: published without waiting, as the probe did
+    oem = subscribed_client(broker.port, RESPONSE_TOPIC, counter.on_message, name="flood", unlimited=True)
     checker = OemClient(broker.port, timeout=60)
     try:
         assert station.process is not None

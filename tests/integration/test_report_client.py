@@ -24,7 +24,6 @@ import os
 import queue
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -46,6 +45,7 @@ from ..support import (
     check_envelope,
     check_request_envelope,
     check_response,
+    subscribed_client,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,15 +129,7 @@ class FakeStation:
         self.requests: queue.Queue[tuple[dict[str, Any], str | None]] = queue.Queue()
         self.answers: queue.Queue[dict[str, Any]] = queue.Queue()
         self.sent: list[dict[str, Any]] = []  # every part published, in publication order (repeats included)
-        subscribed = threading.Event()
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"fake-station-{uuid.uuid4().hex[:8]}",
-                                   protocol=mqtt.MQTTv5)
-        self._client.on_message = self._on_message
-        self._client.on_subscribe = lambda *_: subscribed.set()
-        self._client.connect("127.0.0.1", port)
-        self._client.loop_start()
-        self._client.subscribe(REQUEST_TOPIC, qos=1)
-        assert subscribed.wait(5), "the fake station got no SUBACK"
+        self._client = subscribed_client(port, REQUEST_TOPIC, self._on_message, name="fake-station")
 
     def close(self) -> None:
         self._client.disconnect()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import queue
-import threading
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +20,7 @@ import paho.mqtt.client as mqtt
 from ocpp_station.app import Station
 from ocpp_station.config import Config
 
-from ..support import RESPONSE_TOPIC, Mosquitto, StationProcess, check_response, request_validator
+from ..support import RESPONSE_TOPIC, Mosquitto, StationProcess, check_response, request_validator, subscribed_client
 
 PARTS = 5
 
@@ -39,16 +38,8 @@ class Listener:
 
     def __init__(self, port: int, topic: str):
         self.messages: queue.Queue[tuple[dict[str, Any], bytes | None]] = queue.Queue()
-        subscribed = threading.Event()
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"oem-{uuid.uuid4().hex[:8]}",
-                                   protocol=mqtt.MQTTv5)
-        self._client.on_message = lambda _c, _u, m: self.messages.put(
-            (json.loads(m.payload), getattr(m.properties, "CorrelationData", None)))
-        self._client.on_subscribe = lambda *_: subscribed.set()
-        self._client.connect("127.0.0.1", port)
-        self._client.loop_start()
-        self._client.subscribe(topic, qos=1)
-        assert subscribed.wait(5)
+        self._client = subscribed_client(port, topic, lambda _c, _u, m: self.messages.put(
+            (json.loads(m.payload), getattr(m.properties, "CorrelationData", None))), name="oem")
 
     def take(self, count: int) -> list[tuple[dict[str, Any], bytes | None]]:
         return [self.messages.get(timeout=15) for _ in range(count)]

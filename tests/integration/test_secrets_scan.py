@@ -60,7 +60,6 @@ import string
 import subprocess
 import sys
 import threading
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +81,7 @@ from ..support import (
     check_response,
     envelope,
     free_port,
+    subscribed_client,
     wait_until,
 )
 from .test_csms_link import FAST_RETRIES, IDENTITY, Csms, issue, network_config
@@ -303,15 +303,7 @@ class Tap:
     def __init__(self, port: int) -> None:
         self.messages: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
-        subscribed = threading.Event()
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"tap-{uuid.uuid4().hex[:8]}",
-                                   protocol=mqtt.MQTTv5)
-        self._client.on_message = self._on_message
-        self._client.on_subscribe = lambda *_: subscribed.set()
-        self._client.connect("127.0.0.1", port)
-        self._client.loop_start()
-        self._client.subscribe("#", qos=1)
-        assert subscribed.wait(5), "no SUBACK for the tap"
+        self._client = subscribed_client(port, "#", self._on_message, name="tap")
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         if message.topic != REQUEST_TOPIC:
