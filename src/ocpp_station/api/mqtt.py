@@ -80,6 +80,12 @@ READ_BURST = 32  # requests read in one turn at most, before the acknowledgement
 NOT_AUTHORISED = {4, 5, 134, 135}  # CONNACK: 3.1.1 bad credentials / not authorised, and the MQTT 5 codes
 
 
+def _decrypted_bytes(sock: Any) -> bool:
+    """Whether a TLS socket holds decrypted bytes that select() cannot see (read them without waiting)."""
+    pending = getattr(sock, "pending", None)
+    return pending is not None and pending() > 0
+
+
 class _Published(NamedTuple):
     """An answer we published, until the broker acknowledges it (a tuple: one per answer, on the hot path)."""
 
@@ -237,8 +243,7 @@ class MqttDoor:
         reading: list[Any] = [self._wake_r]
         reading += [sock for client, sock in links if taking or client is self._answers]
         writing = [sock for client, sock in links if client.want_write()]
-        # A TLS socket may hold decrypted bytes select() cannot see: read those without waiting.
-        buffered = {sock for sock in reading[1:] if getattr(sock, "pending", lambda: 0)() > 0}
+        buffered = {sock for sock in reading[1:] if _decrypted_bytes(sock)}
         try:
             readable, writable, _ = select.select(reading, writing, [], 0.0 if buffered else timeout)
         except (OSError, ValueError):  # a socket closed under us: the connection is gone
@@ -273,7 +278,7 @@ class MqttDoor:
         for _ in range(READ_BURST):
             if rc != mqtt.MQTT_ERR_SUCCESS or self._lost is not None or len(self._unacknowledged) >= self._backlog:
                 break
-            if not (getattr(sock, "pending", lambda: 0)() > 0 or select.select([sock], [], [], 0.0)[0]):
+            if not (_decrypted_bytes(sock) or select.select([sock], [], [], 0.0)[0]):
                 break
             rc = client.loop_read()
         return rc

@@ -43,7 +43,7 @@ def _out_of_range(payload: Any) -> str | None:
             if value.is_integer() and not INT32_MIN <= value <= INT32_MAX:
                 return pointer
         elif isinstance(value, dict):
-            stack.extend((f"{pointer}/{shown(key, 32)[1:-1]}", item) for key, item in reversed(value.items()))
+            stack.extend((f"{pointer}/{shown(key, 32, quote=False)}", item) for key, item in reversed(value.items()))
         elif isinstance(value, list):
             stack.extend((f"{pointer}/{index}", item) for index, item in reversed(list(enumerate(value))))
     return None
