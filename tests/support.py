@@ -282,6 +282,9 @@ class OemClient(Outcomes):
         across a broker restart from its snapshot; the client reconnects within 0.5 s."""
         self.timeout = timeout
         self.answers: queue.Queue[dict[str, Any]] = queue.Queue()
+        # The station's own requests on josev/cs (report parts, security events, triggered messages):
+        # ocpp_message flows both ways. Kept apart, each checked against the request envelope.
+        self.requests: queue.Queue[dict[str, Any]] = queue.Queue()
         connected, subscribed = threading.Event(), threading.Event()
         granted: list[Any] = []
         if persistent_id is None:
@@ -289,7 +292,7 @@ class OemClient(Outcomes):
         else:
             self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=persistent_id, clean_session=False)
             self._client.reconnect_delay_set(0.1, 0.5)
-        self._client.on_message = lambda _c, _u, msg: self.answers.put(json.loads(msg.payload))
+        self._client.on_message = lambda _c, _u, msg: self._take(json.loads(msg.payload))
         self._client.on_socket_open = lambda _c, _u, sock: sock.setsockopt(
             socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._client.on_connect = lambda _c, _u, _f, reason, _p: None if reason.is_failure else connected.set()
@@ -303,6 +306,28 @@ class OemClient(Outcomes):
         # before it would not reach this client.
         assert subscribed.wait(timeout), f"no SUBACK for {RESPONSE_TOPIC} within {timeout} s"
         assert not any(reason.is_failure for reason in granted), granted
+
+    def _take(self, message: dict[str, Any]) -> None:
+        if isinstance(message, dict) and message.get("type") == "request":
+            self.requests.put(message)
+        else:
+            self.answers.put(message)
+
+    def station_request(self, action: str, timeout: float | None = None) -> dict[str, Any]:
+        """The next request of the station's own of ``action`` on josev/cs (others are passed over),
+        its envelope and its payload checked (the payload against the official request schema)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                request = self.requests.get(timeout=remaining)
+            except queue.Empty:
+                break
+            check_request_envelope(request)
+            data = request["data"]
+            request_validator(data["ocpp_version"], data["message_name"]).validate(data["payload"])
+            if data["message_name"] == action:
+                return request
+        raise TimeoutError(f"the station sent no {action} request")
 
     def close(self) -> None:
         # Disconnecting first lets paho's network thread end at once; loop_stop() alone waits out

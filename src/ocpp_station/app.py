@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +26,18 @@ from .logsafe import shown
 from .rpc.dispatch import Answer, Dispatcher, Routes
 from .rpc.envelope import Request, fingerprint
 from .station.certificate_store import CertificateStore
-from .station.certificates import LiveConnection
+from .station.certificates import LiveConnection, describe
 from .station.connections import Connections, ConnectionTarget
 from .station.datatypes import now_iso
 from .station.device_model import DeviceModel
 from .station.network import password_problem, priority_rule
 from .station.network_store import NetworkStore
-from .station.outbox import Door, Outbox, Outgoing
+from .station.outbox import DOORS, Door, Outbox, Outgoing
+from .station.renewal import Renewal
+from .station.security_events import SecurityEvents
 from .station.shape import build_definitions
 from .station.storage import Storage
+from .versions import LINK_VERSIONS
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +61,9 @@ class Station:
         # Two doors (MQTT on paho's thread, the CSMS link on the event loop) share one station:
         # requests are still run one at a time (DESIGN rule 3).
         self.lock = threading.RLock()
-        self._reset_listeners: list[Callable[[], None]] = []
+        self._reconnect_listeners: list[Callable[[str | None], None]] = []
+        self._schedule_listeners: list[Callable[[], None]] = []
+        self._registration: str | None = None  # the CSMS's last answer to our BootNotification (F06.FR.17)
         self._tls_peer: tuple[bytes, str | None] | None = None  # the live CSMS connection's certificate
         self.storage = Storage(config.data_dir)
         self.certificates = CertificateStore(
@@ -84,7 +90,21 @@ class Station:
                    ("SecurityCtrlr", "BasicAuthPassword"): lambda _, value: password_problem(value),  # A00.FR.205
                    ("NetworkConfiguration", "*"): connections.network_configuration_rule},
             views={("NetworkConfiguration", "*"): connections.write_network_configuration},  # B09.FR.23/24
-            after_set={("SecurityCtrlr", "BasicAuthPassword"): connections.station_password_changed})  # B09.FR.27
+            after_set={("SecurityCtrlr", "BasicAuthPassword"): self._password_changed,  # B09.FR.27, A01
+                       ("OCPPCommCtrlr", "NetworkConfigurationPriority"): lambda _d, value: self.events.record(
+                           "ReconfigurationOfSecurityParameters", f"NetworkConfigurationPriority set to {value}")})
+        security = config.security
+        self.events = SecurityEvents(  # A04
+            self.storage, self.outbox, log_max=security.security_log_max, queue_max=security.event_queue_max,
+            notify_non_critical=security.notify_non_critical_events, version_for=lambda _door: self.ocpp_version(),
+            doors=lambda: DOORS if config.csms.enabled else ("mqtt",))
+        self.renewal = Renewal(  # A02, A03
+            self.storage, self.outbox, self.certificates, self.events, key_algorithm=security.key_algorithm,
+            identity=connections.active_identity, organization=lambda: self.model.read("SecurityCtrlr",
+                                                                                        "OrganizationName") or "",
+            setting=lambda name, default: self.model.read_int("SecurityCtrlr", name, default=default),
+            renew_before=timedelta(days=security.renew_before_days), link_enabled=config.csms.enabled,
+            version_for=lambda _door: self.ocpp_version())
         check_priority = priority_rule(
             self.network.profiles, self.network.usable,
             has_csms_root=lambda: self.certificates.has_usable("CSMSRootCertificate"),  # A05.FR.02: valid
@@ -102,14 +122,97 @@ class Station:
                                    horizon_s=config.mqtt.session_expiry_s,
                                    max_identities=config.requests.answered_requests_max)
 
-    def on_reset(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` (from any thread) when a Reset is accepted: the CSMS link reconnects."""
-        self._reset_listeners.append(listener)
+    def on_reconnect(self, listener: Callable[[str | None], None]) -> None:
+        """Call ``listener(boot_reason)`` (from any thread) when the CSMS connection must be made again:
+        a Reset (boot reason RemoteReset), a new password (A01) or a new certificate in use (A02.FR.08),
+        both without a reason of their own (None)."""
+        self._reconnect_listeners.append(listener)
+
+    def request_reconnect(self, boot_reason: str | None = None) -> None:
+        """Tell whoever keeps the CSMS connection to make it again (once the answer being given is out)."""
+        for listener in self._reconnect_listeners:
+            listener(boot_reason)
 
     def request_reset(self) -> None:
-        """A Reset was accepted (from either door): tell whoever re-establishes connections."""
-        for listener in self._reset_listeners:
+        """A Reset was accepted (from either door), in its unit of work: a security event, and a reconnection."""
+        self.events.record("ResetOrReboot", "Reset accepted: the CSMS connection is re-established")
+        self.request_reconnect("RemoteReset")
+
+    def _password_changed(self, definition: Any, value: str) -> None:
+        """SecurityCtrlr.BasicAuthPassword was set (in the SetVariables' unit of work): B09.FR.27; the security
+        log says so without the password (A01.FR.11/12); once committed, the link connects with it (A01)."""
+        self.connections.station_password_changed(definition, value)
+        self.events.record("ReconfigurationOfSecurityParameters", "SecurityCtrlr.BasicAuthPassword changed")
+        if self.network.security_state().active_security_profile in (1, 2):
+            self.storage.after_commit(self.request_reconnect)
+
+    def ocpp_version(self) -> str:
+        """The OCPP version the station writes what it sends of its own accord in: the one its CSMS
+        connection agreed on last, else the one it offers first."""
+        return self.connections.negotiated_version() or LINK_VERSIONS[0]
+
+    # -- security: events, renewal (A02-A04) ----------------------------------------------------
+
+    def record_startup(self) -> None:
+        """The service started: StartupOfTheDevice (A04), durable."""
+        with self.lock, self.storage.unit_of_work():
+            self.events.record("StartupOfTheDevice", "ocpp-station started")
+
+    def record_security_event(self, kind: str, tech_info: str) -> None:
+        """A door detected a security event (a TLS handshake that failed on the CSMS's certificate, say):
+        logged and queued durably. A commit: call it from a worker thread, not an event loop."""
+        with self.lock, self.storage.unit_of_work():
+            self.events.record(kind, tech_info)
+
+    def on_security_schedule(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (from any thread) when :meth:`security_due` may have moved earlier."""
+        self._schedule_listeners.append(listener)
+
+    def _schedule_changed(self) -> None:
+        for listener in self._schedule_listeners:
             listener()
+
+    def security_due(self) -> float | None:
+        """When :meth:`security_tick` has work (wall clock): a CSR to resend, a renewed certificate's start, A03."""
+        with self.lock:
+            return self.renewal.next_due()
+
+    def security_tick(self) -> None:
+        """Do the renewal work that is due (a commit: from a worker thread); reconnect if the certificate in use
+        changed while security profile 3 uses it (A02.FR.08)."""
+        with self.lock, self.storage.unit_of_work():
+            changed = self.renewal.tick()
+        if changed and self.network.security_state().active_security_profile == 3:
+            self.request_reconnect()
+
+    def sign_certificate_answered(self, csr: str, accepted: bool) -> None:
+        """The CSMS answered our SignCertificate (A02.FR.17: the back-off starts if Accepted); a commit."""
+        with self.lock:
+            self.renewal.sign_answered(csr, accepted)
+        self._schedule_changed()
+
+    def certificate_in_use_changed(self) -> None:
+        """A CertificateSigned put a new own certificate in use (after its commit): A02.FR.08."""
+        if self.network.security_state().active_security_profile == 3:
+            self.request_reconnect()
+        self._schedule_changed()
+
+    def walk_failed(self) -> None:
+        """No slot of the priority list connected (a commit: from a worker thread). At security profile 3
+        with a renewed certificate not yet proven, the next walk uses the other one (2.1 A02.FR.28)."""
+        with self.lock:
+            if self.network.security_state().active_security_profile == 3:
+                self.certificates.swap_own("ChargingStationCertificate")
+
+    # -- the CSMS's registration (F06.FR.17) -----------------------------------------------------
+
+    def record_registration(self, status: str) -> None:
+        """The CSMS answered our BootNotification with ``status`` (Accepted, Pending, Rejected)."""
+        self._registration = status
+
+    def registration_accepted(self) -> bool:
+        """Whether the CSMS's answer to our last BootNotification was Accepted."""
+        return self._registration == "Accepted"
 
     def mutates(self, request: Request) -> bool:
         """Whether ``request`` may change state (its route says so): then it commits with its answer."""
@@ -175,10 +278,11 @@ class Station:
         der, host = self._tls_peer
         return LiveConnection(peer_leaf=x509.load_der_x509_certificate(der), host=host, security_profile=level)
 
-    def outgoing(self, door: Door, count: int = 1) -> list[Outgoing]:
-        """The oldest messages the station promised to send through ``door`` and has not delivered."""
+    def outgoing(self, door: Door, count: int = 1, *, triggered_only: bool = False) -> list[Outgoing]:
+        """The oldest messages the station promised to send through ``door`` and has not delivered (only
+        those the receiver asked for, if ``triggered_only``: B02.FR.02)."""
         with self.lock:
-            return self.outbox.first(door, count)
+            return self.outbox.first(door, count, triggered_only=triggered_only)
 
     def delivered(self, seq: int) -> None:
         """``door``'s receiver has outbox row ``seq`` (the CSMS answered, the broker acknowledged): durable."""
@@ -207,6 +311,13 @@ class Station:
             if removed:
                 kept = [s for s in self.priority() if s not in removed] or [target.slot]
                 self.model.write_internal("OCPPCommCtrlr", "NetworkConfigurationPriority", ",".join(map(str, kept)))
+                self.events.record("ReconfigurationOfSecurityParameters",
+                                   f"connected at security profile {target.security_profile}: the profiles below it "
+                                   f"are removed (slots {', '.join(map(str, sorted(removed)))})")
+            if target.security_profile == 3:  # A02.FR.10: the certificate in use works; the other one goes
+                lost = self.certificates.confirm_own("ChargingStationCertificate")
+                if lost is not None:  # 2.1 A02.FR.29: the renewed one never carried a connection
+                    self.events.record("DiscardedRenewedClientCertificate", f"discarded {describe(lost)}")
         with self.lock:
             live = self.live_connection()
             if live.peer_leaf is not None:  # M05.FR.13: the new root validated this connection, the fallback goes

@@ -160,6 +160,7 @@ async def _run(config: Config, embedded_port: int, embedded_kind: str = "auto") 
     station = Station(config)
     log.info("ocpp-station %s: data in %s, %d EVSE(s), identity %s", __version__,
              config.data_dir.resolve(), len(config.evses), config.station.identity)
+    station.record_startup()  # A04: StartupOfTheDevice, queued for both doors before they open
     async with contextlib.AsyncExitStack() as stack:
         settings = config.mqtt
         if not settings.url:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .station.csr import KeyAlgorithm
 from .station.network import identity_problem
 
 ENV_PREFIX = "OCPP_STATION_"
@@ -72,6 +73,14 @@ class Security:
 
     certificate_entries_max: int = 50  # CertificateEntries maxLimit: roots InstallCertificate may add (M05.FR.06)
     additional_root_certificate_check: bool = False  # AdditionalRootCertificateCheck (M05.FR.09–12)
+    # The key pair the station generates for its own certificate (A02/A03): "ec-p256" (default),
+    # "ec-p384", "rsa-2048", "rsa-3072" or "rsa-4096" (A00.FR.501–503: at least 112 bits of security).
+    key_algorithm: str = "ec-p256"
+    security_log_max: int = 10_000  # entries of the rolling security log (A04.FR.04), the oldest go first
+    event_queue_max: int = 1000  # SecurityEventNotifications waiting per door, at most (A04.FR.02)
+    notify_non_critical_events: bool = True  # false: non-critical events are logged only (the appendix's minimum)
+    # A03: the station asks for a new certificate when its own expires within this many days.
+    renew_before_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,8 @@ class Requests:
     # and a WARNING says back to when once-only still holds.
     answered_requests_max: int = 1_000_000
 
+
+KEY_ALGORITHMS = tuple(algorithm.value for algorithm in KeyAlgorithm)  # [security] key_algorithm
 
 # The smallest NotifyReport part allowed: room for one item with a value as long as
 # ReportingValueSize (2500) and a valuesList of 1000 characters, with its names and the CALL around
@@ -254,6 +265,12 @@ def _check(config: Config) -> None:
                           "so that one item of a report fits in a part")
     if config.security.certificate_entries_max < 1:
         raise ConfigError("security.certificate_entries_max must be at least 1")
+    if config.security.key_algorithm not in KEY_ALGORITHMS:
+        raise ConfigError(f"security.key_algorithm must be one of {', '.join(KEY_ALGORITHMS)}")
+    if config.security.security_log_max < 1 or config.security.event_queue_max < 1:
+        raise ConfigError("security.security_log_max and security.event_queue_max must be at least 1")
+    if config.security.renew_before_days < 0:
+        raise ConfigError("security.renew_before_days cannot be negative")
     network = config.network
     if len(set(network.slots)) < 2 or any(not isinstance(s, int) or s < 1 for s in network.slots):
         raise ConfigError("network.slots must list at least 2 distinct slot numbers ≥ 1 (B09.FR.06)")

@@ -102,7 +102,7 @@ def test_unknown_action_is_not_implemented(oem: InProcessOem, version: str) -> N
 
 
 @pytest.mark.parametrize("version", VERSIONS_2X)
-@pytest.mark.parametrize("action", ["UnlockConnector", "GetMonitoringReport", "TriggerMessage"])
+@pytest.mark.parametrize("action", ["UnlockConnector", "GetMonitoringReport", "ChangeAvailability"])
 def test_known_but_unsupported_action_is_not_supported(oem: InProcessOem, version: str, action: str) -> None:
     cases.known_but_unsupported_action_is_not_supported(oem, version, action)
 

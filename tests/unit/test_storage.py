@@ -370,7 +370,10 @@ def test_start_says_in_one_line_whether_it_created_or_migrated_the_database(
         f"database {tmp_path / 'station.sqlite3'} created (schema {len(MIGRATIONS)})"]
     caplog.clear()
     db = sqlite3.connect(tmp_path / "station.sqlite3")
-    db.execute("DROP TABLE outbox")  # back to schema 6
+    db.execute("DROP TABLE security_log")  # back to schema 6
+    db.execute("DROP TABLE signing_request")
+    db.execute("ALTER TABLE certificate DROP COLUMN generation")
+    db.execute("DROP TABLE outbox")
     db.execute("DROP TABLE answered_request")
     db.execute("ALTER TABLE answer DROP COLUMN fingerprint")
     db.execute("PRAGMA user_version = 6")

@@ -37,16 +37,30 @@ is the sans-I/O session's; this shell does what needs a socket, a clock or the s
 * the station's side of the boot: the heartbeat interval the CSMS gave (B01.FR.04, durable) and
   the active slot (A05.FR.06), recorded before the StatusNotifications go out.
 
-A Reset accepted through either door (:meth:`Station.on_reset`) closes a live session once its
+A Reset accepted through either door (:meth:`Station.on_reconnect`) closes a live session once its
 answer is out (:meth:`Session.reset_requested`), or restarts the walk from the top at once when
-it comes between attempts; the next BootNotification says RemoteReset.
+it comes between attempts; the next BootNotification says RemoteReset. A new BasicAuthPassword
+(A01: the CSMS no longer takes the old one) and a new own certificate in use at security profile 3
+(A02.FR.08) reconnect the same way, the boot reason unchanged.
+
+Security (A04): a TLS handshake that fails on the CSMS's certificate is an InvalidCsmsCertificate
+event (A00.FR.413), one that finds no TLS 1.2 an InvalidTLSVersion (A00.FR.419), no common cipher
+suite an InvalidTLSCipherSuite (A00.FR.426), an HTTP 401/403 a FailedToAuthenticationAtCsms, a
+frame that is no OCPP-J message InvalidMessages — logged and queued by the station, one of a kind
+waiting at a time. The renewal's clock (:meth:`CsmsLink._security_clock`, beside the walk) calls
+:meth:`Station.security_tick` when something is due: a CSR to send again (A02.FR.17), a renewed
+certificate whose notBefore has come (A02.FR.08), a certificate about to expire (A03). A walk in
+which no slot connected at security profile 3 swaps to the other own certificate while one is kept
+(2.1 A02.FR.28).
 
 What the station promised the CSMS — the NotifyReport parts of an accepted GetBaseReport or
-GetReport (B07.FR.03, B08.FR.03), rows of its outbox under door ``"csms"`` — the shell delivers
+GetReport (B07.FR.03, B08.FR.03), triggered messages (F06), security events (A04.FR.02),
+SignCertificate requests (A02/A03): rows of its outbox under door ``"csms"`` — the shell delivers
 (:meth:`CsmsLink._feed`, :meth:`CsmsLink._settle`): one row at a time in the session's queue, in
-``seq`` order, under the row's own message id, while the session is ACCEPTED or PENDING (B02.FR.02
-lets what the CSMS asked for go before Accepted; the session enforces it, BOOTING and REJECTED
-send none); deleted once the CSMS answered it. A row whose CALL went unanswered (the connection
+``seq`` order, under the row's own message id, while the session is ACCEPTED, or PENDING for the
+rows the CSMS asked for (B02.FR.02; the others wait for Accepted; BOOTING and REJECTED send none);
+deleted once the CSMS answered it. A triggered BootNotification is no queued CALL: it makes the
+session send its next boot at once (:meth:`Session.trigger_boot`). A row whose CALL went unanswered (the connection
 dropped, a timeout, ``kill -9``) stays, and is the first to go on the next session, under the same
 id (Part 4 §4.1.4 allows a retry to reuse it): a CSMS that had it, its answer lost, sees the same
 message id and ``seqNo`` twice — B07 and B08 say nothing about resuming a report, and a part twice
@@ -69,6 +83,8 @@ import enum
 import logging
 import random
 import re
+import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -132,9 +148,31 @@ class _InFlight:
 def _part(row: Outgoing) -> str:
     """An outbox row as a reader knows it: "NotifyReport part 3 of report 7" (integers only: no text of anyone's)."""
     request_id, seq_no = row.payload.get("requestId"), row.payload.get("seqNo")
-    if isinstance(request_id, int) and isinstance(seq_no, int):
+    if row.action == "NotifyReport" and isinstance(request_id, int) and isinstance(seq_no, int):
         return f"{row.action} part {seq_no} of report {request_id}"
     return f"{row.action} (outbox row {row.seq})"
+
+
+# OpenSSL's reasons for a handshake the CSMS's side made impossible, by the event they are (A00.FR.419/426).
+_TLS_VERSION_REASONS = ("UNSUPPORTED_PROTOCOL", "TLSV1_ALERT_PROTOCOL_VERSION", "WRONG_SSL_VERSION",
+                        "NO_PROTOCOLS_AVAILABLE")
+_CIPHER_REASONS = ("NO_SHARED_CIPHER", "NO_CIPHERS_AVAILABLE", "NO_SUITABLE_SIGNATURE_ALGORITHM")
+
+
+def security_event_of(error: BaseException) -> tuple[str, str] | None:
+    """The security event (type, techInfo) a failed connection attempt is, if it is one (A04)."""
+    if isinstance(error, ssl.SSLCertVerificationError):  # A00.FR.413
+        return "InvalidCsmsCertificate", shown(error.verify_message or str(error), 200, quote=False)
+    if isinstance(error, ssl.SSLError):
+        reason = error.reason or ""
+        if reason in _TLS_VERSION_REASONS:
+            return "InvalidTLSVersion", f"the CSMS offers no TLS 1.2 or newer ({reason})"  # A00.FR.419
+        if reason in _CIPHER_REASONS:
+            return "InvalidTLSCipherSuite", f"no cipher suite in common with the CSMS ({reason})"  # A00.FR.426
+        return None
+    if isinstance(error, websockets.InvalidStatus) and error.response.status_code in (401, 403):
+        return "FailedToAuthenticationAtCsms", f"the CSMS answered HTTP {error.response.status_code}"
+    return None
 
 
 def _kind(reason: str) -> str:
@@ -163,14 +201,20 @@ class CsmsLink:
         self._outbox_paused = False  # this session: a SecurityError while Pending, so rows wait for Accepted
         self._outbox_stopped = False  # this session: a row went unanswered, so the next session sends it first
         self._unanswered_seq: int | None = None  # the row a session ended on: the next sending is a resend
-        station.on_reset(self._reset_from_any_thread)
+        self._schedule = asyncio.Event()  # the renewal's schedule may have moved earlier
+        station.on_reconnect(self._reconnect_from_any_thread)
         station.on_outgoing(self._outgoing_from_any_thread)
+        station.on_security_schedule(lambda: self._call_soon(self._schedule.set))
 
-    def _reset_from_any_thread(self) -> None:
-        """Station.on_reset listener: it may run on paho's thread or a worker thread, never touch state there."""
-        self._loop.call_soon_threadsafe(self._reset_requested)
+    def _call_soon(self, callback: Callable[[], None]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the link is gone
+            self._loop.call_soon_threadsafe(callback)
 
-    def _reset_requested(self) -> None:
+    def _reconnect_from_any_thread(self, boot_reason: str | None) -> None:
+        """Station.on_reconnect listener: it may run on paho's thread or a worker thread, never touch state there."""
+        self._call_soon(lambda: self._reset_requested(boot_reason))
+
+    def _reset_requested(self, boot_reason: str | None = "RemoteReset") -> None:
         """An accepted Reset (from either door): reconnect from the top — but only after the CSMS has its answer.
 
         The request stays pending until the link acts on it, whatever it is doing: connected, the
@@ -178,10 +222,11 @@ class CsmsLink:
         while waiting to retry, the walk starts again from the top at once. An Accepted Reset always
         happens.
         """
-        self._boot_reason = "RemoteReset"  # B01.FR.03/B01.FR.09: the next boot says why
+        if boot_reason is not None:
+            self._boot_reason = boot_reason  # B01.FR.03/B01.FR.09: the next boot says why
         live = self._session
         if live is not None and live.state is not session.State.CLOSED:
-            live.reset_requested()
+            live.reset_requested("Reset" if boot_reason == "RemoteReset" else "reconnecting with new credentials")
             self._wake()
         else:
             self._reset.set()
@@ -217,6 +262,15 @@ class CsmsLink:
         validated) is logged at ERROR once, counts as a failed attempt, and the next round comes
         after the backoff's wait. CancelledError is no Exception: a cancel still goes through.
         """
+        clock = asyncio.ensure_future(self._security_clock())
+        try:
+            await self._walk()
+        finally:
+            clock.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await clock
+
+    async def _walk(self) -> None:
         while True:
             try:
                 await self._round()
@@ -241,6 +295,25 @@ class CsmsLink:
             self._repeats.log(logging.WARNING, "no usable slot", "CSMS link: no slot of "
                               "NetworkConfigurationPriority can be used now; trying again after a backoff")
             self._failed()
+        await asyncio.to_thread(self._station.walk_failed)  # 2.1 A02.FR.28: the other certificate, if kept
+
+    async def _security_clock(self) -> None:
+        """Call :meth:`Station.security_tick` whenever the renewal has something due (see the module
+        docstring); supervised like the walk: an error is logged and the clock goes on a minute later."""
+        while True:
+            wait = 60.0
+            try:
+                due = await asyncio.to_thread(self._station.security_due)
+                if due is not None and due <= time.time():
+                    await asyncio.to_thread(self._station.security_tick)
+                    continue
+                if due is not None:
+                    wait = min(max(due - time.time(), 0.0), 3600.0)
+            except Exception as error:
+                self._bug("the renewal's clock", error)
+            self._schedule.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._schedule.wait(), wait)
 
     async def _wait_turn(self) -> bool:
         """Wait until the next attempt is due; True (at once, the wait cut short) when a Reset came."""
@@ -348,6 +421,9 @@ class CsmsLink:
         except (OSError, TimeoutError, websockets.InvalidHandshake, websockets.InvalidURI) as error:
             self._repeats.log(logging.WARNING, f"failed {described} {type(error).__name__}",
                               "CSMS link: %s failed: %s", described, shown(str(error), 200))
+            event = security_event_of(error)
+            if event is not None:
+                await asyncio.to_thread(self._station.record_security_event, *event)
         except websockets.ConnectionClosed as closed:
             code = closed.rcvd.code if closed.rcvd is not None else closed.sent.code if closed.sent else None
             self._repeats.log(logging.WARNING, f"closed {ends.url} {code}",
@@ -450,6 +526,9 @@ class CsmsLink:
                         settled.append(event)
                     if isinstance(event, session.BootAccepted):  # recorded before the StatusNotifications leave
                         await asyncio.to_thread(self._record_accepted, event.interval, live, target)  # commits
+                    if isinstance(event, session.ProtocolProblem) and event.invalid_message:  # A04
+                        await asyncio.to_thread(self._station.record_security_event, "InvalidMessages",
+                                                event.description)
                     self._note(event, live, target)
             for text in texts:
                 await ws.send(text)
@@ -473,6 +552,9 @@ class CsmsLink:
     def _note(self, event: session.Event, live: session.Session, target: ConnectionTarget) -> None:
         """The station's side of what the session reports, and the log lines (once, then summarised:
         a CSMS that accepts and then fails us does so at every connection)."""
+        if isinstance(event, session.BootAccepted | session.BootNotAccepted):
+            self._station.record_registration("Accepted" if isinstance(event, session.BootAccepted)
+                                              else event.status)  # F06.FR.17
         if isinstance(event, session.BootAccepted):
             self._repeats.log(logging.INFO, f"accepted {target.slot}",
                               "CSMS link: BootNotification Accepted (interval %d s)", event.interval)
@@ -511,14 +593,19 @@ class CsmsLink:
         """
         if self._in_flight is not None or not self._rows_waiting or self._outbox_stopped:
             return False
-        if not (live.state is session.State.ACCEPTED or (live.state is session.State.PENDING
-                                                            and not self._outbox_paused)):
+        pending = live.state is session.State.PENDING
+        if not (live.state is session.State.ACCEPTED or (pending and not self._outbox_paused)):
             return False
         self._rows_waiting = False  # cleared before the read: a row committed meanwhile sets it again
-        rows = await asyncio.to_thread(self._station.outgoing, DOOR, 1)
+        rows = await asyncio.to_thread(self._station.outgoing, DOOR, 1, triggered_only=pending)  # B02.FR.02
         if not rows:
             return False
         [row] = rows
+        if row.action == "BootNotification":  # F06: triggered; the session's own boot, sent now
+            live.trigger_boot(self._loop.time())
+            await asyncio.to_thread(self._station.delivered, row.seq)
+            self._rows_waiting = True
+            return True
         if row.seq == self._unanswered_seq:
             log.info("CSMS link: sending %s again under its message id %s: it was unanswered when the "
                      "last connection ended, so the CSMS may see it twice", _part(row), row.message_id)
@@ -542,6 +629,12 @@ class CsmsLink:
         assert flight is not None and flight.call_id == outcome.call_id
         row = flight.row
         self._rows_waiting = True  # the next row, if any, once this one is settled
+        if row.action == "SignCertificate":  # A02.FR.17: an Accepted answer starts the back-off
+            verdict = (outcome.payload.get("status") == "Accepted" if isinstance(outcome, session.CallAnswered)
+                       else False if outcome.failure is session.Failure.REFUSED else None)
+            if verdict is not None:
+                await asyncio.to_thread(self._station.sign_certificate_answered, str(row.payload.get("csr", "")),
+                                        verdict)
         if isinstance(outcome, session.CallAnswered):
             log.debug("CSMS link: %s delivered (message id %s)", _part(row), row.message_id)
         elif outcome.failure is session.Failure.UNANSWERED:

@@ -60,6 +60,7 @@ from .. import versions
 from ..errors import MAX_ID_LENGTH, ErrorCode, OcppError
 from ..logsafe import shown
 from ..repeats import RepeatedLog
+from ..station.availability import CONNECTOR_STATUS
 from ..station.datatypes import INT32_MAX
 from . import frames
 from .incoming import answer_problem
@@ -223,9 +224,14 @@ class CallFailed:
 
 @dataclass(frozen=True)
 class ProtocolProblem:
-    """Something the CSMS sent that we could not use (already answered or ignored as OCPP-J says): for the log."""
+    """Something the CSMS sent that we could not use (already answered or ignored as OCPP-J says): for the log.
+
+    ``invalid_message``: it was no OCPP-J message at all (unreadable, or of no message type) — the
+    InvalidMessages security event (A04).
+    """
 
     description: str
+    invalid_message: bool = False
 
 
 @dataclass(frozen=True)
@@ -315,6 +321,7 @@ class Session:
         self._answering: set[str] = set()  # ids of the CSMS's CALLs handed out, not answered yet
         self._held: list[frames.Call] = []  # the CSMS's CALLs that came before any answer to our boot
         self._reset_pending = False  # a Reset came while a CALL was being answered
+        self._reset_reason = "Reset"
         self._boot_due = now  # PENDING/REJECTED: when the next BootNotification goes out
         self._quiet_since = now  # ACCEPTED: when the last CALL of ours was answered
         if not self._send(self._new("BootNotification", self._boot_payload, own=True), now):
@@ -375,7 +382,7 @@ class Session:
                 # Part 4 §4.2.3 (id "-1" when it cannot be read); 2.0.1 §4.4: MessageTypeNotSupported.
                 self._frames.append(frames.call_error(error.request_id, error, self.version))
                 self._events.append(ProtocolProblem(f"answered {error.code.value} to a message we could not use "
-                                                    f"({error.description})"))
+                                                    f"({error.description})", invalid_message=True))
             self._advance(now)
             return
         if isinstance(frame, frames.Call):
@@ -404,20 +411,31 @@ class Session:
         else:
             self._frames.append(frames.call_result(call_id, outcome))
         if self._reset_pending and not self._answering:
-            self._close("Reset", reset=True)  # the answer is queued before the close: the CSMS gets it
+            self._close(self._reset_reason, reset=True)  # the answer is queued before the close: the CSMS gets it
 
-    def reset_requested(self) -> None:
-        """An accepted Reset: close, but only once the answer to the CALL being answered (if any) is queued.
+    def reset_requested(self, reason: str = "Reset") -> None:
+        """An accepted Reset, or another reason to connect again (a new password, A01; a new certificate,
+        A02.FR.08): close, but only once the answer to the CALL being answered (if any) is queued.
 
         A Reset the CSMS sent is answered before the connection goes (else the CSMS would count it
-        as lost and the station would look like it failed the reset).
+        as lost and the station would look like it failed the reset); so is the SetVariables that
+        set a new password, or the CertificateSigned that installed the certificate.
         """
         if self._state is State.CLOSED:
             return
         if self._answering:
-            self._reset_pending = True
+            self._reset_pending, self._reset_reason = True, reason
         else:
-            self._close("Reset", reset=True)
+            self._close(reason, reset=True)
+
+    def trigger_boot(self, now: float) -> None:
+        """TriggerMessage BootNotification (F06): while PENDING, the next BootNotification goes now, reason
+        Triggered, instead of at the interval's end. In any other state nothing is due: BOOTING has
+        its boot outstanding, ACCEPTED refused the trigger (F06.FR.17), REJECTED never runs one."""
+        if self._state is State.PENDING and self._boot_due != float("inf"):
+            self._boot_payload = {**self._boot_payload, "reason": "Triggered"}
+            self._boot_due = now
+            self._advance(now)
 
     def enqueue(self, action: str, payload: dict[str, Any], now: float, *, call_id: str | None = None,
                 triggered: bool = False) -> str:
@@ -538,7 +556,7 @@ class Session:
             self._own_waits = 0
             self._events.append(BootAccepted(interval))  # B01.FR.04: the station takes the interval, or not
             stamp = _timestamp(self._utc_now())
-            statuses = [self._new("StatusNotification", {"timestamp": stamp, "connectorStatus": "Available",
+            statuses = [self._new("StatusNotification", {"timestamp": stamp, "connectorStatus": CONNECTOR_STATUS,
                                                          "evseId": evse, "connectorId": connector}, own=True)
                         for evse, connector in self._connectors]
             self._queue.extendleft(reversed(statuses))  # B01.FR.05: before anything else of ours

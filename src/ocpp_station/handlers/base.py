@@ -21,7 +21,10 @@ from ..station.certificate_store import CertificateStore
 from ..station.certificates import LiveConnection
 from ..station.device_model import DeviceModel
 from ..station.network_store import NetworkStore
-from ..station.outbox import Outbox
+from ..station.outbox import DOORS, Door, Outbox
+from ..station.renewal import Renewal
+from ..station.security_events import SecurityEvents
+from ..station.storage import Storage
 from ..versions import OcppVersion, profile
 
 
@@ -65,10 +68,27 @@ class Services(Protocol):
     network: NetworkStore
     certificates: CertificateStore
     outbox: Outbox
+    events: SecurityEvents
+    renewal: Renewal
+    storage: Storage
 
     def request_reset(self) -> None: ...
 
     def live_connection(self) -> LiveConnection: ...
+
+    def registration_accepted(self) -> bool: ...
+
+    def charging_station(self) -> dict[str, str]: ...
+
+    def certificate_in_use_changed(self) -> None: ...
+
+
+def door_of(call: Call) -> Door:
+    """The outbox door of the door ``call`` came through: where what it promises is sent."""
+    for door in DOORS:
+        if call.origin == door:
+            return door
+    raise ValueError(f"no outbox for requests that came through {call.origin!r}")
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,7 @@ def set_variables(model: DeviceModel) -> Handler:
     return handle
 
 
-def set_network_profile(network: NetworkStore) -> Handler:
+def set_network_profile(network: NetworkStore, record_event: Callable[[str, str], None]) -> Handler:
     """B09: validate, store durably, then Accepted (FR.01); Rejected with a reason (FR.02/04/05/31);
     Failed when it cannot be stored (FR.03). The 2.1 identity/basicAuthPassword are kept with the
     profile; the password is never logged or returned."""
@@ -108,6 +108,8 @@ def set_network_profile(network: NetworkStore) -> Handler:
             log.exception("SetNetworkProfile slot %d: could not store the profile", profile.slot)
             return {"status": "Failed", "statusInfo": status_info("OutOfStorage", "the profile could not be stored",
                                                                   call.ocpp_version)}
+        record_event("ReconfigurationOfSecurityParameters",  # A04: a profile is a security parameter
+                     f"network profile of slot {profile.slot} set (security profile {profile.level})")
         return {"status": "Accepted"}
 
     return handle
@@ -132,6 +134,7 @@ def reset(on_reset: Callable[[], None]) -> Handler:
 ROUTES = (
     Route("GetVariables", VERSIONS_2X, mutates=False, build=lambda s: get_variables(s.model)),  # B06
     Route("SetVariables", VERSIONS_2X, mutates=True, build=lambda s: set_variables(s.model)),  # B05
-    Route("SetNetworkProfile", VERSIONS_2X, mutates=True, build=lambda s: set_network_profile(s.network)),  # B09
+    Route("SetNetworkProfile", VERSIONS_2X, mutates=True,
+          build=lambda s: set_network_profile(s.network, s.events.record)),  # B09
     Route("Reset", VERSIONS_2X, mutates=True, build=lambda s: reset(s.request_reset)),  # B11/B12
 )

@@ -30,10 +30,10 @@ from typing import Any
 from ..config import Limits
 from ..station.datatypes import now_iso
 from ..station.device_model import DeviceModel
-from ..station.outbox import DOORS, Door, Outbox
+from ..station.outbox import Door, Outbox
 from ..station.reports import BASE_REPORTS, ReportItem, custom_report, envelope_bytes, notify_report_payloads, split
 from ..versions import VERSIONS_2X
-from .base import Call, Handler, Route, enforce_message_limits, message_limits, status_info
+from .base import Call, Handler, Route, door_of, enforce_message_limits, message_limits, status_info
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +41,9 @@ ACTION = "NotifyReport"
 _TO: dict[Door, str] = {"csms": "to the CSMS", "mqtt": "over the MQTT API"}
 
 
-def _door(call: Call) -> Door:
-    for door in DOORS:
-        if call.origin == door:
-            return door
-    raise ValueError(f"no outbox for requests that came through {call.origin!r}")
-
-
 def _busy(outbox: Outbox, call: Call) -> dict[str, Any] | None:
     """The Rejected answer while an earlier report is still being delivered through this door."""
-    door = _door(call)
+    door = door_of(call)
     waiting = outbox.pending(door, ACTION)
     if not waiting:
         return None
@@ -66,7 +59,7 @@ def _promise(outbox: Outbox, limits: Limits, call: Call, items: list[ReportItem]
                   envelope=envelope_bytes(request_id, generated_at))
     payloads = notify_report_payloads(request_id, generated_at, parts)  # B07.FR.04/10, B08.FR.04/14
     # Over MQTT 5 the parts follow the request to its Response Topic too (api/mqtt.py publishes them there).
-    outbox.add(_door(call), call.ocpp_version, ACTION, payloads, reply_to=call.reply_to, correlation=call.correlation)
+    outbox.add(door_of(call), call.ocpp_version, ACTION, payloads, reply_to=call.reply_to, correlation=call.correlation)
     log.info("%s %d accepted: %d items in %d NotifyReport part(s) for %s", call.action, request_id, len(items),
              len(payloads), call.origin)
     return {"status": "Accepted"}

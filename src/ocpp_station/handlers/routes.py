@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import provisioning, reports, security
+from . import provisioning, remote_control, reports, security
 from .base import Route
 
-ROUTES: tuple[Route, ...] = (*provisioning.ROUTES, *reports.ROUTES, *security.ROUTES)
+ROUTES: tuple[Route, ...] = (*provisioning.ROUTES, *reports.ROUTES, *security.ROUTES, *remote_control.ROUTES)

@@ -1,4 +1,11 @@
-"""M03 GetInstalledCertificateIds, M04 DeleteCertificate, M05 InstallCertificate (1.6-sec, 2.0.1, 2.1).
+"""M03 GetInstalledCertificateIds, M04 DeleteCertificate, M05 InstallCertificate; A02/A03 CertificateSigned
+(1.6-sec, 2.0.1, 2.1).
+
+A root installed or deleted is a ReconfigurationOfSecurityParameters security event (A04), written
+in the request's unit of work. CertificateSigned is checked and installed by the renewal
+(:mod:`ocpp_station.station.renewal`): the CSMS's, or the OEM's over MQTT, for the CSR the station
+sent through that door. SignCertificate is the station's own message: a CSMS or an OEM sending it
+gets CALLERROR NotSupported.
 
 The store speaks 2.x certificate-use names. The version differences live here:
 
@@ -17,10 +24,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..station.certificate_store import CertificateStore, InstalledCertificate, Result
+from ..errors import ErrorCode, OcppError
+from ..station.certificate_store import CertificateStore, DeleteStatus, InstalledCertificate, InstallStatus, Result
 from ..station.certificates import NO_LIVE_CONNECTION, CertificateHashData, HashAlgorithm, LiveConnection
 from ..versions import ALL_VERSIONS, V16, profile
-from .base import Call, Handler, Route, status_info
+from .base import Call, Handler, Route, Services, status_info
 
 # GetCertificateIdUseEnumType per version: what "no type given" means (M03: all of them).
 _REPORTABLE = {
@@ -38,23 +46,64 @@ def _status(result: Result, call: Call) -> dict[str, Any]:
     return answer
 
 
-def install_certificate(store: CertificateStore) -> Handler:
+RecordEvent = Callable[[str, str], None]
+
+
+def _no_event(_kind: str, _info: str) -> None:
+    pass
+
+
+def install_certificate(store: CertificateStore, record_event: RecordEvent = _no_event) -> Handler:
     def handle(call: Call) -> dict[str, Any]:
         use = call.payload["certificateType"]
         use = profile(call.ocpp_version).store_name(use)  # 1.6: CentralSystemRootCertificate
-        return _status(store.install_root(use, call.payload["certificate"]), call)
+        result = store.install_root(use, call.payload["certificate"])
+        if result.status == InstallStatus.ACCEPTED:
+            record_event("ReconfigurationOfSecurityParameters", f"{use} installed")  # A04
+        return _status(result, call)
 
     return handle
 
 
 def delete_certificate(store: CertificateStore,
-                       live: Callable[[], LiveConnection] = lambda: NO_LIVE_CONNECTION) -> Handler:
+                       live: Callable[[], LiveConnection] = lambda: NO_LIVE_CONNECTION,
+                       record_event: RecordEvent = _no_event) -> Handler:
     """M04; ``live`` says which connection to the CSMS is open now, so that the root validating it, or
     the last valid one at security profile 2 or 3, is not deleted (1.6 M04.FR.06, 2.x M04.FR.03)."""
 
     def handle(call: Call) -> dict[str, Any]:
         wanted = CertificateHashData.from_ocpp(call.payload["certificateHashData"])
-        return _status(store.delete(wanted, live()), call)
+        result = store.delete(wanted, live())
+        if result.status == DeleteStatus.ACCEPTED:
+            record_event("ReconfigurationOfSecurityParameters",  # A04
+                         f"certificate deleted (serial number {wanted.serial_number})")
+        return _status(result, call)
+
+    return handle
+
+
+def certificate_signed(services: Services) -> Handler:
+    """A02/A03: the certificate for a CSR the station sent; Accepted once it is installed, durably.
+
+    ``certificateType`` absent means the ChargingStationCertificate (2.x; 1.6 has only that one). A
+    certificate now in use makes the link reconnect with it (A02.FR.08), after the answer.
+    """
+
+    def handle(call: Call) -> dict[str, Any]:
+        use = call.payload.get("certificateType") or "ChargingStationCertificate"
+        request_id = call.payload.get("requestId")  # 2.1 A02.FR.24-26
+        result, in_use = services.renewal.certificate_signed(call.payload["certificateChain"], use, request_id)
+        if in_use:
+            services.storage.after_commit(services.certificate_in_use_changed)
+        return _status(result, call)
+
+    return handle
+
+
+def sign_certificate(_services: Services) -> Handler:
+    def handle(call: Call) -> dict[str, Any]:
+        raise OcppError(ErrorCode.NOT_SUPPORTED, "SignCertificate is the station's request to its CSMS or OEM, "
+                        "not one it answers; TriggerMessage SignChargingStationCertificate asks for it")
 
     return handle
 
@@ -87,9 +136,12 @@ def get_installed_certificate_ids(store: CertificateStore) -> Handler:
 
 
 ROUTES = (
-    Route("InstallCertificate", ALL_VERSIONS, mutates=True, build=lambda s: install_certificate(s.certificates)),
+    Route("InstallCertificate", ALL_VERSIONS, mutates=True,
+          build=lambda s: install_certificate(s.certificates, s.events.record)),
     Route("DeleteCertificate", ALL_VERSIONS, mutates=True,
-          build=lambda s: delete_certificate(s.certificates, s.live_connection)),
+          build=lambda s: delete_certificate(s.certificates, s.live_connection, s.events.record)),
+    Route("CertificateSigned", ALL_VERSIONS, mutates=True, build=certificate_signed),  # A02/A03
+    Route("SignCertificate", ALL_VERSIONS, mutates=False, build=sign_certificate),
     Route("GetInstalledCertificateIds", ALL_VERSIONS, mutates=False,
           build=lambda s: get_installed_certificate_ids(s.certificates)),
 )

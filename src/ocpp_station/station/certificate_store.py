@@ -146,7 +146,8 @@ class CertificateStore:
         found = []
         for use in uses:
             rows = self._db.execute(
-                "SELECT role, hash_data, description FROM certificate WHERE use = ? ORDER BY position, id",
+                "SELECT role, hash_data, description FROM certificate WHERE use = ? AND generation = 'current'"
+                " ORDER BY position, id",
                 (use,)).fetchall()
             if use in OWN_USES:
                 leaf = [r for r in rows if r[0] == "leaf"]
@@ -167,8 +168,8 @@ class CertificateStore:
         stored and the leaf and every sub-CA must be inside their validity periods, since the peer
         refuses a chain with an expired link. This is the "valid" of A05.FR.02/03.
         """
-        rows = self._db.execute("SELECT role, pem, private_key FROM certificate WHERE use = ? ORDER BY position, id",
-                                (use,)).fetchall()
+        rows = self._db.execute("SELECT role, pem, private_key FROM certificate WHERE use = ?"
+                                " AND generation = 'current' ORDER BY position, id", (use,)).fetchall()
         now = self._clock()
         if use in OWN_USES:
             leaf = [(pem, key) for role, pem, key in rows if role == "leaf"]
@@ -387,20 +388,108 @@ class CertificateStore:
             top_issuer = self._find_installed_issuer(chain[-1])
         if len(chain) - 1 > MAX_CHILD_CERTIFICATES:
             raise ImportError_(f"at most {MAX_CHILD_CERTIFICATES} sub-CA certificates can be reported")
-        issuers = [*chain[1:], top_issuer]
         key_text = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                      serialization.NoEncryption()).decode("ascii")
         with self._storage.transaction() as db:
             db.execute("DELETE FROM certificate WHERE use = ?", (use,))
-            for position, (cert, issuer) in enumerate(zip(chain, issuers, strict=True)):
-                db.execute("INSERT INTO certificate (use, role, position, pem, fingerprint, hash_data, description,"
-                           " private_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                           (use, "leaf" if position == 0 else "sub-ca", position, _pem(cert),
-                            fingerprint_sha256(cert), _all_hash_data(cert, issuer), describe(cert),
-                            key_text if position == 0 else None))
+            self._insert_own(use, chain, top_issuer, key_text, "current")
         self._storage.after_commit(lambda: self.write_bundle(use))
         log.info("imported the station's %s: %s (+%d sub-CA)", use, describe(leaf), len(chain) - 1)
         return [describe(cert) for cert in chain]
+
+    def _insert_own(self, use: str, chain: list[x509.Certificate], top_issuer: x509.Certificate, key_text: str,
+                    generation: str) -> None:
+        issuers = [*chain[1:], top_issuer]
+        for position, (cert, issuer) in enumerate(zip(chain, issuers, strict=True)):
+            self._db.execute(
+                "INSERT INTO certificate (use, role, position, pem, fingerprint, hash_data, description, private_key,"
+                " generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (use, "leaf" if position == 0 else "sub-ca", position, _pem(cert), fingerprint_sha256(cert),
+                 _all_hash_data(cert, issuer), describe(cert), key_text if position == 0 else None, generation))
+
+    # -- the station's own chains (renewed: A02/A03) ------------------------------------------------
+
+    def install_renewed(self, use: str, chain: list[x509.Certificate], top_issuer: x509.Certificate,
+                        key_pem: str) -> bool:
+        """Store a renewed own chain (leaf first, sub-CAs after; ``top_issuer`` signed the last) with its key.
+
+        In the caller's unit of work. It becomes the one in use at once if its notBefore has passed
+        (A02.FR.08), else it waits as 'renewed' (a later one replaces it) until :meth:`promote_renewed`.
+        True when it is in use now.
+        """
+        self._db.execute("DELETE FROM certificate WHERE use = ? AND generation = 'renewed'", (use,))
+        self._insert_own(use, chain, top_issuer, key_pem, "renewed")
+        return self.promote_renewed(use)
+
+    def own_leaf(self, use: str, generation: str = "current") -> x509.Certificate | None:
+        """The leaf of the station's own chain of ``use`` in ``generation`` ('current', 'renewed', 'previous')."""
+        row = self._db.execute("SELECT pem FROM certificate WHERE use = ? AND generation = ? AND role = 'leaf'",
+                               (use, generation)).fetchone()
+        return None if row is None else _load(row[0])
+
+    def promote_renewed(self, use: str) -> bool:
+        """Switch to the renewed chain once its notBefore has passed (A02.FR.08/A03.FR.08); True if it did.
+
+        The newest wins (A02.FR.09: by the start of its validity): a renewed chain that starts before the
+        one in use is not newer, and is dropped. The chain that was in use stays as 'previous', the
+        fallback (A02.FR.10), until a connection with the new one is confirmed (:meth:`confirm_own`);
+        an older fallback goes.
+        """
+        renewed, current = self.own_leaf(use, "renewed"), self.own_leaf(use)
+        if renewed is None or renewed.not_valid_before_utc > self._clock():
+            return False
+        with self._storage.transaction() as db:
+            if current is not None and renewed.not_valid_before_utc < current.not_valid_before_utc:  # A02.FR.09
+                db.execute("DELETE FROM certificate WHERE use = ? AND generation = 'renewed'", (use,))
+                log.info("the renewed %s %s starts before the one in use: dropped", use, _logged(describe(renewed)))
+                return False
+            db.execute("DELETE FROM certificate WHERE use = ? AND generation = 'previous'", (use,))
+            db.execute("UPDATE certificate SET generation = 'previous' WHERE use = ? AND generation = 'current'",
+                       (use,))
+            db.execute("UPDATE certificate SET generation = 'current' WHERE use = ? AND generation = 'renewed'",
+                       (use,))
+        self._storage.after_commit(lambda: self.write_bundle(use))
+        log.info("the station's %s is now %s", use, _logged(describe(renewed)))
+        return True
+
+    def confirm_own(self, use: str) -> x509.Certificate | None:
+        """A connection was accepted with the chain in use: the other one, kept as the fallback, goes
+        (2.1 A02.FR.10: the one not in use is discarded; 2.0.1 allows it). Returns the discarded leaf
+        when it was the newer of the two — the renewed certificate lost (2.1 A02.FR.29 reports it)."""
+        previous, current = self.own_leaf(use, "previous"), self.own_leaf(use)
+        if previous is None:
+            return None
+        with self._storage.transaction() as db:
+            db.execute("DELETE FROM certificate WHERE use = ? AND generation = 'previous'", (use,))
+        log.info("the station's %s carried an accepted connection: the other one, %s, is discarded", use,
+                 _logged(describe(previous)))
+        newer = current is not None and previous.not_valid_before_utc > current.not_valid_before_utc
+        return previous if newer else None
+
+    def swap_own(self, use: str) -> bool:
+        """No CSMS could be reached with the chain in use while a fallback is kept: use the other one for
+        the next walk (2.1 A02.FR.28: alternate between old and new after the whole priority list).
+        True if there was one to switch to."""
+        previous = self.own_leaf(use, "previous")
+        if previous is None:
+            return False
+        with self._storage.transaction() as db:
+            db.execute("UPDATE certificate SET generation = 'swapping' WHERE use = ? AND generation = 'current'",
+                       (use,))
+            db.execute("UPDATE certificate SET generation = 'current' WHERE use = ? AND generation = 'previous'",
+                       (use,))
+            db.execute("UPDATE certificate SET generation = 'previous' WHERE use = ? AND generation = 'swapping'",
+                       (use,))
+        self._storage.after_commit(lambda: self.write_bundle(use))
+        log.warning("no CSMS could be reached with the station's %s: trying %s", use, _logged(describe(previous)))
+        return True
+
+    def issuer_of(self, cert: x509.Certificate) -> x509.Certificate | None:
+        """An installed root (or kept fallback) that signed ``cert``, if any."""
+        try:
+            return self._find_installed_issuer(cert)
+        except ImportError_:
+            return None
 
     def _find_installed_issuer(self, cert: x509.Certificate) -> x509.Certificate:
         for (pem,) in self._db.execute("SELECT pem FROM certificate WHERE role IN ('root', 'fallback')"):
@@ -418,7 +507,8 @@ class CertificateStore:
         Files of a use with nothing installed are removed.
         """
         rows = self._db.execute(
-            "SELECT pem, private_key FROM certificate WHERE use = ? ORDER BY position, id", (use,)).fetchall()
+            "SELECT pem, private_key FROM certificate WHERE use = ? AND generation = 'current' ORDER BY position, id",
+            (use,)).fetchall()
         bundle = self._certs_dir / f"{use}.pem"
         if rows:
             atomic_write(bundle, "".join(pem for pem, _ in rows).encode("ascii"))

@@ -129,6 +129,10 @@ class Connections:
         """The link agreed on ``subprotocol`` with the CSMS of ``slot`` (NetworkConfiguration.OcppVersion)."""
         self._negotiated[slot] = subprotocol
 
+    def negotiated_version(self) -> str | None:
+        """The version the active slot's last connection agreed on (its subprotocol), if one did."""
+        return self._negotiated.get(self._network.active_slot())
+
     # -- NetworkConfiguration[slot] (2.1): views of the slot's profile -----------------------------
 
     def network_configuration(self, definition: VariableDefinition) -> str | None:

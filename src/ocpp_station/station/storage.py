@@ -152,6 +152,43 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
         """,
         "CREATE INDEX outbox_by_door ON outbox (door, seq)",
     ),
+    # 10: the security lifecycle (issue 17). The security log (A04.FR.04; station/security_events.py),
+    # bounded and rolling; the station's own key pairs waiting for their certificate (A02/A03;
+    # station/renewal.py), the private key never leaving this file and its derived 0600 key file;
+    # and which outbox rows the CSMS asked for (B02.FR.02: only those may go while Pending —
+    # every row before this step was a report part, which it asked for).
+    (
+        """
+        CREATE TABLE security_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            type TEXT NOT NULL,
+            tech_info TEXT NOT NULL DEFAULT '',
+            critical INTEGER NOT NULL
+        )
+        """,
+        "ALTER TABLE outbox ADD COLUMN triggered INTEGER NOT NULL DEFAULT 1",
+        # The station's own chains come in generations (certificate_store.py): the one in use, a
+        # renewed one waiting for its notBefore (A02.FR.08), the previous one kept as a fallback
+        # until the new one carried a connection (A02.FR.10). Roots are always 'current'.
+        "ALTER TABLE certificate ADD COLUMN generation TEXT NOT NULL DEFAULT 'current'",
+        """
+        CREATE TABLE signing_request (
+            id INTEGER PRIMARY KEY,
+            use TEXT NOT NULL,
+            door TEXT NOT NULL,
+            ocpp_version TEXT NOT NULL,
+            private_key TEXT NOT NULL,
+            public_key BLOB NOT NULL,
+            csr TEXT NOT NULL,
+            common_name TEXT NOT NULL,
+            organization TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_due REAL
+        )
+        """,
+    ),
 )
 
 

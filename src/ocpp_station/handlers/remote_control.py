@@ -1,0 +1,105 @@
+"""F06 TriggerMessage (OCPP 2.0.1 and 2.1): the receiver asks the station to send one of its messages now.
+
+Through either door: the CSMS's TriggerMessage makes the station send the message to the CSMS; the
+OEM's, over MQTT, to the OEM (an ``ocpp_message`` request on the answer topic, and on the
+request's Response Topic too) — factory provisioning drives a certificate renewal that way. An
+Accepted trigger is a promise (F06.FR.10): the message is a row of the door's outbox, committed
+with the answer, sent after it (F06.FR.04: the doors send what the outbox holds only after the
+answer that promised it), marked as asked for, so it may go to a CSMS that has not accepted the
+station yet (B02.FR.02).
+
+What the station sends, and when it says no:
+
+* BootNotification: Rejected once the CSMS accepted the station (F06.FR.17: it answered the last
+  one Accepted). Otherwise Accepted; to the CSMS, the link sends its next BootNotification at once
+  (reason Triggered) instead of waiting out the Pending interval; to the OEM, a BootNotification
+  request carrying the station's identity.
+* Heartbeat.
+* StatusNotification: for the connector named, or every connector of the EVSE named, or every
+  connector when neither is (F06.FR.11: "all allowed evse values"; F06.FR.12 would allow Rejected,
+  sending them is more use). An EVSE or connector the station does not have: Rejected.
+* SignChargingStationCertificate: a new key pair and its SignCertificate (A02.FR.02/03); Rejected
+  while SecurityCtrlr.OrganizationName is not set (A02's prerequisite).
+* FirmwareStatusNotification and LogStatusNotification: status Idle (F06.FR.16, F06.FR.15): this
+  station never updates firmware nor uploads a log, so Idle is the truth.
+* Everything else — MeterValues, TransactionEvent (no meter, no transactions), the V2G and combined
+  certificates (no ISO 15118), PublishFirmwareStatusNotification, 2.1's CustomTrigger —:
+  NotImplemented (F06.FR.08, F06.FR.19).
+
+The evse of a trigger that does not concern EVSEs is ignored (F06.FR.03). The information sent is
+current (F06.FR.09): a StatusNotification's timestamp is when the trigger was accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..station.availability import CONNECTOR_STATUS
+from ..station.datatypes import now_iso
+from ..station.renewal import NotReady
+from ..versions import VERSIONS_2X
+from .base import Call, Handler, Route, Services, door_of, status_info
+
+log = logging.getLogger(__name__)
+
+
+def _payloads(services: Services, call: Call, what: str) -> tuple[str, list[dict[str, Any]]] | dict[str, Any]:
+    """The messages to send for ``what`` (action, payloads), or the answer that refuses the trigger."""
+    if what == "Heartbeat":
+        return "Heartbeat", [{}]
+    if what == "FirmwareStatusNotification":
+        return what, [{"status": "Idle"}]  # F06.FR.16
+    if what == "LogStatusNotification":
+        return what, [{"status": "Idle"}]  # F06.FR.15
+    if what == "BootNotification":
+        return what, [{"reason": "Triggered", "chargingStation": services.charging_station()}]
+    assert what == "StatusNotification"
+    evse = call.payload.get("evse") or {}
+    wanted = [(e.id, c.id) for e in services.config.evses for c in e.connectors
+              if evse.get("id") in (None, e.id) and evse.get("connectorId") in (None, c.id)]
+    if not wanted:
+        return _refused(call, "UnknownEvse", f"this station has no EVSE {evse.get('id')}"
+                        + (f" with connector {evse['connectorId']}" if "connectorId" in evse else ""))
+    stamp = now_iso()
+    return what, [{"timestamp": stamp, "connectorStatus": CONNECTOR_STATUS, "evseId": evse_id,
+                   "connectorId": connector_id} for evse_id, connector_id in wanted]
+
+
+def _refused(call: Call, reason: str, why: str) -> dict[str, Any]:
+    log.info("TriggerMessage %s rejected: %s", call.payload["requestedMessage"], why)
+    return {"status": "Rejected", "statusInfo": status_info(reason, why, call.ocpp_version)}
+
+
+SENT = frozenset({"BootNotification", "Heartbeat", "StatusNotification", "FirmwareStatusNotification",
+                  "LogStatusNotification", "SignChargingStationCertificate"})
+
+
+def trigger_message(services: Services) -> Handler:
+    def handle(call: Call) -> dict[str, Any]:
+        what = call.payload["requestedMessage"]
+        if what not in SENT:
+            return {"status": "NotImplemented"}  # F06.FR.08, F06.FR.19
+        if what == "BootNotification" and services.registration_accepted():  # F06.FR.17
+            return _refused(call, "AlreadyAccepted", "the CSMS accepted the station's last BootNotification")
+        door = door_of(call)
+        if what == "SignChargingStationCertificate":
+            try:
+                services.renewal.request(door, call.ocpp_version, triggered=True, reply_to=call.reply_to,
+                                         correlation=call.correlation)  # A02.FR.02/03
+            except NotReady as why:
+                return _refused(call, "MissingParam", str(why))
+            return {"status": "Accepted"}
+        outcome = _payloads(services, call, what)
+        if isinstance(outcome, dict):
+            return outcome
+        action, payloads = outcome
+        services.outbox.add(door, call.ocpp_version, action, payloads, reply_to=call.reply_to,
+                            correlation=call.correlation, triggered=True)  # F06.FR.10, after the answer (F06.FR.04)
+        log.info("TriggerMessage %s accepted: %d message(s) for %s", what, len(payloads), call.origin)
+        return {"status": "Accepted"}
+
+    return handle
+
+
+ROUTES = (Route("TriggerMessage", VERSIONS_2X, mutates=True, build=trigger_message),)  # F06
