@@ -147,6 +147,8 @@ class LoadGenerator:
         self._send_next()
 
     def _record(self, answer: Payload, now: int) -> None:
+        if answer.get("type") == "request":
+            return  # the station's own request (a security event: its start is one), not an answer
         request_id = answer.get("id")
         with self._lock:
             entry = self.pending.pop(request_id, None)

@@ -173,6 +173,10 @@ class CsmsSession:
     async def on_heartbeat(self) -> Any:
         return self._call_result.Heartbeat(current_time=now_iso())
 
+    @on("SecurityEventNotification")
+    async def on_security_event(self, **_: Any) -> Any:  # A04.FR.03
+        return self._call_result.SecurityEventNotification()
+
 
 class CsmsChargePoint(CsmsSession, ChargePoint):
     """A 2.0.1 session (subprotocol ocpp2.0.1)."""

@@ -239,7 +239,8 @@ def prepare(rig: Rig, version: str, payloads: list[dict[str, Any]]) -> list[str]
 def outbox(rig: Rig) -> list[tuple[str, int]]:
     """The station's undelivered "csms" rows, read from its database: (message id, seqNo), in order."""
     with contextlib.closing(sqlite3.connect(rig.data_dir / "station.sqlite3", timeout=10)) as db:
-        rows = db.execute("SELECT message_id, payload FROM outbox WHERE door = 'csms' ORDER BY seq").fetchall()
+        rows = db.execute("SELECT message_id, payload FROM outbox WHERE door = 'csms' AND action = 'NotifyReport'"
+                          " ORDER BY seq").fetchall()
     return [(message_id, json.loads(bytes(payload))["seqNo"]) for message_id, payload in rows]
 
 
@@ -421,9 +422,9 @@ def station_watching_threads(tmp_path: Path, csms: ReportCsms, monkeypatch: pyte
     def on_thread(name: str) -> Callable[..., Any]:
         method = getattr(station, name)
 
-        def wrapper(*args: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             on_threads[name].add(threading.get_ident())
-            return method(*args)
+            return method(*args, **kwargs)
 
         return wrapper
 

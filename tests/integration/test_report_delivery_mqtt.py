@@ -42,7 +42,17 @@ class Listener:
             (json.loads(m.payload), getattr(m.properties, "CorrelationData", None))), name="oem")
 
     def take(self, count: int) -> list[tuple[dict[str, Any], bytes | None]]:
-        return [self.messages.get(timeout=15) for _ in range(count)]
+        """The next ``count`` messages but the station's security events (A04: its start is one), each
+        of those checked against its schema and passed over."""
+        taken: list[tuple[dict[str, Any], bytes | None]] = []
+        while len(taken) < count:
+            message, correlation = self.messages.get(timeout=15)
+            data = message.get("data", {})
+            if message.get("type") == "request" and data.get("message_name") == "SecurityEventNotification":
+                request_validator(data["ocpp_version"], "SecurityEventNotification").validate(data["payload"])
+                continue
+            taken.append((message, correlation))
+        return taken
 
     def close(self) -> None:
         self._client.disconnect()

@@ -78,6 +78,7 @@ from ..support import (
     OemClient,
     StationProcess,
     check_envelope,
+    check_request_envelope,
     check_response,
     envelope,
     free_port,
@@ -319,7 +320,9 @@ class Tap:
             taken = list(self.messages)
         for topic, payload in taken:
             assert topic == RESPONSE_TOPIC or topic.startswith(f"{RESPONSE_TOPIC}/client/"), topic
-            check_envelope(json.loads(payload))
+            message = json.loads(payload)
+            # The station's own requests (its security events, A04) are scanned with the answers.
+            check_request_envelope(message) if message.get("type") == "request" else check_envelope(message)
         return [Output("answer", f"message on {topic}", payload.decode("utf-8", "replace")) for topic, payload in taken]
 
     def close(self) -> None:
@@ -537,9 +540,17 @@ class Scenario:
         """The 2.1 CSMS sets each secret, misuses them, then moves the station to the 2.0.1 CSMS (slot 2)."""
         csms = self.csms_21
         security = ("SecurityCtrlr", "BasicAuthPassword")
+        # The doors before set other passwords, and each made the link reconnect with its own (A01):
+        # the one this CSMS takes again, and the reconnection it causes, before its CALLs.
+        boots = len(csms.received("BootNotification"))
+        self.set_one(variable(*security, OEM_SECURITY_201), V201)
+        csms.wait_for("BootNotification", boots + 1, why=lambda: self.station.log_text()[-3000:])
+        boots = len(csms.received("BootNotification"))
         result, _ = self.csms_call(csms, call21.SetVariables(set_variable_data=[
             variable(*security, CSMS_SECURITY_21)]))
         assert result.set_variable_result[0]["attribute_status"] == "Accepted", result
+        csms.password = CSMS_SECURITY_21  # A01.FR.03: the CSMS takes only the new one; the station reconnects
+        csms.wait_for("BootNotification", boots + 1)
         data_2 = profile_21(self.csms_201.url, password=CSMS_PROFILE_21, vpn=CSMS_VPN_21, apn=CSMS_APN_21)
         result, _ = self.csms_call(csms, call21.SetNetworkProfile(configuration_slot=2, connection_data=data_2))
         assert result.status == "Accepted", result
@@ -584,9 +595,12 @@ class Scenario:
     def csms_201_doors(self) -> None:
         csms = self.csms_201
         security = ("SecurityCtrlr", "BasicAuthPassword")
+        boots = len(csms.received("BootNotification"))
         result, _ = self.csms_call(csms, call201.SetVariables(set_variable_data=[
             variable(*security, CSMS_SECURITY_201)]))
         assert result.set_variable_result[0]["attribute_status"] == "Accepted", result
+        csms.password = CSMS_SECURITY_201  # A01.FR.03: only the new one now; the station reconnects with it
+        csms.wait_for("BootNotification", boots + 1, why=lambda: self.station.log_text()[-3000:])
         data_5 = profile_201("ws://csms-201.example.com/ocpp", vpn=CSMS_VPN_201, apn=CSMS_APN_201)
         result, _ = self.csms_call(csms, call201.SetNetworkProfile(configuration_slot=5, connection_data=data_5))
         assert result.status == "Accepted", result
