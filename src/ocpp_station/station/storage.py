@@ -171,7 +171,29 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
         # The station's own chains come in generations (certificate_store.py): the one in use, a
         # renewed one waiting for its notBefore (A02.FR.08), the previous one kept as a fallback
         # until the new one carried a connection (A02.FR.10). Roots are always 'current'.
-        "ALTER TABLE certificate ADD COLUMN generation TEXT NOT NULL DEFAULT 'current'",
+        # A renewed chain shares its sub-CAs with the one in use: a certificate is unique per generation.
+        """
+        CREATE TABLE certificate_generations (
+            id INTEGER PRIMARY KEY,
+            use TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('root', 'fallback', 'leaf', 'sub-ca')),
+            position INTEGER NOT NULL DEFAULT 0,
+            pem TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            hash_data TEXT NOT NULL,
+            description TEXT NOT NULL,
+            private_key TEXT,
+            installed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            generation TEXT NOT NULL DEFAULT 'current' CHECK (generation IN ('current', 'renewed', 'previous',
+                                                                               'swapping')),
+            UNIQUE (use, fingerprint, generation)
+        )
+        """,
+        "INSERT INTO certificate_generations (id, use, role, position, pem, fingerprint, hash_data, description,"
+        " private_key, installed_at) SELECT id, use, role, position, pem, fingerprint, hash_data, description,"
+        " private_key, installed_at FROM certificate",
+        "DROP TABLE certificate",
+        "ALTER TABLE certificate_generations RENAME TO certificate",
         """
         CREATE TABLE signing_request (
             id INTEGER PRIMARY KEY,
