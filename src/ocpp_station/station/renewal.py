@@ -113,12 +113,15 @@ class Renewal:
 
         NotReady if SecurityCtrlr.OrganizationName is not set (the prerequisite of A02 and A03).
         """
-        organization = self._organization()
+        organization = self._organization().strip()
         if not organization:
             raise NotReady("SecurityCtrlr.OrganizationName is not set: a certificate's subject needs it (A00.FR.509)")
         common_name = self._identity()
         key = csr.generate_key(self._algorithm)
-        request = csr.build_csr(key, common_name=common_name, organization=organization)
+        try:
+            request = csr.build_csr(key, common_name=common_name, organization=organization)
+        except ValueError as why:  # A00.FR.511: a CN that looks like a URL; names over 64 characters
+            raise NotReady(f"no certificate can be asked for with this subject: {why}") from None
         with self._storage.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO signing_request (use, door, ocpp_version, private_key, public_key, csr, common_name,"
