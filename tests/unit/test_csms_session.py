@@ -1188,3 +1188,119 @@ def test_the_session_imports_no_io(module: str) -> None:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             imported.add(node.module.split(".")[0])
     assert not imported & {"asyncio", "websockets", "socket", "ssl", "threading", "selectors", "trio"}, imported
+
+
+# -- issue 17: TriggerMessage BootNotification, reconnections with a reason, InvalidMessages ---------------------
+
+@BOTH
+def test_F06_trigger_boot_while_pending_sends_the_boot_notification_at_once_with_reason_triggered(
+        version: str) -> None:
+    session, _ = answered("Pending", version, interval=300)
+    session.events()
+    assert wire(session) == [] and session.next_deadline() == T0 + 1 + 300
+    session.trigger_boot(T0 + 2)
+    boot = one_call(session, "BootNotification")  # now, not at the interval's end
+    assert boot[3] == {"reason": "Triggered", "chargingStation": STATION}
+    assert session.next_deadline() == T0 + 2 + TIMEOUT  # its message timeout
+    session.trigger_boot(T0 + 3)  # while it is outstanding: one CALL at a time (Part 4 §4.1.1)
+    assert wire(session) == []
+    session.receive(result(boot, boot_answer("Accepted", 10)), T0 + 4)
+    assert session.state is State.ACCEPTED and session.events() == [BootAccepted(10)]
+
+
+@BOTH
+def test_F06_trigger_boot_while_pending_goes_before_what_the_csms_asked_for(version: str) -> None:
+    session, _ = answered("Pending", version, interval=300)
+    session.events()
+    first = session.enqueue("NotifyReport", part(0), T0 + 2, triggered=True)
+    second = session.enqueue("NotifyReport", part(1, tbc=False), T0 + 2, triggered=True)
+    [frame] = wire(session)
+    assert frame[1] == first  # a part goes while Pending (B02.FR.02)
+    session.trigger_boot(T0 + 3)  # the part is outstanding: the boot waits for its answer …
+    assert wire(session) == []
+    session.receive(result(frame, {}), T0 + 4)
+    boot = one_call(session, "BootNotification")  # … then goes before the next part
+    assert boot[3]["reason"] == "Triggered"
+    session.receive(result(boot, boot_answer("Pending", 300)), T0 + 5)
+    assert one_call(session, "NotifyReport")[1] == second
+
+
+@pytest.mark.parametrize("status", ["Accepted", "Rejected"])
+def test_F06_FR_17_trigger_boot_is_ignored_once_accepted_or_while_rejected(status: str) -> None:
+    session = accepted() if status == "Accepted" else answered("Rejected", interval=300)[0]
+    session.events()
+    deadline = session.next_deadline()
+    session.trigger_boot(T0 + 2)
+    assert wire(session) == [] and session.events() == []
+    assert session.next_deadline() == deadline
+    assert session.state is State[status.upper()]
+
+
+def test_F06_trigger_boot_while_booting_is_ignored_and_the_next_boot_keeps_its_reason() -> None:
+    session = make(connectors=[], reason="PowerUp")
+    boot = one_call(session, "BootNotification")
+    session.trigger_boot(T0 + 0.5)  # the first boot is outstanding: nothing more to send
+    assert wire(session) == [] and session.events() == []
+    assert session.next_deadline() == T0 + TIMEOUT
+    session.receive(result(boot, boot_answer("Pending", 5)), T0 + 1)
+    session.tick(T0 + 6)
+    assert one_call(session, "BootNotification")[3]["reason"] == "PowerUp"
+
+
+@pytest.mark.parametrize("reason", ["a new BasicAuthPassword (A01)", "a new ChargingStationCertificate (A02.FR.08)"])
+def test_reset_requested_with_a_reason_closes_only_after_the_answer_being_given(reason: str) -> None:
+    session = accepted()
+    session.receive(csms_call("set-1", "SetVariables", {"setVariableData": [
+        {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"},
+         "attributeValue": "x" * 16}]}), T0 + 2)
+    session.receive(csms_call("get-1", "GetVariables", GET_VARIABLES), T0 + 2)
+    assert [type(e) for e in session.events()] == [CallReceived, CallReceived]
+    session.reset_requested(reason)  # the handler's effect committed; its answer is not out yet
+    assert session.events() == [] and session.state is State.ACCEPTED
+    session.answer("set-1", {"setVariableResult": []})
+    assert wire(session) == [[3, "set-1", {"setVariableResult": []}]]
+    assert session.events() == [] and session.state is State.ACCEPTED  # another CALL is still being answered
+    session.answer("get-1", {"getVariableResult": []})
+    assert wire(session) == [[3, "get-1", {"getVariableResult": []}]]
+    assert session.events() == [Close(reason, reset=True)]
+    assert session.state is State.CLOSED
+
+
+def test_reset_requested_with_a_reason_and_nothing_being_answered_closes_at_once_with_it() -> None:
+    session = accepted()
+    session.reset_requested("a new BasicAuthPassword (A01)")
+    assert session.events() == [Close("a new BasicAuthPassword (A01)", reset=True)]
+
+
+@BOTH
+@pytest.mark.parametrize("text", ["not json", "{", '{"a":1}', "[]", "[2,5,\"X\",{}]", "[1e999999]",
+                                  '[2,"abc","GetVariables"]'])
+def test_A04_an_unreadable_frame_is_a_protocol_problem_marked_invalid_message(version: str, text: str) -> None:
+    session = make(version)
+    one_call(session, "BootNotification")
+    session.receive(text, T0 + 1)
+    [problem] = session.events()
+    assert isinstance(problem, ProtocolProblem) and problem.invalid_message is True  # InvalidMessages (A04)
+
+
+def _problems(session: Session) -> list[ProtocolProblem]:
+    return [event for event in session.events() if isinstance(event, ProtocolProblem)]
+
+
+def test_A04_a_usable_frame_the_session_cannot_use_is_a_protocol_problem_but_no_invalid_message() -> None:
+    """OCPP-J messages that are wrong in what they say, not in being one: no InvalidMessages event."""
+    session = accepted(interval=10)
+    session.set_heartbeat_interval(10)
+    session.tick(T0 + 11)
+    heartbeat = one_call(session, "Heartbeat")
+    session.receive(result(heartbeat, {"currentTime": "soon"}), T0 + 12)  # an unusable answer
+    session.receive(json.dumps([4, "-1", "RpcFrameworkError", "cannot read it", {}]), T0 + 12)  # the CSMS's complaint
+    session.receive(csms_call("same", "GetVariables", GET_VARIABLES), T0 + 12)
+    session.receive(csms_call("same", "GetVariables", GET_VARIABLES), T0 + 12)  # under an id being handled
+    queued = session.enqueue("NotifyReport", part(0, tbc=False), T0 + 12)
+    [frame] = [f for f in wire(session) if f[0] == 2]
+    assert frame[1] == queued
+    session.receive(result(frame, {"unexpected": 1}), T0 + 13)  # an unusable answer to a queued CALL
+    problems = _problems(session)
+    assert len(problems) == 4, problems
+    assert [problem.invalid_message for problem in problems] == [False] * 4

@@ -228,8 +228,10 @@ class CsmsLink:
         if live is not None and live.state is not session.State.CLOSED:
             live.reset_requested("Reset" if boot_reason == "RemoteReset" else "reconnecting with new credentials")
             self._wake()
-        else:
+        elif boot_reason is not None:
             self._reset.set()
+        # New credentials between attempts: the next attempt reads them anyway, at its due time (an
+        # attempt under way may already carry them; cutting the wait short would only hammer the CSMS).
 
     def _outgoing_from_any_thread(self, door: str) -> None:
         """Station.on_outgoing listener: runs on the committing thread (paho's, a worker's), so it only

@@ -322,6 +322,7 @@ class Session:
         self._held: list[frames.Call] = []  # the CSMS's CALLs that came before any answer to our boot
         self._reset_pending = False  # a Reset came while a CALL was being answered
         self._reset_reason = "Reset"
+        self._boot_triggered = False  # TriggerMessage BootNotification: the next boot says Triggered
         self._boot_due = now  # PENDING/REJECTED: when the next BootNotification goes out
         self._quiet_since = now  # ACCEPTED: when the last CALL of ours was answered
         if not self._send(self._new("BootNotification", self._boot_payload, own=True), now):
@@ -433,7 +434,7 @@ class Session:
         Triggered, instead of at the interval's end. In any other state nothing is due: BOOTING has
         its boot outstanding, ACCEPTED refused the trigger (F06.FR.17), REJECTED never runs one."""
         if self._state is State.PENDING and self._boot_due != float("inf"):
-            self._boot_payload = {**self._boot_payload, "reason": "Triggered"}
+            self._boot_triggered = True
             self._boot_due = now
             self._advance(now)
 
@@ -613,9 +614,11 @@ class Session:
             return
         while self._outstanding is None and self._state is not State.CLOSED:
             if self._state in (State.PENDING, State.REJECTED):
-                if now >= self._boot_due and self._send(self._new("BootNotification", self._boot_payload, own=True),
-                                                        now):
+                payload = ({**self._boot_payload, "reason": "Triggered"} if self._boot_triggered
+                           else self._boot_payload)  # F06: this one, not the retries after it
+                if now >= self._boot_due and self._send(self._new("BootNotification", payload, own=True), now):
                     self._boot_due = float("inf")  # B02.FR.04: the next one only after this one's answer
+                    self._boot_triggered = False
                 else:
                     self._send_triggered(now)  # B02.FR.02: only what the CSMS asked for, only while PENDING
                 return
