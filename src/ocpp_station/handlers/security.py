@@ -3,8 +3,9 @@
 
 A root installed or deleted is a ReconfigurationOfSecurityParameters security event (A04), written
 in the request's unit of work. CertificateSigned is checked and installed by the renewal
-(:mod:`ocpp_station.station.renewal`): the CSMS's, or the OEM's over MQTT, for the CSR the station
-sent through that door. SignCertificate is the station's own message: a CSMS or an OEM sending it
+(:mod:`ocpp_station.station.renewal`): the CSMS's, or the OEM's over MQTT, for any CSR the station
+is waiting on, whichever door it went through (the key pair decides: one certificate authority may
+be reached through either). SignCertificate is the station's own message: a CSMS or an OEM sending it
 gets CALLERROR NotSupported.
 
 The store speaks 2.x certificate-use names. The version differences live here:
