@@ -528,6 +528,7 @@ class CsmsLink:
                         settled.append(event)
                     if isinstance(event, session.BootAccepted):  # recorded before the StatusNotifications leave
                         await asyncio.to_thread(self._record_accepted, event.interval, live, target)  # commits
+                        self._rows_waiting = True  # what was not for a Pending CSMS (its own events) may go now
                     if isinstance(event, session.ProtocolProblem) and event.invalid_message:  # A04
                         await asyncio.to_thread(self._station.record_security_event, "InvalidMessages",
                                                 event.description)
