@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
     PrivateKeyTypes,
 )
 
-from .station.certificates import describe, is_signed_by
+from .station.certificates import describe, is_ca, is_self_signed, is_signed_by
 
 __all__ = ["CertificateAuthority"]
 
@@ -32,16 +32,6 @@ __all__ = ["CertificateAuthority"]
 def _spki(public: CertificatePublicKeyTypes) -> bytes:
     return public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
-
-def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except (x509.ExtensionNotFound, ValueError):
-        return False
-
-
-def _self_signed(cert: x509.Certificate) -> bool:
-    return cert.issuer == cert.subject and is_signed_by(cert, cert)
 
 
 def _signing_key(key: PrivateKeyTypes) -> CertificateIssuerPrivateKeyTypes:
@@ -89,13 +79,13 @@ class CertificateAuthority:
         if _spki(_signing_key(private).public_key()) != _spki(ca.public_key()):
             raise ValueError(f"the key in {key} is not the key of the CA certificate {describe(ca)}")
         for cert in certificates:
-            if not _is_ca(cert):
+            if not is_ca(cert):
                 raise ValueError(f"{describe(cert)} in {certificate} is no CA (basicConstraints CA=true missing)")
         for cert, issuer in pairwise(certificates):
             if not is_signed_by(cert, issuer):
                 raise ValueError(f"{describe(cert)} in {certificate} is not signed by the next one, {describe(issuer)}")
         chain = certificates[1:]
-        if chain and _self_signed(chain[-1]):
+        if chain and is_self_signed(chain[-1]):
             chain = chain[:-1]
         return cls(ca, private, tuple(chain))
 
@@ -143,5 +133,5 @@ class CertificateAuthority:
             leaf = builder.sign(key, None)
         else:
             leaf = builder.sign(key, hashes.SHA256())  # A00.FR.505/506
-        issuers = ([] if _self_signed(self.certificate) else [self.certificate]) + list(self.chain)
+        issuers = ([] if is_self_signed(self.certificate) else [self.certificate]) + list(self.chain)
         return "".join(c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in [leaf, *issuers])

@@ -500,6 +500,19 @@ def is_signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
+def is_ca(cert: x509.Certificate) -> bool:
+    """True if ``cert`` says it is a certificate authority (basicConstraints CA=true)."""
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+
+
+def is_self_signed(cert: x509.Certificate) -> bool:
+    """True if ``cert`` names itself as its issuer and its own key signed it (a root)."""
+    return cert.issuer == cert.subject and is_signed_by(cert, cert)
+
+
 def fingerprint_sha256(cert: x509.Certificate) -> str:
     """Lower-case hex SHA-256 over the DER encoding.
 

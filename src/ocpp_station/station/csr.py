@@ -42,6 +42,8 @@ from .certificates import (
     _key_problem,
     describe,
     fingerprint_sha256,
+    is_ca,
+    is_self_signed,
     is_signed_by,
     is_valid_at,
     parse_pem_certificate,
@@ -200,16 +202,6 @@ def _leaf_problems(leaf: x509.Certificate, common_name: str, organization: str) 
     return problems
 
 
-def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except (x509.ExtensionNotFound, ValueError):
-        return False
-
-
-def _self_signed(cert: x509.Certificate) -> bool:
-    return cert.issuer == cert.subject and is_signed_by(cert, cert)
-
 
 def check_signed_chain(chain_pem: str, *, public_key: bytes, common_name: str, organization: str,
                        roots: Sequence[x509.Certificate], now: datetime,
@@ -248,12 +240,12 @@ def check_signed_chain(chain_pem: str, *, public_key: bytes, common_name: str, o
         if not is_signed_by(cert, issuer):
             raise CertificateRejected(f"certificate {position} of the chain ({describe(cert)}) is not signed by "
                                       f"the next one ({describe(issuer)})", REASON_INVALID_CHAIN)
-        problem = None if _is_ca(issuer) else "is no CA (basicConstraints CA=true missing)"
+        problem = None if is_ca(issuer) else "is no CA (basicConstraints CA=true missing)"
         problem = problem or _key_problem(issuer)  # A00.FR.501–503 hold for every certificate
         if problem:
             raise CertificateRejected(f"the issuer {describe(issuer)}: {problem}", REASON_INVALID_CHAIN)
     chain = certificates
-    if len(certificates) > 1 and _self_signed(certificates[-1]):
+    if len(certificates) > 1 and is_self_signed(certificates[-1]):
         root, chain = certificates[-1], certificates[:-1]
         # A root sent along is trusted only when it is one of the given roots, never because it came along.
         if roots and fingerprint_sha256(root) not in {fingerprint_sha256(r) for r in roots}:
