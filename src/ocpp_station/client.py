@@ -13,6 +13,11 @@ Response Topic of the request that asked for them). With MQTT 3.1.1 (e.g. the st
 broker) it subscribes to ``josev/cs`` and picks its answers out by envelope id, and its report parts
 by requestId.
 
+:meth:`StationClient.renew_certificate` renews the station's own certificate (A02) the way a CSMS
+does: TriggerMessage(SignChargingStationCertificate), then the station's SignCertificate request
+(its CSR; like a report part, on the Response Topic of the TriggerMessage with MQTT 5, on
+``josev/cs`` with 3.1.1), signed by the caller's certificate authority, back as CertificateSigned.
+
 Example (with a station running on the broker at 127.0.0.1:1883)::
 
     import asyncio
@@ -42,7 +47,7 @@ import contextlib
 import logging
 import secrets
 import uuid
-from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,9 +62,12 @@ from .oem_types import (
     COMPONENT_CRITERIA,
     REPORT_BASES,
     CallError,
+    CertificateRenewal,
     ComponentVariable,
+    CsrTimeout,
     InstalledCertificate,
     MalformedPart,
+    RenewalRefused,
     Report,
     ReportAttribute,
     ReportCollector,
@@ -68,6 +76,7 @@ from .oem_types import (
     ReportRefused,
     ReportTimeout,
     SetVariableResult,
+    SigningRequest,
     StationUnreachable,
     Status,
     VariableCharacteristics,
@@ -77,8 +86,9 @@ from .oem_types import (
     _reason,
     _text,
     read_notify_report,
+    read_sign_certificate,
 )
-from .versions import OCPP_VERSIONS, V16, profile
+from .versions import OCPP_VERSIONS, V16, V21, V201, profile
 
 __all__ = [
     "ATTRIBUTE_TYPES",
@@ -86,8 +96,11 @@ __all__ = [
     "OCPP_VERSIONS",
     "REPORT_BASES",
     "CallError",
+    "CertificateRenewal",
     "ComponentVariable",
+    "CsrTimeout",
     "InstalledCertificate",
+    "RenewalRefused",
     "Report",
     "ReportAttribute",
     "ReportCollector",
@@ -97,6 +110,7 @@ __all__ = [
     "ReportStream",
     "ReportTimeout",
     "SetVariableResult",
+    "SigningRequest",
     "StationClient",
     "StationUnreachable",
     "Status",
@@ -136,6 +150,7 @@ class StationClient:
         self._reader: asyncio.Task[None] | None = None
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._reports: dict[int, _ReportWait] = {}  # by requestId: the reports whose parts we take
+        self._csr_waits: list[_CsrWait] = []  # renewals waiting for the station's SignCertificate, oldest first
         self._lost: BaseException | None = None
 
     # -- connection ------------------------------------------------------------------------------
@@ -205,16 +220,21 @@ class StationClient:
             return
         if not isinstance(answer, dict) or answer.get("name") != "ocpp_message":
             return  # josev/cs carries Josev's other messages
+        correlation: str | None = None
+        raw_correlation = getattr(message.properties, "CorrelationData", None) if message.properties else None
+        if isinstance(raw_correlation, bytes | bytearray):
+            with contextlib.suppress(UnicodeDecodeError):
+                correlation = raw_correlation.decode()
         if answer.get("type") == "request":
-            self._take_part(answer)  # a report part the station sends us; any other request is not ours
+            if not self._take_csr(answer, correlation):
+                self._take_part(answer)  # a report part the station sends us; any other request is not ours
             return
         if answer.get("type") != "response":
             return
-        request_id = answer.get("id")
-        correlation = getattr(message.properties, "CorrelationData", None) if message.properties else None
-        if isinstance(correlation, bytes | bytearray):
-            with contextlib.suppress(UnicodeDecodeError):
-                request_id = correlation.decode()
+        request_id = correlation if correlation is not None else answer.get("id")
+        for csr_wait in self._csr_waits:
+            if csr_wait.trigger_id == request_id:
+                csr_wait.answered = True  # its SignCertificate comes after this answer (F06.FR.04)
         future = self._pending.get(request_id) if isinstance(request_id, str) else None
         if future is not None and not future.done():
             future.set_result(answer)
@@ -240,6 +260,28 @@ class StationClient:
             wait.unanswered.append((part.message_id, part.ocpp_version))  # a repeat is answered again too
         wait.changed.set()
 
+    def _take_csr(self, envelope: dict[str, Any], correlation: str | None) -> bool:
+        """Hand a SignCertificate to the renewal waiting for it; False for any other message.
+
+        It is the renewal's once the station has answered its TriggerMessage (the station sends the
+        CSR after that answer, F06.FR.04) and, with MQTT 5, when its Correlation Data is the
+        TriggerMessage's id. With MQTT 3.1.1 there is no such tie: the first CSR after the answer is
+        taken, oldest renewal first. A CSR nobody here waits for (another tool's) is passed over.
+        """
+        request = read_sign_certificate(envelope)
+        if request is None:
+            return False
+        for wait in self._csr_waits:
+            if wait.future.done() or not wait.answered or request.certificate_type != wait.certificate_type:
+                continue
+            if correlation is not None and self.protocol == "5" and correlation != wait.trigger_id:
+                continue
+            wait.future.set_result(request)
+            break
+        else:
+            log.debug("passed over a SignCertificate (%s) no renewal here waits for", request.message_id)
+        return True
+
     def _fail_pending(self, error: BaseException) -> None:
         for future in self._pending.values():
             if not future.done():
@@ -247,6 +289,9 @@ class StationClient:
         for wait in self._reports.values():
             wait.error = error
             wait.changed.set()
+        for csr_wait in self._csr_waits:
+            if not csr_wait.future.done():
+                csr_wait.future.set_exception(error)
 
     # -- calls -----------------------------------------------------------------------------------
 
@@ -257,29 +302,24 @@ class StationClient:
         Raises :class:`CallError` for a CallError answer, ``TimeoutError`` when no answer came within
         ``timeout`` seconds, :class:`StationUnreachable` when the link is down.
         """
-        answer = await self.call_raw(action, payload, ocpp_version=ocpp_version, timeout=timeout)
-        raw_data = answer.get("data")
-        data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
-        if data.get("message_type") == "CallError":
-            raise CallError(str(data.get("error_code", "GenericError")), str(data.get("error_description", "")),
-                            data.get("error_details") if isinstance(data.get("error_details"), dict) else None,
-                            str(answer.get("id")))
-        if data.get("message_type") != "CallResult" or not isinstance(data.get("payload"), dict):
-            raise CallError("ProtocolError", "the station's answer is not a CallResult or CallError",
-                            {"answer": answer}, str(answer.get("id")))
-        result: dict[str, Any] = data["payload"]
-        return result
+        return _result_payload(await self.call_raw(action, payload, ocpp_version=ocpp_version, timeout=timeout))
 
     async def call_raw(self, action: str, payload: Mapping[str, Any], *, ocpp_version: str = "ocpp2.0.1",
-                       timeout: float = 10.0) -> dict[str, Any]:
-        """Like :meth:`call`, but return the whole answer envelope (CallResult or CallError) as received."""
+                       timeout: float = 10.0, message_id: str | None = None) -> dict[str, Any]:
+        """Like :meth:`call`, but return the whole answer envelope (CallResult or CallError) as received.
+
+        ``message_id`` is the envelope id (and MQTT 5 Correlation Data) to send it under; a new UUID
+        unless given.
+        """
         if ocpp_version not in OCPP_VERSIONS:
             raise ValueError(f"ocpp_version must be one of {', '.join(OCPP_VERSIONS)} (got {ocpp_version!r})")
         if self._client is None:
             raise StationUnreachable("the client is not connected (use `async with StationClient(...)`)")
         if self._lost is not None:
             raise self._lost
-        request_id = str(uuid.uuid4())
+        request_id = message_id or str(uuid.uuid4())
+        if request_id in self._pending:
+            raise ValueError(f"a request with id {request_id} is already waiting for its answer")
         body = exact_json.dumps({"id": request_id, "name": "ocpp_message", "type": "request",
                              "data": {"ocpp_version": ocpp_version, "message_name": action, "payload": payload}})
         properties = None
@@ -374,6 +414,67 @@ class StationClient:
         payload = await self.call("DeleteCertificate", {"certificateHashData": dict(hash_data)},
                                   ocpp_version=ocpp_version, timeout=timeout)
         return Status.from_ocpp(payload)
+
+    async def renew_certificate(self, sign: Callable[[str], str | Awaitable[str]], *,
+                                ocpp_version: str = "ocpp2.0.1", timeout: float = 10.0, csr_timeout: float = 30.0,
+                                progress: Callable[[str], None] | None = None) -> CertificateRenewal:
+        """Renew the station's ChargingStationCertificate (A02) the way a CSMS does, with ``sign`` as the CA.
+
+        1. TriggerMessage(SignChargingStationCertificate); any answer but Accepted raises
+           :class:`RenewalRefused` (e.g. Rejected, MissingParam: SecurityCtrlr.OrganizationName is not set).
+        2. The station's SignCertificate request with its new CSR; :class:`CsrTimeout` when none came
+           within ``csr_timeout`` seconds. It is answered Accepted, as a CSMS answers it.
+        3. ``sign(csr_pem)`` returns the PEM chain to install, leaf first (e.g.
+           ``CertificateAuthority.sign``; a coroutine function will do too). What it raises is raised
+           here, after the SignCertificate was answered Rejected.
+        4. CertificateSigned with that chain (with the CSR's requestId in OCPP 2.1): the result's
+           ``result`` is the station's answer, :attr:`CertificateRenewal.accepted` when it installed it.
+
+        ``progress`` is called with a few words before each step that waits (for a progress line).
+        :class:`CallError`, ``TimeoutError`` (``timeout``, for each answer) and
+        :class:`StationUnreachable` as :meth:`call`; ``ValueError`` for OCPP 1.6, which has no
+        TriggerMessage of it.
+        """
+        if ocpp_version not in (V201, V21):
+            raise ValueError(f"certificate renewal needs OCPP 2.0.1 or 2.1 (got {ocpp_version!r})")
+        note = progress or (lambda _text: None)
+        trigger_id = str(uuid.uuid4())
+        wait = _CsrWait(trigger_id, asyncio.get_running_loop().create_future())
+        self._csr_waits.append(wait)  # before asking: the CSR may follow the answer at once
+        try:
+            note("asking the station for a CSR (TriggerMessage)")
+            trigger = Status.from_ocpp(_result_payload(await self.call_raw(
+                "TriggerMessage", {"requestedMessage": "SignChargingStationCertificate"}, ocpp_version=ocpp_version,
+                timeout=timeout, message_id=trigger_id)))
+            if not trigger.accepted:
+                raise RenewalRefused(trigger.status, trigger.reason, trigger.additional_info)
+            note("waiting for the station's CSR (SignCertificate)")
+            try:
+                async with asyncio.timeout(csr_timeout):
+                    request = await wait.future
+            except TimeoutError:
+                raise CsrTimeout(csr_timeout) from None
+        finally:
+            self._csr_waits.remove(wait)
+            if not wait.future.done():
+                wait.future.cancel()
+            elif not wait.future.cancelled():
+                wait.future.exception()  # a link lost while asking: taken, so that asyncio does not warn of it
+        note("signing the CSR")
+        try:
+            signed = sign(request.csr)
+            chain = signed if isinstance(signed, str) else await signed
+        except Exception:
+            await self._respond(request.message_id, request.ocpp_version, "SignCertificate", {"status": "Rejected"})
+            raise
+        await self._respond(request.message_id, request.ocpp_version, "SignCertificate", {"status": "Accepted"})
+        payload: dict[str, Any] = {"certificateChain": chain, "certificateType": request.certificate_type}
+        if ocpp_version == V21 and request.request_id is not None:
+            payload["requestId"] = request.request_id  # 2.1 A02.FR.24
+        note("sending the certificate (CertificateSigned)")
+        result = Status.from_ocpp(await self.call("CertificateSigned", payload, ocpp_version=ocpp_version,
+                                                  timeout=timeout))
+        return CertificateRenewal(trigger, request, chain, result)
 
     async def set_network_profile(self, slot: int, *, url: str, security_profile: int, interface: str = "Wired0",
                                   message_timeout: int = 30, ocpp_version: str = "OCPP20",
@@ -522,15 +623,34 @@ class StationClient:
         """
         while wait.unanswered:
             message_id, ocpp_version = wait.unanswered.pop(0)
-            body = exact_json.dumps({"id": message_id, "name": "ocpp_message", "type": "response",
-                                     "data": {"ocpp_version": ocpp_version, "message_type": "CallResult",
-                                              "message_name": "NotifyReport", "payload": {}}})
-            if self._client is None:
-                return
-            try:
-                await self._client.publish(self.request_topic, body, qos=1)
-            except aiomqtt.MqttError as error:
-                log.debug("could not answer report part %s: %s", message_id, error)
+            await self._respond(message_id, ocpp_version, "NotifyReport", {})
+
+    async def _respond(self, message_id: str | None, ocpp_version: str, action: str,
+                       payload: Mapping[str, Any]) -> None:
+        """Answer a request of the station's with a CallResult on the request topic, as a CSMS would.
+
+        Politeness, not protocol (the station does not wait for these answers): one that cannot be
+        published is only logged.
+        """
+        if self._client is None or message_id is None:
+            return
+        body = exact_json.dumps({"id": message_id, "name": "ocpp_message", "type": "response",
+                                 "data": {"ocpp_version": ocpp_version, "message_type": "CallResult",
+                                          "message_name": action, "payload": payload}})
+        try:
+            await self._client.publish(self.request_topic, body, qos=1)
+        except aiomqtt.MqttError as error:
+            log.debug("could not answer %s %s: %s", action, message_id, error)
+
+
+@dataclass
+class _CsrWait:
+    """A renewal waiting for the station's SignCertificate: the TriggerMessage that asked for it."""
+
+    trigger_id: str
+    future: asyncio.Future[SigningRequest]
+    certificate_type: str = "ChargingStationCertificate"
+    answered: bool = False  # the TriggerMessage's answer came: a CSR from now on may be ours
 
 
 @dataclass
@@ -583,6 +703,21 @@ class ReportStream:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def _result_payload(answer: dict[str, Any]) -> dict[str, Any]:
+    """The payload of a CallResult envelope; :class:`CallError` for a CallError, or for anything else."""
+    raw_data = answer.get("data")
+    data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
+    if data.get("message_type") == "CallError":
+        raise CallError(str(data.get("error_code", "GenericError")), str(data.get("error_description", "")),
+                        data.get("error_details") if isinstance(data.get("error_details"), dict) else None,
+                        str(answer.get("id")))
+    if data.get("message_type") != "CallResult" or not isinstance(data.get("payload"), dict):
+        raise CallError("ProtocolError", "the station's answer is not a CallResult or CallError",
+                        {"answer": answer}, str(answer.get("id")))
+    result: dict[str, Any] = data["payload"]
+    return result
 
 
 def _refused_protocol(error: aiomqtt.MqttError) -> bool:

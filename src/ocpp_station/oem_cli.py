@@ -1,10 +1,11 @@
 """The OEM's commands of ``ocpp-station``: read and change a running station through its MQTT API.
 
-``get``, ``set``, ``report``, ``certs list|install|delete`` and ``network list|set`` send OCPP requests with
-:class:`ocpp_station.client.StationClient`, exactly as a CSMS would send them, so they work on
-any station reachable through the broker. ``certs import`` (the station's own certificate and key;
-OCPP has no message for it) and the ``--data-dir`` form of ``certs list``/``network list`` work on
-the data directory directly and stay in :mod:`ocpp_station.cli`.
+``get``, ``set``, ``report``, ``certs list|install|delete|renew`` and ``network list|set`` send OCPP requests
+with :class:`ocpp_station.client.StationClient`, exactly as a CSMS would send them, so they work on
+any station reachable through the broker (``certs renew`` also signs the station's CSR, with the
+OEM's CA: :mod:`ocpp_station.oem_ca`). ``certs import`` (the station's own certificate and key;
+OCPP has no message for it), the ``--data-dir`` form of ``certs list``/``network list`` and
+``security-log`` work on the data directory directly (:mod:`ocpp_station.local_cli`).
 
 Exit statuses, common to these commands: 0 success (every variable Accepted, the certificate
 installed, the whole report received …), 1 the station refused something or answered a CallError,
@@ -19,8 +20,8 @@ import asyncio
 import os
 import sys
 import textwrap
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,11 @@ from . import exact_json, local_cli
 from .client import (
     COMPONENT_CRITERIA,
     CallError,
+    CertificateRenewal,
     ComponentVariable,
+    CsrTimeout,
     InstalledCertificate,
+    RenewalRefused,
     ReportItem,
     ReportRefused,
     ReportTimeout,
@@ -37,6 +41,8 @@ from .client import (
     VariableCharacteristics,
     VariableRef,
 )
+from .local_cli import printable
+from .local_cli import table as _table
 from .station.certificate_uses import ROOT_USES
 from .station.network import MASK
 from .versions import V16, V21, V201
@@ -62,7 +68,8 @@ class UsageError(Exception):
 # -- parsers -----------------------------------------------------------------------------------------
 
 def add_commands(subparsers: Any, common_parent_parser: argparse.ArgumentParser) -> None:
-    """Add ``get``, ``set``, ``report``, ``certs`` and ``network`` to the ``ocpp-station`` sub-commands.
+    """Add ``get``, ``set``, ``report``, ``certs``, ``security-log`` and ``network`` to the ``ocpp-station``
+    sub-commands.
 
     ``common_parent_parser`` holds the options every command accepts (``--log-level``). Each parser
     sets ``oem_handler``: ``main`` calls ``args.oem_handler(args)`` for its exit status.
@@ -146,8 +153,9 @@ def add_commands(subparsers: Any, common_parent_parser: argparse.ArgumentParser)
     certs = subparsers.add_parser(
         "certs", help="the station's certificates", formatter_class=raw,
         description="list, install and delete the station's root certificates through the broker "
-                    "(GetInstalledCertificateIds, InstallCertificate, DeleteCertificate); import the "
-                    "station's own certificate chain into its data directory")
+                    "(GetInstalledCertificateIds, InstallCertificate, DeleteCertificate); renew the "
+                    "station's own certificate, signed by your CA (TriggerMessage, SignCertificate, "
+                    "CertificateSigned); import the station's own certificate chain into its data directory")
     certs_commands = certs.add_subparsers(dest="certs_command", required=True, metavar="COMMAND")
     certs_list = certs_commands.add_parser(
         "list", parents=parents, formatter_class=raw, help="print the installed certificates",
@@ -187,6 +195,38 @@ def add_commands(subparsers: Any, common_parent_parser: argparse.ArgumentParser)
     _version(certs_delete, [V16, V201, V21], V201)
     certs_delete.set_defaults(oem_handler=_certs_delete)
 
+    certs_renew = certs_commands.add_parser(
+        "renew", parents=parents, formatter_class=raw,
+        help="renew the station's own certificate, signed by your CA (A02)",
+        description=_paragraphs(
+            "Ask the station for a new ChargingStationCertificate with TriggerMessage("
+            "SignChargingStationCertificate): it makes a new key pair, which never leaves it, and sends its "
+            "certificate signing request (SignCertificate). Sign that CSR here with the CA of --ca-cert and "
+            "--ca-key, and send the certificate back (CertificateSigned), which the station checks and installs.",
+            "The station needs SecurityCtrlr.OrganizationName set (`ocpp-station set "
+            "SecurityCtrlr.OrganizationName=…`): it is the O of the certificate's subject. The chain sent ends "
+            "with the root, for a station with no CSMSRootCertificate: the CA itself when it is a self-signed "
+            "root, else the root at the end of --ca-cert; when the station has a CSMSRootCertificate installed, "
+            "the CA must be that root or one of its sub-CAs. A progress line is shown on stderr "
+            "while waiting, when stderr is a terminal. --json prints one document: {\"status\", \"steps\": "
+            "[{\"step\", \"status\", …}] (SignCertificate's with the \"csr\"), \"certificate\": {subject, "
+            "issuer, serialNumber, notBefore, notAfter}, \"certificateChain\"}."),
+        epilog=EXIT_EPILOG.format(refused="the station did not accept the certificate, refused the "
+                                          "TriggerMessage (e.g. no OrganizationName) or sent no CSR within "
+                                          "--csr-timeout (or a CallError)") +
+        " (2 also: the CA files cannot be used)"
+        "\nexample: ocpp-station certs renew --ca-cert oem-ca.pem --ca-key oem-ca.key --days 730")
+    certs_renew.add_argument("--ca-cert", required=True, type=Path, metavar="CA.pem",
+                             help="the CA's certificate (PEM), then its issuers up to the root, if any")
+    certs_renew.add_argument("--ca-key", required=True, type=Path, metavar="CA.key",
+                             help="the CA's unencrypted private key (PEM)")
+    certs_renew.add_argument("--days", type=_positive, default=365, metavar="N",
+                             help="validity of the new certificate in days (default 365)")
+    certs_renew.add_argument("--csr-timeout", type=float, metavar="S",
+                             help="seconds to wait for the station's CSR after it accepted (default: --timeout)")
+    _version(certs_renew, [V201, V21], V201)
+    certs_renew.set_defaults(oem_handler=_certs_renew)
+
     certs_import = certs_commands.add_parser(
         "import", parents=[common_parent_parser], help="import the station's own certificate chain and private key",
         description="Store the station's ChargingStationCertificate (security profile 3) or its V2G "
@@ -200,6 +240,20 @@ def add_commands(subparsers: Any, common_parent_parser: argparse.ArgumentParser)
                               help="the unencrypted private key of the first certificate")
     _local_options(certs_import)
     certs_import.set_defaults(oem_handler=_local_certs)
+
+    security_log = subparsers.add_parser(
+        "security-log", parents=[common_parent_parser], formatter_class=raw,
+        help="print the station's security log (read from its data directory)",
+        description=_paragraphs(
+            "Print the station's security log (A04: the security events it detected, critical or not), oldest "
+            "first, newest last, read from its data directory. Read-only: it may run while the station runs. "
+            "--json prints one object per line: {\"id\", \"timestamp\", \"type\", \"critical\", \"techInfo\"}."),
+        epilog="exit status: 0 success (also for an empty log), 2 the data directory holds no readable "
+               "station database\nexample: ocpp-station security-log --data-dir /var/lib/ocpp-station --limit 20")
+    security_log.add_argument("--limit", type=_positive, metavar="N", help="only the last N entries")
+    security_log.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
+    _local_options(security_log)
+    security_log.set_defaults(oem_handler=local_cli.security_log)
 
     network = subparsers.add_parser(
         "network", help="the station's network connection profiles",
@@ -251,6 +305,17 @@ def _version(parser: argparse.ArgumentParser, choices: list[str], default: str) 
 def _paragraphs(*texts: str) -> str:
     """A description in paragraphs, wrapped here: the raw formatter keeps the blank lines between them."""
     return "\n\n".join(textwrap.fill(text, 100) for text in texts)
+
+
+def _positive(text: str) -> int:
+    """An integer of at least 1 (argparse's usage error otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is less than 1")
+    return value
 
 
 def _criteria(text: str) -> list[str]:
@@ -315,15 +380,6 @@ def _run(args: argparse.Namespace, work: Callable[[StationClient], Awaitable[int
 
 def _print_json(value: Any) -> None:
     print(exact_json.dumps(value, indent=True).decode())
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Left-aligned columns separated by two spaces; the last column is not padded."""
-    cells = [[str(c) for c in headers], *[["" if c is None else str(c) for c in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-             for row in cells]
-    return "\n".join(lines)
 
 
 def _explain(reason: str | None, info: str | None) -> str:
@@ -498,12 +554,15 @@ class _Progress:
     and a log collects stderr, where a line per part would only be noise.
     """
 
-    def __init__(self, request_id: int):
+    def __init__(self, request_id: int | None = None):
         self.request_id = request_id
         self._width = 0
 
     def show(self, parts: int, items: int) -> None:
-        text = f"report {self.request_id}: part {parts} ({items} variables)…"
+        self.write(f"report {self.request_id}: part {parts} ({items} variables)…")
+
+    def write(self, text: str) -> None:
+        """Show ``text`` in place of the line shown before."""
         sys.stderr.write("\r" + text.ljust(self._width))
         sys.stderr.flush()
         self._width = max(self._width, len(text))
@@ -623,6 +682,139 @@ def _certs_delete(args: argparse.Namespace) -> int:
                             {"certificateHashData": hash_data})
 
     return _run(args, work)
+
+
+class _SigningFailed(Exception):
+    """The CA could not sign the station's CSR (its signature does not verify, say): exit status 1."""
+
+
+def _certs_renew(args: argparse.Namespace) -> int:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from .oem_ca import CertificateAuthority
+    from .station.certificates import is_self_signed
+
+    name = "ocpp-station certs renew"
+    try:
+        ca = CertificateAuthority.from_files(args.ca_cert, args.ca_key)
+    except ValueError as error:
+        print(f"{name}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    # CertificateAuthority.sign leaves the root out of the chain; a station without a CSMS root of its
+    # own needs it there (to check the chain and compute the hash data of its top): the CA itself when
+    # it is a self-signed root, else the root that ends the --ca-cert file, if it does.
+    top = x509.load_pem_x509_certificates(args.ca_cert.read_bytes())[-1]  # from_files has read it
+    root = top.public_bytes(serialization.Encoding.PEM).decode("ascii") if is_self_signed(top) else ""
+
+    def sign(csr: str) -> str:
+        try:
+            return ca.sign(csr, days=args.days) + root
+        except ValueError as error:
+            raise _SigningFailed(f"cannot sign the station's CSR: {error}") from None
+
+    async def work(client: StationClient) -> int:
+        progress = _Progress() if sys.stderr.isatty() else None
+        try:
+            renewal = await client.renew_certificate(
+                sign, ocpp_version=args.ocpp_version, timeout=args.timeout,
+                csr_timeout=args.timeout if args.csr_timeout is None else args.csr_timeout,
+                progress=None if progress is None else lambda text: progress.write(f"{text}…"))
+        except RenewalRefused as refused:
+            hint = (" (set it with `ocpp-station set SecurityCtrlr.OrganizationName=…`)"
+                    if "OrganizationName" in (refused.additional_info or "") else "")
+            return _renew_failed(args, [_Step("TriggerMessage", refused.status, _status_info(
+                refused.reason, refused.additional_info))], f"{name}: {refused}{hint}")
+        except CsrTimeout as timeout:
+            return _renew_failed(args, [_Step("TriggerMessage", "Accepted"), _Step("SignCertificate", "NotReceived")],
+                                 f"{name}: {timeout}")
+        except _SigningFailed as failed:
+            return _renew_failed(args, [_Step("TriggerMessage", "Accepted"), _Step("SignCertificate", "Received"),
+                                        _Step("Signing", "Failed", detail=str(failed))], f"{name}: {failed}")
+        finally:
+            if progress is not None:
+                progress.clear()
+        _print_renewal(args, renewal)
+        result = renewal.result
+        if not renewal.accepted:
+            print(f"{name}: the station answered CertificateSigned with {result.status}"
+                  + (f" ({_explain(result.reason, result.additional_info)})"
+                     if result.reason or result.additional_info else ""), file=sys.stderr)
+        return EXIT_OK if renewal.accepted else EXIT_REFUSED
+
+    return _run(args, work)
+
+
+@dataclass
+class _Step:
+    """One step of a renewal as `certs renew` prints it; ``fields`` go into its --json object."""
+
+    step: str
+    status: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    detail: str = ""
+
+    def row(self) -> list[str]:
+        info = self.fields.get("statusInfo", {})
+        return [self.step, self.status, self.detail or _explain(info.get("reasonCode"), info.get("additionalInfo"))]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"step": self.step, "status": self.status, **self.fields}
+
+
+def _renew_failed(args: argparse.Namespace, steps: list[_Step], message: str) -> int:
+    """The steps so far (stdout) and what went wrong (stderr): exit status 1."""
+    if args.json:
+        _print_json({"status": steps[-1].status, "steps": [step.to_json() for step in steps]})
+    else:
+        print(_steps_table(steps))
+    print(printable(message), file=sys.stderr)
+    return EXIT_REFUSED
+
+
+def _steps_table(steps: list[_Step]) -> str:
+    return _table(["STEP", "STATUS", "DETAIL"], [[printable(cell) for cell in step.row()] for step in steps])
+
+
+def _print_renewal(args: argparse.Namespace, renewal: CertificateRenewal) -> None:
+    """The three steps, then the certificate the station was sent (the first of the chain)."""
+    from cryptography import x509
+
+    from .station.certificates import serial_number_hex
+
+    request, result = renewal.request, renewal.result
+    csr = x509.load_pem_x509_csr(request.csr.encode("ascii"))
+    leaf = x509.load_pem_x509_certificates(renewal.certificate_chain.encode("ascii"))[0]
+    received = {"csr": request.csr, **({"requestId": request.request_id} if request.request_id is not None else {})}
+    steps = [_Step("TriggerMessage", renewal.trigger.status, detail="SignChargingStationCertificate"),
+             _Step("SignCertificate", "Received", received,
+                   f"CSR for {csr.subject.rfc4514_string()}, {_key_text(csr.public_key())} key"
+                   + (f", requestId {request.request_id}" if request.request_id is not None else "")),
+             _Step("CertificateSigned", result.status, _status_info(result.reason, result.additional_info))]
+    certificate = {"subject": leaf.subject.rfc4514_string(), "issuer": leaf.issuer.rfc4514_string(),
+                   "serialNumber": serial_number_hex(leaf.serial_number),
+                   "notBefore": f"{leaf.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ}",
+                   "notAfter": f"{leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}"}
+    if args.json:
+        _print_json({"status": result.status, "steps": [step.to_json() for step in steps],
+                     "certificate": certificate, "certificateChain": renewal.certificate_chain})
+        return
+    print(_steps_table(steps))
+    print()
+    print(_table(["CERTIFICATE", ""], [[label, printable(certificate[key])] for label, key in (
+        ("subject", "subject"), ("issuer", "issuer"), ("serial", "serialNumber"), ("valid from", "notBefore"),
+        ("valid until", "notAfter"))]))
+
+
+def _key_text(public: Any) -> str:
+    """``EC secp256r1``, ``RSA 3072``: what kind of key the station made."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        return f"EC {public.curve.name}"
+    if isinstance(public, rsa.RSAPublicKey):
+        return f"RSA {public.key_size}"
+    return type(public).__name__.removesuffix("PublicKey")
 
 
 # -- network -----------------------------------------------------------------------------------------

@@ -757,4 +757,83 @@ def _typed(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], whe
     return value
 
 
+# -- certificate renewal (A02, from the OEM's side) ----------------------------------------------------
+
+@dataclass(frozen=True)
+class SigningRequest:
+    """The station's SignCertificate request: its CSR (PEM PKCS#10) and what came with it.
+
+    ``certificate_type`` is the payload's certificateType (ChargingStationCertificate when absent);
+    ``request_id`` its OCPP 2.1 requestId, which the CertificateSigned must name (None in 2.0.1);
+    ``message_id`` the envelope id it came under, ``ocpp_version`` the envelope's version.
+    """
+
+    csr: str
+    certificate_type: str = "ChargingStationCertificate"
+    request_id: int | None = None
+    message_id: str | None = None
+    ocpp_version: str = "ocpp2.0.1"
+
+
+def read_sign_certificate(envelope: Any) -> SigningRequest | None:
+    """The SignCertificate an ``ocpp_message`` request carries; None for any other message, or for a
+    SignCertificate without a readable CSR (nothing could be signed)."""
+    if not isinstance(envelope, Mapping) or envelope.get("name") != "ocpp_message" \
+            or envelope.get("type") != "request":
+        return None
+    data = envelope.get("data")
+    if not isinstance(data, Mapping) or data.get("message_name") != "SignCertificate":
+        return None
+    payload = data.get("payload")
+    if not isinstance(payload, Mapping) or not isinstance(payload.get("csr"), str):
+        return None
+    use = payload.get("certificateType")
+    request_id = payload.get("requestId")
+    message_id = envelope.get("id")
+    version = data.get("ocpp_version")
+    return SigningRequest(payload["csr"], use if isinstance(use, str) else "ChargingStationCertificate",
+                          request_id if isinstance(request_id, int) and not isinstance(request_id, bool) else None,
+                          message_id if isinstance(message_id, str) else None,
+                          version if isinstance(version, str) else "ocpp2.0.1")
+
+
+@dataclass(frozen=True)
+class CertificateRenewal:
+    """A renewal carried out: the TriggerMessage answer, the station's CSR, the chain sent back, and
+    the station's answer to CertificateSigned (``result``; :attr:`accepted` when it installed it)."""
+
+    trigger: Status
+    request: SigningRequest
+    certificate_chain: str
+    result: Status
+
+    @property
+    def accepted(self) -> bool:
+        """True when the station accepted (and installed) the certificate."""
+        return self.result.accepted
+
+
+class RenewalRefused(Exception):
+    """The station answered TriggerMessage(SignChargingStationCertificate) with other than Accepted:
+    no CSR follows. ``reason``/``additional_info`` are its statusInfo (e.g. MissingParam: no
+    SecurityCtrlr.OrganizationName)."""
+
+    def __init__(self, status: str, reason: str | None = None, additional_info: str | None = None):
+        explained = ": ".join(part for part in (reason, additional_info) if part)
+        super().__init__(f"the station answered TriggerMessage(SignChargingStationCertificate) with {status}"
+                         + (f" ({explained})" if explained else ""))
+        self.status = status
+        self.reason = reason
+        self.additional_info = additional_info
+
+
+class CsrTimeout(TimeoutError):
+    """The station accepted the TriggerMessage but sent no SignCertificate within ``timeout`` seconds."""
+
+    def __init__(self, timeout: float):
+        super().__init__(f"the station accepted the TriggerMessage but sent no CSR (SignCertificate) within "
+                         f"{timeout:g} s")
+        self.timeout = timeout
+
+
 # -- the client --------------------------------------------------------------------------------------
