@@ -96,7 +96,7 @@ class Station:
         security = config.security
         self.events = SecurityEvents(  # A04
             self.storage, self.outbox, log_max=security.security_log_max, queue_max=security.event_queue_max,
-            notify_non_critical=security.notify_non_critical_events, version_for=lambda _door: self.ocpp_version(),
+            notify_non_critical=security.notify_non_critical_events, version=self.ocpp_version,
             doors=lambda: DOORS if config.csms.enabled else ("mqtt",))
         self.renewal = Renewal(  # A02, A03
             self.storage, self.outbox, self.certificates, self.events, key_algorithm=security.key_algorithm,
@@ -104,7 +104,7 @@ class Station:
                                                                                         "OrganizationName") or "",
             setting=lambda name, default: self.model.read_int("SecurityCtrlr", name, default=default),
             renew_before=timedelta(days=security.renew_before_days), link_enabled=config.csms.enabled,
-            version_for=lambda _door: self.ocpp_version())
+            version=self.ocpp_version)
         check_priority = priority_rule(
             self.network.profiles, self.network.usable,
             has_csms_root=lambda: self.certificates.has_usable("CSMSRootCertificate"),  # A05.FR.02: valid
@@ -182,8 +182,8 @@ class Station:
         changed while security profile 3 uses it (A02.FR.08)."""
         with self.lock, self.storage.unit_of_work():
             changed = self.renewal.tick()
-        if changed and self.network.security_state().active_security_profile == 3:
-            self.request_reconnect()
+        if changed:
+            self.certificate_in_use_changed()
 
     def sign_certificate_answered(self, csr: str, accepted: bool) -> None:
         """The CSMS answered our SignCertificate (A02.FR.17: the back-off starts if Accepted); a commit."""
@@ -192,7 +192,8 @@ class Station:
         self._schedule_changed()
 
     def certificate_in_use_changed(self) -> None:
-        """A CertificateSigned put a new own certificate in use (after its commit): A02.FR.08."""
+        """A new own certificate is in use (after its commit: a CertificateSigned, or the renewed one's
+        notBefore came): at security profile 3 the link reconnects with it (A02.FR.08)."""
         if self.network.security_state().active_security_profile == 3:
             self.request_reconnect()
         self._schedule_changed()

@@ -163,7 +163,7 @@ def make_rig(make_station: Callable[..., Station], ca: CertificateAuthority) -> 
             organization=lambda: station.model.read("SecurityCtrlr", "OrganizationName") or "",
             setting=lambda name, default: station.setting("SecurityCtrlr", name, default),
             renew_before=timedelta(days=security.renew_before_days), link_enabled=station.config.csms.enabled,
-            version_for=lambda _door: station.ocpp_version(), clock=clock)
+            version=station.ocpp_version, clock=clock)
         station.renewal = renewal  # what TriggerMessage, CertificateSigned and security_tick use
         rig = Rig(station, clock, renewal, store, InProcessOem(station), ca)
         if organization is not None:

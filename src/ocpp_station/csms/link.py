@@ -237,8 +237,7 @@ class CsmsLink:
         """Station.on_outgoing listener: runs on the committing thread (paho's, a worker's), so it only
         schedules :meth:`_outgoing_added` on the loop. Once the loop is closed there is nobody to tell."""
         if door == DOOR:
-            with contextlib.suppress(RuntimeError):  # the loop is closed: the link is gone
-                self._loop.call_soon_threadsafe(self._outgoing_added)
+            self._call_soon(self._outgoing_added)
 
     def _outgoing_added(self) -> None:
         """New rows for the CSMS are committed: look for them at the next chance, and wake a waiting session."""

@@ -89,7 +89,7 @@ class Renewal:
     def __init__(self, storage: Storage, outbox: Outbox, certificates: CertificateStore, events: SecurityEvents, *,
                  key_algorithm: str, identity: Callable[[], str], organization: Callable[[], str],
                  setting: Callable[[str, int], int], renew_before: timedelta, link_enabled: bool,
-                 version_for: Callable[[Door], str], clock: Callable[[], float] = time.time):
+                 version: Callable[[], str], clock: Callable[[], float] = time.time):
         self._storage = storage
         self._db = storage.connection
         self._outbox = outbox
@@ -101,7 +101,7 @@ class Renewal:
         self._setting = setting  # SecurityCtrlr.<name> as an integer, with a default
         self._renew_before = renew_before
         self._link_enabled = link_enabled
-        self._version_for = version_for
+        self._version = version  # the OCPP version of a renewal the station starts itself (A03)
         self._clock = clock
         self._not_before = 0.0  # A03 could not start (no OrganizationName): not again before this
 
@@ -203,7 +203,7 @@ class Renewal:
         at = self._expiry_check_at()
         if at is not None and at <= now:
             try:
-                self.request("csms", self._version_for("csms"), triggered=False)  # A03.FR.02
+                self.request("csms", self._version(), triggered=False)  # A03.FR.02
             except NotReady as why:
                 log.warning("%s expires soon, but no renewal can start: %s; trying again in an hour", USE, why)
                 self._not_before = now + NOT_READY_RETRY_S

@@ -89,7 +89,7 @@ class SecurityEvents:
     """The security log and the notifications it queues; see the module docstring."""
 
     def __init__(self, storage: Storage, outbox: Outbox, *, log_max: int, queue_max: int,
-                 notify_non_critical: bool, version_for: Callable[[Door], str],
+                 notify_non_critical: bool, version: Callable[[], str],
                  doors: Callable[[], tuple[Door, ...]] = lambda: DOORS):
         self._storage = storage
         self._db = storage.connection
@@ -97,7 +97,7 @@ class SecurityEvents:
         self._log_max = log_max
         self._queue_max = queue_max
         self._notify_non_critical = notify_non_critical
-        self._version_for = version_for  # the OCPP version a notification through a door is written in
+        self._version = version  # the OCPP version a notification is written in
         self._doors = doors  # the doors notifications go to (the CSMS's only while the link is enabled)
 
     def record(self, kind: str, tech_info: str = "") -> None:
@@ -131,7 +131,7 @@ class SecurityEvents:
         payload = {"type": kind, "timestamp": at}
         if info:
             payload["techInfo"] = info
-        self._outbox.add(door, self._version_for(door), ACTION, [payload], triggered=False)  # A04.FR.02
+        self._outbox.add(door, self._version(), ACTION, [payload], triggered=False)  # A04.FR.02
 
     def entries(self, limit: int | None = None) -> list[LoggedEvent]:
         """The security log, oldest first (the last ``limit`` entries, if given)."""
