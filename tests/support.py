@@ -12,6 +12,7 @@ that need no broker.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import os
@@ -24,14 +25,16 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import jsonschema
 import paho.mqtt.client as mqtt
+import websockets
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -387,6 +390,49 @@ class OemClient(Outcomes):
         check_response(answer, "GetVariables", "ocpp2.0.1")
         assert answer["data"]["message_type"] == "CallResult", answer
         return before
+
+
+class ThreadedServer:
+    """A ``websockets`` server on 127.0.0.1:``port``, in a thread of its own with its own event loop:
+    the tests' CSMSs. A subclass (a dataclass with ``port`` and the four private fields below) gives
+    ``_handle`` and, if it needs them, ``serve_options`` (subprotocols, TLS, an auth hook, ``max_size``).
+    """
+
+    port: int
+    _loop: asyncio.AbstractEventLoop | None
+    _stop: asyncio.Event | None
+    _thread: threading.Thread | None
+
+    async def _handle(self, connection: Any) -> None:
+        raise NotImplementedError
+
+    def serve_options(self) -> dict[str, Any]:
+        return {}
+
+    def start(self) -> Self:
+        """Serve; returns once the socket listens (or raises what stopped it from listening)."""
+        ready: Future[None] = Future()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve(ready)), daemon=True)
+        self._thread.start()
+        ready.result(10)
+        return self
+
+    async def _serve(self, ready: Future[None]) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        try:
+            server = await websockets.serve(self._handle, "127.0.0.1", self.port, **self.serve_options())
+        except BaseException as error:
+            ready.set_exception(error)
+            raise
+        ready.set_result(None)
+        async with server:
+            await self._stop.wait()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(10)
 
 
 @dataclass

@@ -25,7 +25,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
@@ -46,7 +45,7 @@ from ocpp.v201 import ChargePoint, call
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
-from ..support import ERROR_CODES, Mosquitto, OemClient, StationProcess, free_port
+from ..support import ERROR_CODES, Mosquitto, OemClient, StationProcess, ThreadedServer, free_port
 
 V201 = "ocpp2.0.1"
 IDENTITY = "TESTCS42"
@@ -190,7 +189,7 @@ SESSIONS: dict[str, type[CsmsSession]] = {V201: CsmsChargePoint, "ocpp2.1": Csms
 
 
 @dataclass
-class Csms:
+class Csms(ThreadedServer):
     """A CSMS on 127.0.0.1:``port``; TLS when ``ssl_context`` is given."""
 
     password: str | None = PASSWORD  # None: no Basic authentication required (security profile 3)
@@ -217,30 +216,8 @@ class Csms:
 
     # thread and loop ---------------------------------------------------------------------------------------
 
-    def start(self) -> Csms:
-        ready: Future[None] = Future()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve(ready)), daemon=True)
-        self._thread.start()
-        ready.result(10)
-        return self
-
-    async def _serve(self, ready: Future[None]) -> None:
-        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        try:
-            server = await websockets.serve(self._handle, "127.0.0.1", self.port, subprotocols=self.subprotocols,
-                                            process_request=self._check_auth, ssl=self.ssl_context)
-        except BaseException as error:
-            ready.set_exception(error)
-            raise
-        ready.set_result(None)
-        async with server:
-            await self._stop.wait()
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(10)
+    def serve_options(self) -> dict[str, Any]:
+        return {"subprotocols": self.subprotocols, "process_request": self._check_auth, "ssl": self.ssl_context}
 
     def _run(self, coroutine: Any, timeout: float = 15) -> Any:
         assert self._loop is not None

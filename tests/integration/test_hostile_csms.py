@@ -32,7 +32,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,7 +46,7 @@ from ocpp_station.config import Config, Network, StationIdentity
 from ocpp_station.csms import link as link_module
 from ocpp_station.csms.link import CsmsLink, retry_backoff
 
-from ..support import InProcessOem, free_port
+from ..support import InProcessOem, ThreadedServer, free_port
 from .test_csms_link import IDENTITY, PASSWORD, Rig, network_config
 
 V201 = "ocpp2.0.1"
@@ -86,7 +85,7 @@ REJECTED = '[3,"{id}",{{"currentTime":"{now}","interval":60,"status":"Rejected"}
 
 
 @dataclass
-class HostileCsms:
+class HostileCsms(ThreadedServer):
     """A CSMS on 127.0.0.1:``port`` that misbehaves as ``behaviour`` says until :attr:`good` is set."""
 
     behaviour: str
@@ -104,26 +103,8 @@ class HostileCsms:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ocpp"
 
-    def start(self) -> HostileCsms:
-        ready: Future[None] = Future()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve(ready)), daemon=True)
-        self._thread.start()
-        ready.result(10)
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(10)
-
-    async def _serve(self, ready: Future[None]) -> None:
-        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        server = await websockets.serve(self._handle, "127.0.0.1", self.port, subprotocols=[V201],  # type: ignore[list-item]
-                                        max_size=None)
-        ready.set_result(None)
-        async with server:
-            await self._stop.wait()
+    def serve_options(self) -> dict[str, Any]:
+        return {"subprotocols": [V201], "max_size": None}
 
     async def _handle(self, ws: ServerConnection) -> None:
         with self._lock:

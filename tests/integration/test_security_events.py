@@ -17,7 +17,6 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ import websockets
 from ocpp.messages import Call, validate_payload  # type: ignore[import-untyped]
 from websockets.asyncio.server import ServerConnection
 
-from ..support import free_port, request_validator, wait_until
+from ..support import ThreadedServer, free_port, request_validator, wait_until
 from . import test_csms_link
 from .test_csms_link import (
     IDENTITY,
@@ -318,7 +317,7 @@ GARBAGE = ("this is no JSON at all", '[2,"garbage-2","Heartbeat",{', '{"not": "a
 
 
 @dataclass
-class RawCsms:
+class RawCsms(ThreadedServer):
     """A CSMS of bare ``websockets`` (ocpp2.0.1, no authentication checked) that answers every CALL of the
     station — each payload checked by the ``ocpp`` package first — and, right after its answer to the first
     BootNotification (Accepted) it gets, sends ``garbage`` on that connection: frames that are no OCPP-J messages.
@@ -341,24 +340,8 @@ class RawCsms:
     def url(self) -> str:
         return f"ws://localhost:{self.port}/ocpp"
 
-    def start(self) -> RawCsms:
-        ready: Future[None] = Future()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve(ready)), daemon=True)
-        self._thread.start()
-        ready.result(10)
-        return self
-
-    async def _serve(self, ready: Future[None]) -> None:
-        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        async with websockets.serve(self._handle, "127.0.0.1", self.port, subprotocols=[V201]):  # type: ignore[list-item]
-            ready.set_result(None)
-            await self._stop.wait()
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(10)
+    def serve_options(self) -> dict[str, Any]:
+        return {"subprotocols": [V201]}
 
     async def _handle(self, ws: ServerConnection) -> None:
         with self._lock:
