@@ -425,4 +425,9 @@ class Station:
         return self.storage.unit_of_work() if self.mutates(request) else contextlib.nullcontext()
 
     def close(self) -> None:
-        self.storage.close()
+        """Close the database once no door is using it: a worker thread of the CSMS link (the renewal's
+        clock, an outbox read) may still be in a station method when the service stops, and SQLite
+        closed under a running statement crashes the process (SIGSEGV at SIGTERM). Every such method
+        holds the lock; a call that comes after this raises ProgrammingError instead."""
+        with self.lock:
+            self.storage.close()
