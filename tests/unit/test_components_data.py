@@ -198,7 +198,8 @@ def test_variable_shape(component: dict, variable: dict) -> None:
         assert variable["minLimit"] <= variable["maxLimit"]
     if "versions" in variable:
         versions = variable["versions"]
-        assert versions and set(versions) <= VERSIONS and len(set(versions)) == len(versions)
+        only_1_6 = versions == ["1.6"]  # a 1.6 configuration key's own variable (OCPP16Ctrlr), not 2.x
+        assert versions and (set(versions) <= VERSIONS or only_1_6) and len(set(versions)) == len(versions)
     if "rebootRequired" in variable:
         assert variable["rebootRequired"] is True
     if "source" in variable:

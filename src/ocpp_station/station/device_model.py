@@ -359,7 +359,7 @@ class DeviceModel:
 
     # -- B05 SetVariables -----------------------------------------------------------------------
 
-    def _check_set(self, address: VariableAddress, value: str, ocpp_version: str,
+    def _check_set(self, address: VariableAddress, value: str, ocpp_version: str | None,
                    max_value_size: int) -> tuple[Outcome, VariableDefinition | None]:
         found = self.find(address, ocpp_version)
         if isinstance(found, AttributeStatus):
@@ -380,8 +380,12 @@ class DeviceModel:
         """DeviceDataCtrlr.ConfigurationValueSize: read-only, so read once (0: no limit)."""
         return self.read_int("DeviceDataCtrlr", "ConfigurationValueSize")
 
-    def set_many(self, items: Sequence[tuple[VariableAddress, str]], ocpp_version: str) -> list[Outcome]:
+    def set_many(self, items: Sequence[tuple[VariableAddress, str]], ocpp_version: str | None) -> list[Outcome]:
         """Set values in order (a later element wins over an earlier one for the same attribute).
+
+        ``ocpp_version`` is the device model's name of the request's version ("2.0.1", "2.1"): what
+        does not exist in it is unknown. None for a 1.6 ChangeConfiguration, whose key already named
+        its variable (:mod:`.configuration_keys`).
 
         Everything accepted is written in one durable transaction *before* this returns, so an
         Accepted answer is never lost. If the write fails, every would-be-accepted element is

@@ -23,6 +23,7 @@ from typing import Any
 from ..config import Config, EvseConfig
 from .datatypes import Characteristics, DataType
 from .device_model import Attribute, AttributeType, ComponentKey, Mutability, VariableDefinition
+from .own_messages import ocpp16_connectors
 
 Overrides = dict[tuple[str, str, str | None], dict[str, Any]]
 """(component, variable, variable instance) → catalogue keys replaced by the configuration:
@@ -73,6 +74,8 @@ def _station_overrides(config: Config) -> Overrides:
         ("SecurityCtrlr", "AdditionalRootCertificateCheck", None):
             {"value": _bool(security.additional_root_certificate_check)},
         ("SecurityCtrlr", "CertificateEntries", None): {"maxLimit": security.certificate_entries_max},
+        ("OCPP16Ctrlr", "CertificateStoreMaxLength", None): {"value": str(security.certificate_entries_max)},
+        **_phase_rotation_overrides(config),
         ("SecurityCtrlr", "AllowSecurityProfileDowngrade", None):
             {"value": _bool(network.allow_security_profile_downgrade)},
         ("OCPPCommCtrlr", "NetworkConfigurationPriority", None):
@@ -87,6 +90,24 @@ def _evse_overrides(evse: EvseConfig) -> Overrides:
         # EVSE.Power: its maxLimit is the EVSE's rating (required by the spec).
         ("EVSE", "Power", None): {"value": _decimal_text(evse.max_power_w), "maxLimit": evse.max_power_w},
         ("Connector", "SupplyPhases", None): {"value": str(evse.phases)},
+    }
+
+
+_ROTATIONS = ("NotApplicable", "Unknown", "RST", "RTS", "SRT", "STR", "TRS", "TSR")
+
+
+def _phase_rotation_overrides(config: Config) -> Overrides:
+    """1.6 ConnectorPhaseRotation: an entry per 1.6 connector (0, the grid connection, and 1..N), so its
+    values, its default (Unknown for a three-phase connector, NotApplicable otherwise) and
+    ConnectorPhaseRotationMaxLength follow the configured connectors."""
+    phases = {number: next(e.phases for e in config.evses if e.id == evse)
+              for number, (evse, _) in ocpp16_connectors(
+                  [(e.id, c.id) for e in config.evses for c in e.connectors]).items()}
+    default = ",".join(f"{n}.{'Unknown' if p == 3 else 'NotApplicable'}" for n, p in phases.items())
+    return {
+        ("OCPP16Ctrlr", "ConnectorPhaseRotation", None): {
+            "valuesList": [f"{n}.{rotation}" for n in (0, *phases) for rotation in _ROTATIONS], "value": default},
+        ("OCPP16Ctrlr", "ConnectorPhaseRotationMaxLength", None): {"value": str(len(phases) + 1)},
     }
 
 
