@@ -16,6 +16,7 @@ from typing import Any
 
 from .station.csr import KeyAlgorithm
 from .station.network import identity_problem
+from .versions import LINK_VERSIONS
 
 ENV_PREFIX = "OCPP_STATION_"
 SECTIONS = {"data_dir", "station", "evse", "limits", "security", "network", "requests", "csms", "mqtt"}
@@ -101,6 +102,8 @@ class Csms:
     """The OCPP-J link to the CSMS (where to connect is the network profiles' business)."""
 
     enabled: bool = True  # false: serve the MQTT API only
+    # The OCPP versions offered in the websocket handshake, most preferred first; the CSMS picks one.
+    ocpp_versions: tuple[str, ...] = LINK_VERSIONS
 
 
 @dataclass(frozen=True)
@@ -221,7 +224,10 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None,
                         network[name] = tuple(network[name])
             config = replace(config, network=_section(Network, network, "network"))
         if "csms" in raw:
-            config = replace(config, csms=_section(Csms, raw["csms"], "csms"))
+            csms = dict(raw["csms"]) if isinstance(raw["csms"], dict) else raw["csms"]
+            if isinstance(csms, dict) and isinstance(csms.get("ocpp_versions"), list):
+                csms["ocpp_versions"] = tuple(csms["ocpp_versions"])
+            config = replace(config, csms=_section(Csms, csms, "csms"))
         if "requests" in raw:
             config = replace(config, requests=_section(Requests, raw["requests"], "requests"))
         if "mqtt" in raw:
@@ -288,5 +294,8 @@ def _check(config: Config) -> None:
         raise ConfigError(f"mqtt.answer_backlog must be between 1 and {MAX_ANSWER_BACKLOG}")
     if config.mqtt.protocol not in ("5", "3.1.1"):
         raise ConfigError("mqtt.protocol must be '5' or '3.1.1'")
+    offered = config.csms.ocpp_versions
+    if not offered or len(set(offered)) != len(offered) or any(v not in LINK_VERSIONS for v in offered):
+        raise ConfigError(f"csms.ocpp_versions must list distinct versions among {', '.join(LINK_VERSIONS)}")
     if config.requests.answered_requests_max < 1:
         raise ConfigError("requests.answered_requests_max must be at least 1")

@@ -47,10 +47,18 @@ class VersionProfile:
     certificate_names: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
     """this version's certificate use name → the 2.x name the store uses, where it differs."""
     ignores_unknown_message_types: bool = False  # 2.1 Part 4 §4.4: drop, 2.0.1 answers a CALLERROR
+    event_names: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+    """2.x security event name → this version's name, where it differs (1.6 says Central System, Charge Point)."""
+    transaction_requests: tuple[str, ...] = ("RequestStartTransaction", "RequestStopTransaction")
+    """The CSMS's requests that start or stop a transaction: Rejected while Pending (B02.FR.05)."""
 
     def spell_error(self, code: str) -> str:
         """The wire spelling of the 2.x error code ``code`` in this version."""
         return self.error_spelling.get(code, code)
+
+    def spell_event(self, kind: str) -> str:
+        """This version's name of the security event the catalogue (2.x) calls ``kind``."""
+        return self.event_names.get(kind, kind)
 
     def store_name(self, certificate_use: str) -> str:
         """The store's (2.x) name of a certificate use as this version names it."""
@@ -81,7 +89,13 @@ PROFILES: Mapping[OcppVersion, VersionProfile] = MappingProxyType({
                                 "RpcFrameworkError": "FormationViolation",
                                 "MessageTypeNotSupported": "NotSupported"}),
         certificate_names=_frozen({"CentralSystemRootCertificate": "CSMSRootCertificate",
-                                   "ManufacturerRootCertificate": "ManufacturerRootCertificate"})),
+                                   "ManufacturerRootCertificate": "ManufacturerRootCertificate"}),
+        # The security whitepaper's names of the events whose 2.x names say CSMS or Charging Station.
+        event_names=_frozen({"InvalidCsmsCertificate": "InvalidCentralSystemCertificate",
+                             "FailedToAuthenticationAtCsms": "FailedToAuthenticationAtCentralSystem",
+                             "CsmsFailedToAuthentication": "CentralSystemFailedToAuthentication",
+                             "InvalidChargingStationCertificate": "InvalidChargePointCertificate"}),
+        transaction_requests=("RemoteStartTransaction", "RemoteStopTransaction")),
     OcppVersion.V201: VersionProfile(
         OcppVersion.V201, schema_folder="v201", request_schema_suffix="Request", device_model_name="2.0.1",
         profile_spelling="OCPP201", status_info_max=512),
@@ -99,10 +113,10 @@ ALL_VERSIONS: tuple[OcppVersion, ...] = (V16, V201, V21)
 # requires one): the version of the seed's examples, and the default of every client we ship.
 STATION_VERSION = V201
 
-# What the CSMS link offers in its websocket handshake, most preferred first, whatever a network
-# profile's ocppVersion says: that field is informative only, the version is negotiated (Part 4
-# §3.1.2), and the CSMS picks one of these. (1.6J joins when the link speaks it.)
-LINK_VERSIONS: tuple[str, ...] = (V21.value, V201.value)
+# What the CSMS link offers in its websocket handshake by default, most preferred first, whatever a
+# network profile's ocppVersion says: that field is informative only, the version is negotiated
+# (Part 4 §3.1.2), and the CSMS picks one of these. ``[csms] ocpp_versions`` may narrow or reorder it.
+LINK_VERSIONS: tuple[str, ...] = (V21.value, V201.value, V16.value)
 
 
 def profile(version: str) -> VersionProfile:

@@ -43,7 +43,7 @@ from .test_csms_link import (
 rigs, csmss = test_csms_link.rigs, test_csms_link.csmss  # the fixtures: a station and CSMSs of the test's own
 
 V16, V201, V21 = "ocpp1.6", "ocpp2.0.1", "ocpp2.1"
-BOTH_OFFERED = ["ocpp2.1, ocpp2.0.1"]  # the Sec-WebSocket-Protocol header, as the CSMS received it
+BOTH_OFFERED = ["ocpp2.1, ocpp2.0.1, ocpp1.6"]  # the Sec-WebSocket-Protocol header, as the CSMS received it
 PROFILE_PASSWORD = "profile-own-Pa55word-0001"  # a 2.1 profile's basicAuthPassword
 NEW_PASSWORD = "security-ctrlr-Pa55word-02"  # SecurityCtrlr.BasicAuthPassword set later
 SLOT_PASSWORD = "slot-2-Pa55word-via-NC-003"  # NetworkConfiguration[2].BasicAuthPassword

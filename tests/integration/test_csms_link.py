@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from ocpp.messages import CallResult, validate_payload
 from ocpp.routing import on
+from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v21 import ChargePoint as ChargePoint21
 from ocpp.v201 import ChargePoint, call
 from websockets.asyncio.server import ServerConnection
@@ -159,10 +160,14 @@ class CsmsSession:
         self.csms.record(json.loads(raw_msg))
         await super().route_message(raw_msg)
 
+    def next_boot_status(self) -> str:
+        statuses = self.csms.boot_statuses
+        return statuses[0] if len(statuses) == 1 else statuses.pop(0)
+
     @on("BootNotification")
     async def on_boot(self, charging_station: dict, reason: str, **_: Any) -> Any:
-        status = self.csms.boot_statuses[0] if len(self.csms.boot_statuses) == 1 else self.csms.boot_statuses.pop(0)
-        return self._call_result.BootNotification(current_time=now_iso(), interval=self.csms.interval, status=status)
+        return self._call_result.BootNotification(current_time=now_iso(), interval=self.csms.interval,
+                                                  status=self.next_boot_status())
 
     @on("StatusNotification")
     async def on_status(self, **_: Any) -> Any:
@@ -185,7 +190,18 @@ class CsmsChargePoint21(CsmsSession, ChargePoint21):
     """A 2.1 session (subprotocol ocpp2.1)."""
 
 
-SESSIONS: dict[str, type[CsmsSession]] = {V201: CsmsChargePoint, "ocpp2.1": CsmsChargePoint21}
+class CsmsChargePoint16(CsmsSession, ChargePoint16):
+    """A 1.6 session (subprotocol ocpp1.6): the ``ocpp`` package's 1.6 schemas include the security
+    extension's messages (SecurityEventNotification, SignCertificate, …)."""
+
+    @on("BootNotification")
+    async def on_boot(self, charge_point_vendor: str, charge_point_model: str, **_: Any) -> Any:  # type: ignore[override]
+        return self._call_result.BootNotification(current_time=now_iso(), interval=self.csms.interval,
+                                                  status=self.next_boot_status())
+
+
+SESSIONS: dict[str, type[CsmsSession]] = {V201: CsmsChargePoint, "ocpp2.1": CsmsChargePoint21,
+                                          "ocpp1.6": CsmsChargePoint16}
 
 
 @dataclass
@@ -301,7 +317,8 @@ class Csms(ThreadedServer):
         if answer[0] == 3:
             self._run(validate_payload(CallResult(unique_id, answer[2], action), cp._ocpp_version))
         else:
-            assert len(answer) == 5 and answer[2] in ERROR_CODES["ocpp2.x"], answer
+            codes = ERROR_CODES["ocpp1.6" if cp._ocpp_version == "1.6" else "ocpp2.x"]
+            assert len(answer) == 5 and answer[2] in codes, answer
             assert isinstance(answer[3], str) and isinstance(answer[4], dict), answer
         return answer
 
@@ -465,7 +482,7 @@ def test_b01_boot_status_and_heartbeat(rigs: Callable[..., Rig], csmss: Callable
     # offered, 2.1 first, whatever the profile says (issue 13); this CSMS picks 2.0.1.
     accepted = [h for h in csms.handshakes if h["authorization"] is not None]
     assert accepted and accepted[-1]["path"] == f"/ocpp/{IDENTITY}", csms.handshakes
-    assert accepted[-1]["subprotocols"] == ["ocpp2.1, ocpp2.0.1"], csms.handshakes
+    assert accepted[-1]["subprotocols"] == ["ocpp2.1, ocpp2.0.1, ocpp1.6"], csms.handshakes
 
     heartbeats = csms.wait_for("Heartbeat", count=3, timeout=10, why=lambda: rig.log()[-3000:])
     # Issue 15 item 5: at --log-level DEBUG (as every test station runs) the handshake's Authorization

@@ -1,4 +1,4 @@
-"""One OCPP-J 2.x session with the CSMS, sans I/O: frames and the clock in; frames, events and a deadline out.
+"""One OCPP-J session with the CSMS (1.6, 2.0.1, 2.1), sans I/O: frames and clock in; frames, events, a deadline out.
 
 The shape is ``websockets``' ``protocol.py`` under its ``asyncio/`` shell (and h11's ``_state.py``):
 this module never touches a socket, a task or a thread, so every rule below is tested frame by
@@ -60,7 +60,7 @@ from .. import versions
 from ..errors import MAX_ID_LENGTH, ErrorCode, OcppError
 from ..logsafe import shown
 from ..repeats import RepeatedLog
-from ..station.availability import CONNECTOR_STATUS
+from ..station import own_messages
 from ..station.datatypes import INT32_MAX
 from . import frames
 from .incoming import answer_problem
@@ -74,7 +74,6 @@ _invalid_calls = RepeatedLog(log)
 MAX_QUEUED_CALLS = 1000  # DESIGN rule 4: no backlog of ours grows without bound
 MAX_HELD_CALLS = 8  # the CSMS's CALLs kept until our boot is answered (Part 4 §4.1.1 allows it one)
 OWN_BOOT_RETRY_MAX_S = 300.0  # B02.FR.07/B03.FR.05: our own wait doubles up to this (5 min)
-TRANSACTION_REQUESTS = ("RequestStartTransaction", "RequestStopTransaction")  # B02.FR.05: Rejected while Pending
 
 
 class State(enum.Enum):
@@ -285,7 +284,7 @@ def _timestamp(moment: datetime) -> str:
 
 
 class Session:
-    """One websocket connection's OCPP-J session (2.0.1 or 2.1); see the module docstring."""
+    """One websocket connection's OCPP-J session (1.6, 2.0.1 or 2.1); see the module docstring."""
 
     def __init__(self, version: str, *, boot_reason: str, charging_station: Mapping[str, Any],
                  connectors: Sequence[tuple[int, int]], message_timeout: float, heartbeat_interval: float,
@@ -310,7 +309,9 @@ class Session:
         self._boot_retry_s = max(float(boot_retry_s), 1.0)  # B02.FR.07: never flooding the CSMS
         self._own_waits = 0  # Pending/Rejected answers in a row that left the wait to us
         self._utc_now = utc_now
-        self._boot_payload: dict[str, Any] = {"reason": boot_reason, "chargingStation": dict(charging_station)}
+        self._charging_station = dict(charging_station)
+        self._boot_payload = own_messages.boot_notification(self.version, boot_reason, charging_station)
+        self._transaction_requests = versions.profile(version).transaction_requests  # B02.FR.05
 
         self._state = State.BOOTING
         self._accepted_once = False
@@ -430,12 +431,17 @@ class Session:
             self._close(reason, reset=True)
 
     def trigger_boot(self, now: float) -> None:
-        """TriggerMessage BootNotification (F06): while PENDING, the next BootNotification goes now, reason
-        Triggered, instead of at the interval's end. In any other state nothing is due: BOOTING has
-        its boot outstanding, ACCEPTED refused the trigger (F06.FR.17), REJECTED never runs one."""
+        """TriggerMessage BootNotification (F06; 1.6 §5.17): while PENDING, the next BootNotification goes
+        now, reason Triggered, instead of at the interval's end. BOOTING has its boot outstanding and
+        REJECTED never runs a trigger. ACCEPTED: 2.x refused the trigger (F06.FR.17); 1.6 has no such
+        rule, so a 1.6 session sends a BootNotification next, before the queued CALLs, and acts on its
+        answer as on any boot's (Pending puts the session back into PENDING)."""
         if self._state is State.PENDING and self._boot_due != float("inf"):
             self._boot_triggered = True
             self._boot_due = now
+            self._advance(now)
+        elif self._state is State.ACCEPTED and self.version == versions.V16:
+            self._queue.appendleft(self._new("BootNotification", self._boot_payload, own=True))
             self._advance(now)
 
     def enqueue(self, action: str, payload: dict[str, Any], now: float, *, call_id: str | None = None,
@@ -497,7 +503,7 @@ class Session:
         """A CALL of the CSMS, as the registration state says (the rules of :class:`State`)."""
         if self._state is State.REJECTED:  # B03.FR.08: nothing but SecurityError while Rejected
             self._security_error(call, "BootNotification was rejected")
-        elif self._state is State.PENDING and call.action in TRANSACTION_REQUESTS:
+        elif self._state is State.PENDING and call.action in self._transaction_requests:
             self._frames.append(frames.call_result(call.id, {"status": "Rejected"}))  # B02.FR.05
         else:
             self._answering.add(call.id)  # B02.FR.01: answered while Pending (and accepted)
@@ -557,9 +563,8 @@ class Session:
             self._own_waits = 0
             self._events.append(BootAccepted(interval))  # B01.FR.04: the station takes the interval, or not
             stamp = _timestamp(self._utc_now())
-            statuses = [self._new("StatusNotification", {"timestamp": stamp, "connectorStatus": CONNECTOR_STATUS,
-                                                         "evseId": evse, "connectorId": connector}, own=True)
-                        for evse, connector in self._connectors]
+            statuses = [self._new("StatusNotification", payload, own=True)  # 1.6: connector 0 first
+                        for payload in own_messages.statuses_after_boot(self.version, self._connectors, stamp)]
             self._queue.extendleft(reversed(statuses))  # B01.FR.05: before anything else of ours
             self._release_held()
             return
@@ -614,8 +619,8 @@ class Session:
             return
         while self._outstanding is None and self._state is not State.CLOSED:
             if self._state in (State.PENDING, State.REJECTED):
-                payload = ({**self._boot_payload, "reason": "Triggered"} if self._boot_triggered
-                           else self._boot_payload)  # F06: this one, not the retries after it
+                payload = (own_messages.boot_notification(self.version, "Triggered", self._charging_station)
+                           if self._boot_triggered else self._boot_payload)  # F06: this one, not the retries
                 if now >= self._boot_due and self._send(self._new("BootNotification", payload, own=True), now):
                     self._boot_due = float("inf")  # B02.FR.04: the next one only after this one's answer
                     self._boot_triggered = False

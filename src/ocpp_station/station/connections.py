@@ -19,7 +19,8 @@ identity              the slot's profile ``identity`` (2.1) if it has one,   Sec
 password              the slot's profile ``basicAuthPassword`` (2.1) if it   none: write-only everywhere
                       has one, else SecurityCtrlr.BasicAuthPassword (a row
                       of the device model)
-OCPP versions         :data:`ocpp_station.versions.LINK_VERSIONS`            the websocket subprotocols offered;
+OCPP versions         ``[csms] ocpp_versions`` (default                      the websocket subprotocols offered;
+offered               :data:`ocpp_station.versions.LINK_VERSIONS`)
 offered                                                                      NetworkConfiguration.OcppVersion
                                                                              of a profile without one
 ====================  =====================================================  ==============================
@@ -80,11 +81,12 @@ class Connections:
     """Reads and writes the facts above; the station and every door ask it, never a copy."""
 
     def __init__(self, network: NetworkStore, station_identity: str, station_password: Callable[[], str | None],
-                 priority: Callable[[], list[int]]):
+                 priority: Callable[[], list[int]], offered: tuple[str, ...] = versions.LINK_VERSIONS):
         self._network = network
         self._station_identity = station_identity  # [station] identity: SecurityCtrlr.Identity is read-only
         self._station_password = station_password  # SecurityCtrlr.BasicAuthPassword, as stored
         self._priority = priority  # OCPPCommCtrlr.NetworkConfigurationPriority, as slots
+        self._offered = offered  # [csms] ocpp_versions: the subprotocols offered, most preferred first
         self._negotiated: dict[int, str] = {}  # slot → the version its last connection agreed on
 
     # -- the facts ------------------------------------------------------------------------------
@@ -123,7 +125,7 @@ class Connections:
                                 "profile's basicAuthPassword)")
         url = str(profile.url).rstrip("/") + "/" + identity  # usable: the URL is there
         return ConnectionTarget(slot, url, identity, password, profile.level, profile.message_timeout or 30,
-                                versions.LINK_VERSIONS)
+                                self._offered)
 
     def record_connected(self, slot: int, subprotocol: str) -> None:
         """The link agreed on ``subprotocol`` with the CSMS of ``slot`` (NetworkConfiguration.OcppVersion)."""
@@ -132,6 +134,11 @@ class Connections:
     def negotiated_version(self) -> str | None:
         """The version the active slot's last connection agreed on (its subprotocol), if one did."""
         return self._negotiated.get(self._network.active_slot())
+
+    def preferred_version(self) -> str:
+        """The version the station writes what it sends of its own accord in: the one the active
+        slot's connection agreed on last, else the one it offers first."""
+        return self.negotiated_version() or self._offered[0]
 
     # -- NetworkConfiguration[slot] (2.1): views of the slot's profile -----------------------------
 
@@ -152,7 +159,7 @@ class Connections:
         if name == "identity":
             return self.identity_for(slot)
         if name == "ocppversion" and "ocppVersion" not in data:
-            return versions.profile_spelling(self._negotiated.get(slot, versions.LINK_VERSIONS[0]))
+            return versions.profile_spelling(self._negotiated.get(slot, self._offered[0]))
         field = _FIELDS.get(name)
         value = data.get(field[0]) if field else None
         return "" if value is None else str(value)

@@ -44,7 +44,7 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 
-from ..versions import V21
+from ..versions import V16, V21
 from . import csr
 from .certificate_store import CSMS_ROOT, CertificateStore, InstallStatus, Result
 from .certificates import CertificateRejected, describe
@@ -139,7 +139,9 @@ class Renewal:
 
     def _send(self, waiting: Waiting, *, triggered: bool, reply_to: str | None = None,
               correlation: bytes | None = None) -> None:
-        payload: dict[str, object] = {"csr": waiting.csr, "certificateType": waiting.use}  # A02.FR.13
+        payload: dict[str, object] = {"csr": waiting.csr}
+        if waiting.ocpp_version != V16.value:  # 1.6 has one certificate to sign, and no certificateType
+            payload["certificateType"] = waiting.use  # A02.FR.13
         if waiting.ocpp_version == V21.value:
             payload["requestId"] = waiting.id  # 2.1 A02.FR.24: the CertificateSigned names it
         door: Door = "mqtt" if waiting.door == "mqtt" else "csms"

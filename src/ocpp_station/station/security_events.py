@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..logsafe import shown
+from ..versions import profile
 from .datatypes import now_iso
 from .outbox import DOORS, Door, Outbox
 from .storage import Storage
@@ -122,16 +123,18 @@ class SecurityEvents:
         log.info("security event %s%s: %s", kind, " (critical)" if critical else "", shown(info, 200, quote=False))
 
     def _queue(self, door: Door, kind: str, at: str, info: str) -> None:
-        if kind in REPEATABLE and self._outbox.pending(door, ACTION, where=("type", kind)):
+        version = self._version()
+        name = profile(version).spell_event(kind)  # 1.6: InvalidCentralSystemCertificate, …
+        if kind in REPEATABLE and self._outbox.pending(door, ACTION, where=("type", name)):
             return  # one of its type still waits: this occurrence is in the log
         if self._outbox.pending(door, ACTION) >= self._queue_max:
             log.warning("security event %s: %d notifications already wait for the %s; this one is only in the "
                         "security log", kind, self._queue_max, "CSMS" if door == "csms" else "OEM")
             return
-        payload = {"type": kind, "timestamp": at}
+        payload = {"type": name, "timestamp": at}
         if info:
             payload["techInfo"] = info
-        self._outbox.add(door, self._version(), ACTION, [payload], triggered=False)  # A04.FR.02
+        self._outbox.add(door, version, ACTION, [payload], triggered=False)  # A04.FR.02
 
     def entries(self, limit: int | None = None) -> list[LoggedEvent]:
         """The security log, oldest first (the last ``limit`` entries, if given)."""
