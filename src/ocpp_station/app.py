@@ -27,17 +27,18 @@ from .rpc.dispatch import Answer, Dispatcher, Routes
 from .rpc.envelope import Request, fingerprint
 from .station.certificate_store import CertificateStore
 from .station.certificates import LiveConnection, describe
+from .station.configuration_keys import ConfigurationKeys
 from .station.connections import Connections, ConnectionTarget
 from .station.datatypes import now_iso
 from .station.device_model import DeviceModel
 from .station.network import password_problem, priority_rule
 from .station.network_store import NetworkStore
 from .station.outbox import DOORS, Door, Outbox, Outgoing
+from .station.profile_upgrade import security_profile_writer
 from .station.renewal import Renewal
 from .station.security_events import SecurityEvents
 from .station.shape import build_definitions
 from .station.storage import Storage
-from .versions import LINK_VERSIONS
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,8 @@ class Station:
         self.network = NetworkStore(self.storage, config.network)
         self.outbox = Outbox(self.storage)  # what was promised and not delivered yet: report parts
         self.connections = Connections(self.network, config.station.identity,
-                                       station_password=self._station_password, priority=self.priority)
+                                       station_password=self._station_password, priority=self.priority,
+                                       offered=config.csms.ocpp_versions)
         connections = self.connections
         self.model = DeviceModel(
             definitions=build_definitions(config), store=self.storage,
@@ -85,7 +87,8 @@ class Station:
                   ("SecurityCtrlr", "Identity"): lambda _: connections.active_identity(),  # B09.FR.28
                   ("OCPPCommCtrlr", "MessageTimeout"): lambda _: connections.active_message_timeout(),
                   ("OCPPCommCtrlr", "ActiveNetworkProfile"): lambda _: str(self.network.active_slot()),
-                  ("NetworkConfiguration", "*"): connections.network_configuration},
+                  ("NetworkConfiguration", "*"): connections.network_configuration,
+                  ("OCPP16Ctrlr", "NumberOfConnectors"): lambda _: str(len(self.connectors()))},
             rules={("OCPPCommCtrlr", "NetworkConfigurationPriority"): lambda _, value: check_priority(value),
                    ("SecurityCtrlr", "BasicAuthPassword"): lambda _, value: password_problem(value),  # A00.FR.205
                    ("NetworkConfiguration", "*"): connections.network_configuration_rule},
@@ -105,6 +108,11 @@ class Station:
             setting=lambda name, default: self.model.read_int("SecurityCtrlr", name, default=default),
             renew_before=timedelta(days=security.renew_before_days), link_enabled=config.csms.enabled,
             version=self.ocpp_version)
+        self.configuration = ConfigurationKeys(self.model, writers={  # 1.6 keys, views of the variables
+            "SecurityProfile": security_profile_writer(  # the 1.6 A05 upgrade
+                network=self.network, model=self.model, certificates=self.certificates,
+                password=connections.password_for, priority=self.priority, record_event=self.events.record,
+                after_commit=lambda: self.storage.after_commit(self.request_reconnect))})
         check_priority = priority_rule(
             self.network.profiles, self.network.usable,
             has_csms_root=lambda: self.certificates.has_usable("CSMSRootCertificate"),  # A05.FR.02: valid
@@ -149,7 +157,7 @@ class Station:
     def ocpp_version(self) -> str:
         """The OCPP version the station writes what it sends of its own accord in: the one its CSMS
         connection agreed on last, else the one it offers first."""
-        return self.connections.negotiated_version() or LINK_VERSIONS[0]
+        return self.connections.preferred_version()
 
     # -- security: events, renewal (A02-A04) ----------------------------------------------------
 

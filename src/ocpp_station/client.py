@@ -64,6 +64,8 @@ from .oem_types import (
     CallError,
     CertificateRenewal,
     ComponentVariable,
+    Configuration,
+    ConfigurationValue,
     CsrTimeout,
     InstalledCertificate,
     MalformedPart,
@@ -98,6 +100,8 @@ __all__ = [
     "CallError",
     "CertificateRenewal",
     "ComponentVariable",
+    "Configuration",
+    "ConfigurationValue",
     "CsrTimeout",
     "InstalledCertificate",
     "RenewalRefused",
@@ -373,6 +377,22 @@ class StationClient:
             results.append(SetVariableResult(_plain(item), item["attributeStatus"],
                                              item.get("attributeType") or "Actual", reason, info))
         return results
+
+    async def get_configuration(self, keys: Iterable[str] = (), *, timeout: float = 10.0) -> Configuration:
+        """GetConfiguration (1.6): the keys named, or every key when none are."""
+        wanted = list(keys)
+        payload = await self.call("GetConfiguration", {"key": wanted} if wanted else {}, ocpp_version=V16,
+                                  timeout=timeout)
+        known = tuple(ConfigurationValue(item["key"], bool(item["readonly"]), item.get("value"))
+                      for item in payload.get("configurationKey", []))
+        return Configuration(known, tuple(payload.get("unknownKey", [])))
+
+    async def change_configuration(self, key: str, value: Any, *, timeout: float = 10.0) -> str:
+        """ChangeConfiguration (1.6) of one key: Accepted, RebootRequired, Rejected or NotSupported.
+        ``value`` may be str, int or bool (written ``true``/``false``)."""
+        payload = await self.call("ChangeConfiguration", {"key": key, "value": _text(value)}, ocpp_version=V16,
+                                  timeout=timeout)
+        return str(payload["status"])
 
     async def get_installed_certificate_ids(self, types: Iterable[str] | None = None, *,
                                             ocpp_version: str = "ocpp2.0.1",

@@ -88,27 +88,39 @@ def add_commands(subparsers: Any, common_parent_parser: argparse.ArgumentParser)
     raw = argparse.RawDescriptionHelpFormatter
 
     get = subparsers.add_parser(
-        "get", parents=parents, formatter_class=raw, help="read device-model variables (GetVariables)",
-        description="Read variables of a running station with GetVariables. A variable is written "
-                    "Component[evse.connector](instance).Variable[instance]:AttributeType, e.g. "
-                    "OCPPCommCtrlr.OfflineThreshold, EVSE[1].Power, Connector[1.2].ConnectorType, "
-                    "DeviceDataCtrlr.ItemsPerMessage[GetVariables], NetworkConfiguration(2).OcppCsmsUrl "
-                    "(2.1), OCPPCommCtrlr.OfflineThreshold:Target.",
-        epilog=EXIT_EPILOG.format(refused="a variable was not Accepted (or a CallError)") +
-        "\nexample: ocpp-station get OCPPCommCtrlr.OfflineThreshold TxCtrlr.TxStartPoint EVSE[1].Power")
-    get.add_argument("variables", nargs="+", metavar="VARIABLE")
-    _version(get, [V201, V21], V201)
+        "get", parents=parents, formatter_class=raw,
+        help="read device-model variables (GetVariables) or 1.6 keys (GetConfiguration)",
+        description=_paragraphs(
+            "Read variables of a running station with GetVariables. A variable is written "
+            "Component[evse.connector](instance).Variable[instance]:AttributeType, e.g. "
+            "OCPPCommCtrlr.OfflineThreshold, EVSE[1].Power, Connector[1.2].ConnectorType, "
+            "DeviceDataCtrlr.ItemsPerMessage[GetVariables], NetworkConfiguration(2).OcppCsmsUrl "
+            "(2.1), OCPPCommCtrlr.OfflineThreshold:Target.",
+            "With --ocpp-version ocpp1.6 the arguments are 1.6 configuration keys (HeartbeatInterval, "
+            "CpoName, …), read with GetConfiguration; no key lists them all. A 1.6 key is a view of the "
+            "2.x variable that holds the same value. A write-only key (AuthorizationKey) is listed "
+            "without its value."),
+        epilog=EXIT_EPILOG.format(refused="a variable was not Accepted, a key is unknown (or a CallError)") +
+        "\nexamples: ocpp-station get OCPPCommCtrlr.OfflineThreshold TxCtrlr.TxStartPoint EVSE[1].Power"
+        "\n          ocpp-station get --ocpp-version ocpp1.6 HeartbeatInterval SecurityProfile")
+    get.add_argument("variables", nargs="*", metavar="VARIABLE")
+    _version(get, [V16, V201, V21], V201)
     get.set_defaults(oem_handler=_get)
 
     set_ = subparsers.add_parser(
-        "set", parents=parents, formatter_class=raw, help="change device-model variables (SetVariables)",
-        description="Change variables of a running station with SetVariables (VARIABLE=VALUE, see `get --help` "
-                    "for how to name a variable). RebootRequired counts as success: the value takes effect "
-                    "after a restart.",
+        "set", parents=parents, formatter_class=raw,
+        help="change device-model variables (SetVariables) or 1.6 keys (ChangeConfiguration)",
+        description=_paragraphs(
+            "Change variables of a running station with SetVariables (VARIABLE=VALUE, see `get --help` "
+            "for how to name a variable). RebootRequired counts as success: the value takes effect "
+            "after a restart.",
+            "With --ocpp-version ocpp1.6, KEY=VALUE changes 1.6 configuration keys, one ChangeConfiguration "
+            "each, in order. The value of a write-only key (AuthorizationKey) is shown masked."),
         epilog=EXIT_EPILOG.format(refused="a value was not Accepted/RebootRequired (or a CallError)") +
-        "\nexample: ocpp-station set OCPPCommCtrlr.OfflineThreshold=300 AuthCtrlr.LocalAuthorizeOffline=true")
+        "\nexamples: ocpp-station set OCPPCommCtrlr.OfflineThreshold=300 AuthCtrlr.LocalAuthorizeOffline=true"
+        "\n          ocpp-station set --ocpp-version ocpp1.6 HeartbeatInterval=300 CpoName=ACME")
     set_.add_argument("assignments", nargs="+", metavar="VARIABLE=VALUE")
-    _version(set_, [V201, V21], V201)
+    _version(set_, [V16, V201, V21], V201)
     set_.set_defaults(oem_handler=_set)
 
     report = subparsers.add_parser(
@@ -389,6 +401,11 @@ def _explain(reason: str | None, info: str | None) -> str:
 # -- get / set ---------------------------------------------------------------------------------------
 
 def _get(args: argparse.Namespace) -> int:
+    if args.ocpp_version == V16:
+        return _get_configuration(args)
+    if not args.variables:
+        print("ocpp-station get: name at least one VARIABLE (only 1.6 lists every key)", file=sys.stderr)
+        return EXIT_USAGE
     try:
         refs = [VariableRef.parse(text) for text in args.variables]
     except ValueError as error:
@@ -423,7 +440,62 @@ def _write_only_variables() -> frozenset[str]:
                      if any(attribute["mutability"] == "WriteOnly" for attribute in variable["attributes"]))
 
 
+def _get_configuration(args: argparse.Namespace) -> int:
+    """``get --ocpp-version ocpp1.6 [KEY …]``: GetConfiguration, a row per key (unknown keys too)."""
+
+    async def work(client: StationClient) -> int:
+        found = await client.get_configuration(args.variables, timeout=args.timeout)
+        if args.json:
+            _print_json({"configurationKey": [{"key": k.key, "readonly": k.readonly, "value": k.value}
+                                              for k in found.keys], "unknownKey": list(found.unknown)})
+        else:
+            rows = [[k.key, "read-only" if k.readonly else "read-write", "(write-only)" if k.value is None and
+                     k.key.casefold() in _write_only_keys() else k.value or ""] for k in found.keys]
+            rows += [[printable(name), "unknown", ""] for name in found.unknown]
+            print(_table(["KEY", "ACCESS", "VALUE"], rows))
+        return EXIT_OK if found.keys and not found.unknown else EXIT_REFUSED
+
+    return _run(args, work)
+
+
+def _write_only_keys() -> frozenset[str]:
+    """The 1.6 keys (casefolded) whose variable is write-only: their values are secrets (AuthorizationKey)."""
+    from .station.configuration_keys import catalogue
+
+    secret = _write_only_variables()
+    return frozenset(key.key.casefold() for key in catalogue() if key.variable.casefold() in secret)
+
+
+def _change_configuration(args: argparse.Namespace, pairs: list[tuple[str, str]]) -> int:
+    """``set --ocpp-version ocpp1.6 KEY=VALUE …``: one ChangeConfiguration per key, in order."""
+
+    async def work(client: StationClient) -> int:
+        secret = _write_only_keys()
+        rows: list[tuple[str, str, str]] = []  # key, the value as shown, status
+        for key, value in pairs:
+            status = await client.change_configuration(key, value, timeout=args.timeout)
+            rows.append((key, MASK if key.casefold() in secret else value, status))
+        if args.json:
+            _print_json([{"key": key, "value": shown, "status": status, "rebootRequired": status == "RebootRequired"}
+                         for key, shown, status in rows])
+        else:
+            print(_table(["KEY", "VALUE", "STATUS", "NOTE"],
+                         [[printable(key), printable(shown), status,
+                           "stored; takes effect after a restart" if status == "RebootRequired" else ""]
+                          for key, shown, status in rows]))
+        return EXIT_OK if all(status in ("Accepted", "RebootRequired") for *_, status in rows) else EXIT_REFUSED
+
+    return _run(args, work)
+
+
 def _set(args: argparse.Namespace) -> int:
+    if args.ocpp_version == V16:
+        keys = [text.partition("=") for text in args.assignments]
+        bad = next((text for text, (_, equals, _) in zip(args.assignments, keys, strict=True) if not equals), None)
+        if bad is not None:
+            print(f"ocpp-station set: {bad!r}: expected KEY=VALUE, e.g. HeartbeatInterval=300", file=sys.stderr)
+            return EXIT_USAGE
+        return _change_configuration(args, [(key, value) for key, _, value in keys])
     pairs: list[tuple[VariableRef, str]] = []
     for text in args.assignments:
         ref_text, equals, value = text.partition("=")

@@ -253,6 +253,24 @@ class SetVariableResult:
 
 
 @dataclass(frozen=True)
+class ConfigurationValue:
+    """One KeyValue of a 1.6 GetConfiguration answer; ``value`` is None when the station left it out
+    (a write-only key such as AuthorizationKey, or a key without a value)."""
+
+    key: str
+    readonly: bool
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """A 1.6 GetConfiguration answer: the keys the station knows, and the names it does not."""
+
+    keys: tuple[ConfigurationValue, ...]
+    unknown: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Status:
     """The answer of InstallCertificate, DeleteCertificate or SetNetworkProfile."""
 

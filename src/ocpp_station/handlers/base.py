@@ -19,6 +19,7 @@ from ..config import Config
 from ..errors import ErrorCode, OcppError
 from ..station.certificate_store import CertificateStore
 from ..station.certificates import LiveConnection
+from ..station.configuration_keys import ConfigurationKeys
 from ..station.device_model import DeviceModel
 from ..station.network_store import NetworkStore
 from ..station.outbox import DOORS, Door, Outbox
@@ -71,6 +72,7 @@ class Services(Protocol):
     events: SecurityEvents
     renewal: Renewal
     storage: Storage
+    configuration: ConfigurationKeys
 
     def request_reset(self) -> None: ...
 
@@ -81,6 +83,8 @@ class Services(Protocol):
     def charging_station(self) -> dict[str, str]: ...
 
     def certificate_in_use_changed(self) -> None: ...
+
+    def connectors(self) -> list[tuple[int, int]]: ...
 
 
 def door_of(call: Call) -> Door:

@@ -17,7 +17,7 @@ from ..logsafe import shown
 from ..station.device_model import AttributeStatus, AttributeType, DeviceModel, Outcome, VariableAddress
 from ..station.network import NetworkProfile
 from ..station.network_store import NetworkStore
-from ..versions import VERSIONS_2X
+from ..versions import ALL_VERSIONS, VERSIONS_2X
 from .base import Call, Handler, Route, enforce_message_limits, message_limits, status_info
 
 log = logging.getLogger(__name__)
@@ -116,9 +116,10 @@ def set_network_profile(network: NetworkStore, record_event: Callable[[str, str]
 
 
 def reset(on_reset: Callable[[], None]) -> Handler:
-    """B11/B12 Reset (2.x). This station does not reboot its host: a Reset re-establishes the CSMS
-    connection from the top of NetworkConfigurationPriority, which is what a new priority or
-    security profile needs to take effect (B10, A05). Resetting a single EVSE is not supported."""
+    """B11/B12 Reset (2.x), Reset (1.6 §5.14: Soft and Hard alike). This station does not reboot its
+    host: a Reset re-establishes the CSMS connection from the top of NetworkConfigurationPriority,
+    which is what a new priority or security profile needs to take effect (B10, A05). Resetting a
+    single EVSE is not supported."""
 
     def handle(call: Call) -> dict[str, Any]:
         if call.payload.get("evseId") is not None:
@@ -136,5 +137,5 @@ ROUTES = (
     Route("SetVariables", VERSIONS_2X, mutates=True, build=lambda s: set_variables(s.model)),  # B05
     Route("SetNetworkProfile", VERSIONS_2X, mutates=True,
           build=lambda s: set_network_profile(s.network, s.events.record)),  # B09
-    Route("Reset", VERSIONS_2X, mutates=True, build=lambda s: reset(s.request_reset)),  # B11/B12
+    Route("Reset", ALL_VERSIONS, mutates=True, build=lambda s: reset(s.request_reset)),  # B11/B12; 1.6 §5.14
 )

@@ -1,4 +1,4 @@
-"""F06 TriggerMessage (OCPP 2.0.1 and 2.1): the receiver asks the station to send one of its messages now.
+"""F06 TriggerMessage (2.x), 1.6 TriggerMessage, ExtendedTriggerMessage: the station sends one of its messages now.
 
 Through either door: the CSMS's TriggerMessage makes the station send the message to the CSMS; the
 OEM's, over MQTT, to the OEM (an ``ocpp_message`` request on the answer topic, and on the
@@ -35,10 +35,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..station.availability import CONNECTOR_STATUS
+from ..station import own_messages
 from ..station.datatypes import now_iso
 from ..station.renewal import NotReady
-from ..versions import VERSIONS_2X
+from ..versions import V16, VERSIONS_2X
 from .base import Call, Handler, Route, Services, door_of, status_info
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def _payloads(services: Services, call: Call, what: str) -> tuple[str, list[dict
     if what == "LogStatusNotification":
         return what, [{"status": "Idle"}]  # F06.FR.15
     if what == "BootNotification":
-        return what, [{"reason": "Triggered", "chargingStation": services.charging_station()}]
+        return what, [own_messages.boot_notification(call.ocpp_version, "Triggered", services.charging_station())]
     assert what == "StatusNotification"
     evse = call.payload.get("evse") or {}
     wanted = [(e.id, c.id) for e in services.config.evses for c in e.connectors
@@ -61,9 +61,7 @@ def _payloads(services: Services, call: Call, what: str) -> tuple[str, list[dict
     if not wanted:
         return _refused(call, "UnknownEvse", f"this station has no EVSE {evse.get('id')}"
                         + (f" with connector {evse['connectorId']}" if "connectorId" in evse else ""))
-    stamp = now_iso()
-    return what, [{"timestamp": stamp, "connectorStatus": CONNECTOR_STATUS, "evseId": evse_id,
-                   "connectorId": connector_id} for evse_id, connector_id in wanted]
+    return what, own_messages.status_notifications(call.ocpp_version, wanted, now_iso())
 
 
 def _refused(call: Call, reason: str, why: str) -> dict[str, Any]:
@@ -102,4 +100,64 @@ def trigger_message(services: Services) -> Handler:
     return handle
 
 
-ROUTES = (Route("TriggerMessage", VERSIONS_2X, mutates=True, build=trigger_message),)  # F06
+# -- OCPP 1.6: TriggerMessage (§5.17, the RemoteTrigger profile) and the security extension's ExtendedTriggerMessage --
+
+# requestedMessage → (the message sent, its payload) for those with a fixed payload. Idle is the truth for a
+# station that neither updates firmware, nor uploads diagnostics or logs (1.6 §7.25/§7.24, whitepaper N01.FR.12).
+_FIXED_16 = {"Heartbeat": ("Heartbeat", {}), "DiagnosticsStatusNotification": ("DiagnosticsStatusNotification",
+                                                                               {"status": "Idle"})}
+_FIXED_16_TRIGGER = {**_FIXED_16, "FirmwareStatusNotification": ("FirmwareStatusNotification", {"status": "Idle"})}
+# ExtendedTriggerMessage FirmwareStatusNotification asks for the *signed* one (whitepaper L01.FR.28/29; L01.FR.21:
+# no requestId with Idle); LogStatusNotification without requestId (N01.FR.12).
+_FIXED_16_EXTENDED = {**_FIXED_16,
+                      "FirmwareStatusNotification": ("SignedFirmwareStatusNotification", {"status": "Idle"}),
+                      "LogStatusNotification": ("LogStatusNotification", {"status": "Idle"})}
+
+
+def trigger_message_16(services: Services, *, extended: bool) -> Handler:
+    """1.6 TriggerMessage (``extended`` False) or ExtendedTriggerMessage: Accepted, Rejected or NotImplemented.
+
+    Where the connectorId matters (StatusNotification) one that is given names one connector, 0 the
+    Charge Point itself, and one that is absent means all of them, 0 first (1.6 §5.17); a connector the
+    station does not have → Rejected. Elsewhere it is ignored. BootNotification is always sent (1.6 has
+    no F06.FR.17): the link sends its next boot at once. MeterValues: NotImplemented (no meter).
+    """
+    fixed = _FIXED_16_EXTENDED if extended else _FIXED_16_TRIGGER
+
+    def handle(call: Call) -> dict[str, Any]:
+        what, connector = call.payload["requestedMessage"], call.payload.get("connectorId")
+        door = door_of(call)
+        if what == "SignChargePointCertificate":  # the whitepaper's A02.FR.02/03
+            try:
+                services.renewal.request(door, call.ocpp_version, triggered=True, reply_to=call.reply_to,
+                                         correlation=call.correlation)
+            except NotReady as why:
+                log.info("ExtendedTriggerMessage %s rejected: %s", what, why)
+                return {"status": "Rejected"}
+            return {"status": "Accepted"}
+        if what in fixed:
+            action, payloads = fixed[what][0], [dict(fixed[what][1])]
+        elif what == "BootNotification":
+            action, payloads = what, [own_messages.boot_notification(V16, "Triggered", services.charging_station())]
+        elif what == "StatusNotification":
+            numbered = own_messages.ocpp16_connectors(services.connectors())
+            if connector is not None and connector != 0 and connector not in numbered:
+                log.info("TriggerMessage StatusNotification rejected: no connector %d", connector)
+                return {"status": "Rejected"}
+            ids = [0, *numbered] if connector is None else [connector]
+            action, payloads = what, own_messages.ocpp16_status_notifications(ids, now_iso())
+        else:
+            return {"status": "NotImplemented"}  # MeterValues
+        services.outbox.add(door, call.ocpp_version, action, payloads, reply_to=call.reply_to,
+                            correlation=call.correlation, triggered=True)  # sent after the answer (1.6 §5.17)
+        log.info("%s %s accepted: %d message(s) for %s", call.action, what, len(payloads), call.origin)
+        return {"status": "Accepted"}
+
+    return handle
+
+
+ROUTES = (
+    Route("TriggerMessage", VERSIONS_2X, mutates=True, build=trigger_message),  # F06
+    Route("TriggerMessage", (V16,), mutates=True, build=lambda s: trigger_message_16(s, extended=False)),
+    Route("ExtendedTriggerMessage", (V16,), mutates=True, build=lambda s: trigger_message_16(s, extended=True)),
+)

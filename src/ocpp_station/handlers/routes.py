@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from . import provisioning, remote_control, reports, security
+from . import configuration, data_transfer, provisioning, remote_control, reports, security
 from .base import Route
 
-ROUTES: tuple[Route, ...] = (*provisioning.ROUTES, *reports.ROUTES, *security.ROUTES, *remote_control.ROUTES)
+ROUTES: tuple[Route, ...] = (*provisioning.ROUTES, *configuration.ROUTES, *reports.ROUTES, *security.ROUTES,
+                             *remote_control.ROUTES, *data_transfer.ROUTES)
