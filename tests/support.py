@@ -94,8 +94,8 @@ def response_validator(ocpp_version: str, action: str) -> jsonschema.Validator:
 
 
 def request_validator(ocpp_version: str, action: str) -> jsonschema.Validator:
-    """E.g. the NotifyReport parts the station sends, on either door."""
-    return official_validator(ocpp_version, action, "Request")
+    """E.g. the NotifyReport parts the station sends, on either door (1.6 names a request ``<Action>.json``)."""
+    return official_validator(ocpp_version, action, "" if ocpp_version == "ocpp1.6" else "Request")
 
 
 # The OcppResponse envelope as the seed document defines it ("OcppMessageResponse", topic josev/cs),
