@@ -124,6 +124,15 @@ def profile(version: str) -> VersionProfile:
     return PROFILES[OcppVersion(version)]
 
 
+def catalogue_name(event: str) -> str:
+    """The 2.x (catalogue) name of the security event ``event``, whichever version's name it is."""
+    for version_profile in PROFILES.values():
+        for catalogue, own in version_profile.event_names.items():
+            if own == event:
+                return catalogue
+    return event
+
+
 def profile_spelling(subprotocol: str) -> str:
     """How OCPPVersionEnumType (2.1) names ``subprotocol``: ``ocpp2.1`` → ``OCPP21``."""
     return profile(subprotocol).profile_spelling

@@ -21,7 +21,7 @@ import pytest
 from ocpp_station.app import Station
 from ocpp_station.config import Config, Csms, Security
 from ocpp_station.station.outbox import DOORS, Door, Outgoing
-from ocpp_station.station.security_events import CRITICAL, REPEATABLE, TECH_INFO_MAX
+from ocpp_station.station.security_events import CRITICAL, REPEATABLE, TECH_INFO_MAX, spelled_for
 
 from .. import certificate_cases as certs
 from ..network_cases import profile
@@ -356,3 +356,20 @@ def test_an_event_and_its_request_s_answer_roll_back_together_when_the_commit_fa
     assert kind == RECONFIGURATION
     for door in DOORS:
         assert rig.types(door) == [RECONFIGURATION]
+
+
+# -- the event's name in the version it goes out in ------------------------------------------------------------
+
+@pytest.mark.parametrize(("queued", "version", "sent"), [
+    ("InvalidCsmsCertificate", "ocpp1.6", "InvalidCentralSystemCertificate"),
+    ("InvalidCentralSystemCertificate", "ocpp2.0.1", "InvalidCsmsCertificate"),
+    ("InvalidChargingStationCertificate", "ocpp1.6", "InvalidChargePointCertificate"),
+    ("FailedToAuthenticationAtCentralSystem", "ocpp2.1", "FailedToAuthenticationAtCsms"),
+    ("ResetOrReboot", "ocpp1.6", "ResetOrReboot"),
+    ("InvalidCsmsCertificate", "ocpp2.1", "InvalidCsmsCertificate"),
+])
+def test_a04_a_queued_event_is_named_as_the_version_it_goes_out_in(queued: str, version: str, sent: str) -> None:
+    payload = {"type": queued, "timestamp": "2026-12-02T10:00:00Z", "techInfo": "x"}
+    out = spelled_for(payload, version)
+    assert out == {**payload, "type": sent}
+    assert payload["type"] == queued  # the row's own payload is not changed

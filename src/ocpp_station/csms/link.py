@@ -100,6 +100,8 @@ from ..repeats import RepeatedLog
 from ..rpc.envelope import Request
 from ..station.connections import CannotConnect, ConnectionTarget
 from ..station.outbox import Door, Outgoing
+from ..station.security_events import ACTION as EVENT_ACTION
+from ..station.security_events import spelled_for
 from . import frames, session
 from .connection import endpoint
 
@@ -226,7 +228,8 @@ class CsmsLink:
             self._boot_reason = boot_reason  # B01.FR.03/B01.FR.09: the next boot says why
         live = self._session
         if live is not None and live.state is not session.State.CLOSED:
-            live.reset_requested("Reset" if boot_reason == "RemoteReset" else "reconnecting with new credentials")
+            live.reset_requested("a Reset" if boot_reason == "RemoteReset" else
+                                 "new credentials or security settings (A01, A02.FR.08, A05)")
             self._wake()
         elif boot_reason is not None:
             self._reset.set()
@@ -408,20 +411,20 @@ class CsmsLink:
                     self._repeats.log(logging.WARNING, f"no version {ends.url}",
                                       "CSMS link: %s agreed on no OCPP version we offered", ends.url)
                 elif self._reset.is_set():
-                    log.info("CSMS link: reconnecting after Reset")  # accepted while we were connecting
+                    log.info("CSMS link: reconnecting, as asked while connecting")  # a Reset, new credentials
                     reset = True
                 else:
                     live = self._start_session(ws, target, timeout)
                     close = await self._serve(ws, live, target)
                     if close.reset:
-                        log.info("CSMS link: reconnecting after Reset")
+                        log.info("CSMS link: reconnecting after %s", close.reason)
                         reset = True
                     else:
                         self._repeats.log(logging.WARNING, f"failed {described} {_kind(close.reason)}",
                                           "CSMS link: %s failed: %s", described, close.reason)
         except (OSError, TimeoutError, websockets.InvalidHandshake, websockets.InvalidURI) as error:
             self._repeats.log(logging.WARNING, f"failed {described} {type(error).__name__}",
-                              "CSMS link: %s failed: %s", described, shown(str(error), 200))
+                              "CSMS link: %s failed: %s", described, shown(str(error) or type(error).__name__, 200))
             event = security_event_of(error)
             if event is not None:
                 await asyncio.to_thread(self._station.record_security_event, *event)
@@ -591,7 +594,9 @@ class CsmsLink:
         A row goes out in the version this session speaks, which may not be the one it was made
         for (``row.ocpp_version``: the connection that asked may have been 2.0.1, this one 2.1);
         the session checks it against this version's schema, and one that breaks it is dropped as
-        any row that breaks its schema is (NotifyReport has the same shape in both versions).
+        any row that breaks its schema is (NotifyReport has the same shape in both versions). A
+        security event is renamed for this version on the way (:func:`spelled_for`: 1.6 says
+        InvalidCentralSystemCertificate where 2.x says InvalidCsmsCertificate).
         """
         if self._in_flight is not None or not self._rows_waiting or self._outbox_stopped:
             return False
@@ -613,7 +618,8 @@ class CsmsLink:
                      "last connection ended, so the CSMS may see it twice", _part(row), row.message_id)
         self._unanswered_seq = None
         # (The session closed meanwhile, by a Reset? Then enqueue reports CallFailed, and the row stays.)
-        call_id = live.enqueue(row.action, row.payload, self._loop.time(), call_id=row.message_id, triggered=True)
+        payload = spelled_for(row.payload, live.version) if row.action == EVENT_ACTION else row.payload
+        call_id = live.enqueue(row.action, payload, self._loop.time(), call_id=row.message_id, triggered=True)
         self._in_flight = _InFlight(row, call_id)
         return True
 

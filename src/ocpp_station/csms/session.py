@@ -40,6 +40,15 @@ OCPP 2.1's CALLRESULTERROR (message type 5), made for telling the CSMS that its 
 unusable, is not sent: the problem is logged, and for a BootNotification the connection closes
 (see :class:`State`).
 
+OCPP 1.6J runs the same states: 1.6 §4.2.1 gives Pending and Rejected the rules 2.x's B02/B03
+later wrote down (while Pending, only what a TriggerMessage asked for; while Rejected, nothing
+until the interval is over), and its errata recommend SecurityError for what the CSMS sends a
+rejected station. What differs is data, kept out of this class: the payloads of the boot and the
+StatusNotifications (:mod:`ocpp_station.station.own_messages`: 1.6 reports connector 0 and numbers
+connectors 1..N), the names of the transaction requests refused while Pending and the spelling of
+error codes (:mod:`ocpp_station.versions`); and one rule: a 1.6 TriggerMessage BootNotification is
+honoured while Accepted too (:meth:`Session.trigger_boot`).
+
 The CSMS's CALLs are the station's business: the session emits :class:`CallReceived`, the shell
 runs it (the dispatcher validates the request and the answer) and hands the outcome back with
 :meth:`Session.answer`; the session turns it into the CALLRESULT or CALLERROR frame.

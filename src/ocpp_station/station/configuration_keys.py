@@ -130,10 +130,13 @@ class ConfigurationKeys:
     def read(self, names: Sequence[str] | None = None) -> tuple[list[KeyValue], list[str]]:
         """GetConfiguration: the known keys asked for (all of them if none are), and the unknown ones.
 
-        A key asked for twice is listed once; unknown keys are given back as they were asked.
+        A key asked for twice (in any case) is listed once; unknown keys are given back as first asked.
         """
         wanted = list(self._keys) if not names else list(dict.fromkeys(name.casefold() for name in names))
-        unknown = [name for name in dict.fromkeys(names or ()) if name.casefold() not in self._keys]
+        unknown: dict[str, str] = {}  # folded → the first spelling asked
+        for name in names or ():
+            if name.casefold() not in self._keys:
+                unknown.setdefault(name.casefold(), name)
         known = []
         for folded in wanted:
             found = self._keys.get(folded)
@@ -141,15 +144,15 @@ class ConfigurationKeys:
                 continue
             key, definition = found
             known.append(KeyValue(key.key, self._readonly(key, definition), self._value(definition)))
-        return known, unknown
+        return known, list(unknown.values())
 
     def _value(self, definition: VariableDefinition) -> str | None:
-        if definition.attributes[AttributeType.ACTUAL].mutability is Mutability.WRITE_ONLY:
-            return None  # never revealed (whitepaper §7.2: AuthorizationKey)
-        if self._model.current_value(definition) is None:
+        shown = self._model.shown_value(definition, AttributeType.ACTUAL)  # GetVariables' view, live values too
+        if shown is None:
+            return None  # write-only: never revealed (whitepaper §7.2: AuthorizationKey), not even read
+        if not shown and self._model.current_value(definition) is None:
             return None  # known, and no value: 1.6 leaves the field out
-        value = self._model.shown_value(definition, AttributeType.ACTUAL)  # GetVariables' view, live values too
-        return None if value is None else value[:VALUE_MAX]
+        return shown[:VALUE_MAX]
 
     def change(self, name: str, value: str) -> Change:
         """ChangeConfiguration ``name`` = ``value``: durable before it returns Accepted or RebootRequired."""

@@ -30,9 +30,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..logsafe import shown
-from ..versions import profile
+from ..versions import catalogue_name, profile
 from .datatypes import now_iso
 from .outbox import DOORS, Door, Outbox
 from .storage import Storage
@@ -73,6 +74,22 @@ CRITICAL: dict[str, bool] = {
 REPEATABLE = frozenset({"FailedToAuthenticationAtCsms", "InvalidMessages", "InvalidCsmsCertificate",
                         "InvalidTLSVersion", "InvalidTLSCipherSuite", "CsmsFailedToAuthentication",
                         "AttemptedReplayAttacks"})
+
+
+def spelled_for(payload: dict[str, Any], version: str) -> dict[str, Any]:
+    """A SecurityEventNotification ``payload`` with its type as ``version`` names the event.
+
+    A notification is written in the version the station spoke when it was queued, but goes out in
+    the version the next connection agrees on, which may be another one (queued before any
+    connection, or a CSMS that moved from 2.0.1 to 1.6): the four events whose names differ are
+    renamed on the way out, so that a 1.6 CSMS reads InvalidCentralSystemCertificate whenever it
+    was queued.
+    """
+    kind = payload.get("type")
+    if not isinstance(kind, str):
+        return payload
+    name = profile(version).spell_event(catalogue_name(kind))
+    return payload if name == kind else {**payload, "type": name}
 
 
 @dataclass(frozen=True)
