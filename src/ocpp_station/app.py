@@ -39,6 +39,7 @@ from .station.renewal import Renewal
 from .station.security_events import SecurityEvents
 from .station.shape import build_definitions
 from .station.storage import Storage
+from .versions import V21
 
 log = logging.getLogger(__name__)
 
@@ -325,8 +326,11 @@ class Station:
                                    f"are removed (slots {', '.join(map(str, sorted(removed)))})")
             if target.security_profile == 3:  # A02.FR.10: the certificate in use works; the other one goes
                 lost = self.certificates.confirm_own("ChargingStationCertificate")
-                if lost is not None:  # 2.1 A02.FR.29: the renewed one never carried a connection
+                if lost is not None and subprotocol == V21:  # 2.1 A02.FR.29: the renewed one never carried one
                     self.events.record("DiscardedRenewedClientCertificate", f"discarded {describe(lost)}")
+                elif lost is not None:  # an event 2.0.1 and 1.6 do not have: the log says it
+                    log.info("discarded the renewed ChargingStationCertificate %s: it never carried a connection",
+                             describe(lost))
         with self.lock:
             live = self.live_connection()
             if live.peer_leaf is not None:  # M05.FR.13: the new root validated this connection, the fallback goes

@@ -90,7 +90,7 @@ from .oem_types import (
     read_notify_report,
     read_sign_certificate,
 )
-from .versions import OCPP_VERSIONS, V16, V21, V201, profile
+from .versions import OCPP_VERSIONS, V16, V21, profile
 
 __all__ = [
     "ATTRIBUTE_TYPES",
@@ -440,31 +440,33 @@ class StationClient:
                                 progress: Callable[[str], None] | None = None) -> CertificateRenewal:
         """Renew the station's ChargingStationCertificate (A02) the way a CSMS does, with ``sign`` as the CA.
 
-        1. TriggerMessage(SignChargingStationCertificate); any answer but Accepted raises
-           :class:`RenewalRefused` (e.g. Rejected, MissingParam: SecurityCtrlr.OrganizationName is not set).
+        1. TriggerMessage(SignChargingStationCertificate) — in 1.6 the security extension's
+           ExtendedTriggerMessage(SignChargePointCertificate); any answer but Accepted raises
+           :class:`RenewalRefused` (e.g. Rejected, MissingParam: SecurityCtrlr.OrganizationName, 1.6's
+           CpoName, is not set).
         2. The station's SignCertificate request with its new CSR; :class:`CsrTimeout` when none came
            within ``csr_timeout`` seconds. It is answered Accepted, as a CSMS answers it.
         3. ``sign(csr_pem)`` returns the PEM chain to install, leaf first (e.g.
            ``CertificateAuthority.sign``; a coroutine function will do too). What it raises is raised
            here, after the SignCertificate was answered Rejected.
-        4. CertificateSigned with that chain (with the CSR's requestId in OCPP 2.1): the result's
+        4. CertificateSigned with that chain (with the CSR's requestId in OCPP 2.1, without a
+           certificateType in 1.6, which has one certificate to sign): the result's
            ``result`` is the station's answer, :attr:`CertificateRenewal.accepted` when it installed it.
 
         ``progress`` is called with a few words before each step that waits (for a progress line).
         :class:`CallError`, ``TimeoutError`` (``timeout``, for each answer) and
-        :class:`StationUnreachable` as :meth:`call`; ``ValueError`` for OCPP 1.6, which has no
-        TriggerMessage of it.
+        :class:`StationUnreachable` as :meth:`call`.
         """
-        if ocpp_version not in (V201, V21):
-            raise ValueError(f"certificate renewal needs OCPP 2.0.1 or 2.1 (got {ocpp_version!r})")
         note = progress or (lambda _text: None)
+        trigger_action, requested = (("ExtendedTriggerMessage", "SignChargePointCertificate") if ocpp_version == V16
+                                     else ("TriggerMessage", "SignChargingStationCertificate"))
         trigger_id = str(uuid.uuid4())
         wait = _CsrWait(trigger_id, asyncio.get_running_loop().create_future())
         self._csr_waits.append(wait)  # before asking: the CSR may follow the answer at once
         try:
-            note("asking the station for a CSR (TriggerMessage)")
+            note(f"asking the station for a CSR ({trigger_action})")
             trigger = Status.from_ocpp(_result_payload(await self.call_raw(
-                "TriggerMessage", {"requestedMessage": "SignChargingStationCertificate"}, ocpp_version=ocpp_version,
+                trigger_action, {"requestedMessage": requested}, ocpp_version=ocpp_version,
                 timeout=timeout, message_id=trigger_id)))
             if not trigger.accepted:
                 raise RenewalRefused(trigger.status, trigger.reason, trigger.additional_info)
@@ -488,7 +490,9 @@ class StationClient:
             await self._respond(request.message_id, request.ocpp_version, "SignCertificate", {"status": "Rejected"})
             raise
         await self._respond(request.message_id, request.ocpp_version, "SignCertificate", {"status": "Accepted"})
-        payload: dict[str, Any] = {"certificateChain": chain, "certificateType": request.certificate_type}
+        payload: dict[str, Any] = {"certificateChain": chain}
+        if ocpp_version != V16:
+            payload["certificateType"] = request.certificate_type
         if ocpp_version == V21 and request.request_id is not None:
             payload["requestId"] = request.request_id  # 2.1 A02.FR.24
         note("sending the certificate (CertificateSigned)")

@@ -219,7 +219,9 @@ def add_commands(subparsers: Any, common_parent_parser: argparse.ArgumentParser)
             "SecurityCtrlr.OrganizationName=…`): it is the O of the certificate's subject. The chain sent ends "
             "with the root, for a station with no CSMSRootCertificate: the CA itself when it is a self-signed "
             "root, else the root at the end of --ca-cert; when the station has a CSMSRootCertificate installed, "
-            "the CA must be that root or one of its sub-CAs. A progress line is shown on stderr "
+            "the CA must be that root or one of its sub-CAs. With --ocpp-version ocpp1.6 the request is "
+            "ExtendedTriggerMessage(SignChargePointCertificate) and the O comes from the CpoName key (the same "
+            "value). A progress line is shown on stderr "
             "while waiting, when stderr is a terminal. --json prints one document: {\"status\", \"steps\": "
             "[{\"step\", \"status\", …}] (SignCertificate's with the \"csr\"), \"certificate\": {subject, "
             "issuer, serialNumber, notBefore, notAfter}, \"certificateChain\"}."),
@@ -236,7 +238,7 @@ def add_commands(subparsers: Any, common_parent_parser: argparse.ArgumentParser)
                              help="validity of the new certificate in days (default 365)")
     certs_renew.add_argument("--csr-timeout", type=float, metavar="S",
                              help="seconds to wait for the station's CSR after it accepted (default: --timeout)")
-    _version(certs_renew, [V201, V21], V201)
+    _version(certs_renew, [V16, V201, V21], V201)
     certs_renew.set_defaults(oem_handler=_certs_renew)
 
     certs_import = certs_commands.add_parser(
@@ -760,6 +762,13 @@ class _SigningFailed(Exception):
     """The CA could not sign the station's CSR (its signature does not verify, say): exit status 1."""
 
 
+def _trigger_step(args: argparse.Namespace) -> tuple[str, str]:
+    """The request that asks for a CSR in the version used, and what it asks for."""
+    if args.ocpp_version == V16:
+        return "ExtendedTriggerMessage", "SignChargePointCertificate"
+    return "TriggerMessage", "SignChargingStationCertificate"
+
+
 def _certs_renew(args: argparse.Namespace) -> int:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
@@ -768,6 +777,7 @@ def _certs_renew(args: argparse.Namespace) -> int:
     from .station.certificates import is_self_signed
 
     name = "ocpp-station certs renew"
+    trigger = _trigger_step(args)[0]
     try:
         ca = CertificateAuthority.from_files(args.ca_cert, args.ca_key)
     except ValueError as error:
@@ -794,14 +804,16 @@ def _certs_renew(args: argparse.Namespace) -> int:
                 progress=None if progress is None else lambda text: progress.write(f"{text}…"))
         except RenewalRefused as refused:
             hint = (" (set it with `ocpp-station set SecurityCtrlr.OrganizationName=…`)"
-                    if "OrganizationName" in (refused.additional_info or "") else "")
-            return _renew_failed(args, [_Step("TriggerMessage", refused.status, _status_info(
+                    if "OrganizationName" in (refused.additional_info or "") else
+                    " (is CpoName set? `ocpp-station set --ocpp-version ocpp1.6 CpoName=…`)"
+                    if args.ocpp_version == V16 else "")
+            return _renew_failed(args, [_Step(trigger, refused.status, _status_info(
                 refused.reason, refused.additional_info))], f"{name}: {refused}{hint}")
         except CsrTimeout as timeout:
-            return _renew_failed(args, [_Step("TriggerMessage", "Accepted"), _Step("SignCertificate", "NotReceived")],
+            return _renew_failed(args, [_Step(trigger, "Accepted"), _Step("SignCertificate", "NotReceived")],
                                  f"{name}: {timeout}")
         except _SigningFailed as failed:
-            return _renew_failed(args, [_Step("TriggerMessage", "Accepted"), _Step("SignCertificate", "Received"),
+            return _renew_failed(args, [_Step(trigger, "Accepted"), _Step("SignCertificate", "Received"),
                                         _Step("Signing", "Failed", detail=str(failed))], f"{name}: {failed}")
         finally:
             if progress is not None:
@@ -858,7 +870,8 @@ def _print_renewal(args: argparse.Namespace, renewal: CertificateRenewal) -> Non
     csr = x509.load_pem_x509_csr(request.csr.encode("ascii"))
     leaf = x509.load_pem_x509_certificates(renewal.certificate_chain.encode("ascii"))[0]
     received = {"csr": request.csr, **({"requestId": request.request_id} if request.request_id is not None else {})}
-    steps = [_Step("TriggerMessage", renewal.trigger.status, detail="SignChargingStationCertificate"),
+    trigger, asked = _trigger_step(args)
+    steps = [_Step(trigger, renewal.trigger.status, detail=asked),
              _Step("SignCertificate", "Received", received,
                    f"CSR for {csr.subject.rfc4514_string()}, {_key_text(csr.public_key())} key"
                    + (f", requestId {request.request_id}" if request.request_id is not None else "")),

@@ -414,3 +414,36 @@ def test_unusable_ca_files_exit_2_before_any_request(tmp_path: Path) -> None:
     help_text = cli("certs", "renew", "--help").stdout
     assert "TriggerMessage(SignChargingStationCertificate)" in help_text and "CertificateSigned" in help_text
     assert "exit status: 0 success, 1" in help_text
+
+
+def test_A02_FR_02_certs_renew_in_ocpp16_asks_with_extended_trigger_message(
+        station: StationProcess, mosquitto: Mosquitto, oem: OemClient, tmp_path: Path) -> None:
+    """The 1.6 security extension's renewal (whitepaper A02.FR.02/03/13): ExtendedTriggerMessage
+    (SignChargePointCertificate), a SignCertificate of {csr} only with O = CpoName, CertificateSigned
+    without a certificateType — every message checked against the official 1.6 schemas."""
+    ca_pem, ca_key, ca_cert = write_ca(tmp_path, "OEM 1.6 CA")
+    changed = oem.result("ChangeConfiguration", {"key": "CpoName", "value": ORGANIZATION}, "ocpp1.6")
+    assert changed == {"status": "Accepted"}, changed
+    oem.barrier()
+    recorder = Recorder(mosquitto.port)
+    try:
+        done = cli("certs", "renew", "--ca-cert", str(ca_pem), "--ca-key", str(ca_key), "--ocpp-version", "ocpp1.6",
+                   "--timeout", "5", "--json", mosquitto=mosquitto)
+        assert done.returncode == 0, (done.stdout, done.stderr)
+        trigger, answered, signed = recorder.take(3)
+    finally:
+        recorder.close()
+    assert check_cli_message(trigger, "ExtendedTriggerMessage") == {"requestedMessage": "SignChargePointCertificate"}
+    request = oem.station_request("SignCertificate")
+    assert request["data"]["ocpp_version"] == "ocpp1.6" and set(request["data"]["payload"]) == {"csr"}
+    csr = x509.load_pem_x509_csr(request["data"]["payload"]["csr"].encode())
+    assert csr.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == ORGANIZATION
+    assert check_cli_message(answered, "SignCertificate") == {"status": "Accepted"}
+    certificate_signed = check_cli_message(signed, "CertificateSigned")
+    assert set(certificate_signed) == {"certificateChain"}
+    printed = json.loads(done.stdout)
+    assert [(s["step"], s["status"]) for s in printed["steps"]] == [
+        ("ExtendedTriggerMessage", "Accepted"), ("SignCertificate", "Received"), ("CertificateSigned", "Accepted")]
+    leaf = wait_for_installed(station, x509.load_pem_x509_certificates(certificate_signed["certificateChain"]
+                                                                        .encode())[0])[0]
+    assert spki(leaf.public_key()) == spki(csr.public_key()) and leaf.issuer == ca_cert.subject

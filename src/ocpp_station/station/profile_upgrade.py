@@ -56,7 +56,7 @@ def security_profile_writer(*, network: NetworkStore, model: DeviceModel, certif
         return Change(ConfigurationStatus.REJECTED, why)
 
     def change(value: str) -> Change:
-        invalid = model.check_internal("SecurityCtrlr", "SecurityProfile", value)  # an integer, 0 to 3
+        invalid = model.check_internal("SecurityCtrlr", "SecurityProfile", value)  # an integer, 1 to 3
         if invalid is not None:
             return rejected(invalid.additional_info)
         new = int(value)
