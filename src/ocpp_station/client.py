@@ -121,9 +121,18 @@ __all__ = [
     "VariableCharacteristics",
     "VariableRef",
     "VariableResult",
+    "renewal_trigger",
 ]
 
 log = logging.getLogger(__name__)
+
+
+def renewal_trigger(ocpp_version: str) -> tuple[str, str]:
+    """The request that asks the station for a CSR in ``ocpp_version``, and the message it asks for:
+    1.6 has it in the security extension's ExtendedTriggerMessage."""
+    if ocpp_version == V16:
+        return "ExtendedTriggerMessage", "SignChargePointCertificate"
+    return "TriggerMessage", "SignChargingStationCertificate"
 
 class StationClient:
     """An MQTT connection to a station's OcppMessage API; use it as an async context manager.
@@ -458,8 +467,7 @@ class StationClient:
         :class:`StationUnreachable` as :meth:`call`.
         """
         note = progress or (lambda _text: None)
-        trigger_action, requested = (("ExtendedTriggerMessage", "SignChargePointCertificate") if ocpp_version == V16
-                                     else ("TriggerMessage", "SignChargingStationCertificate"))
+        trigger_action, requested = renewal_trigger(ocpp_version)
         trigger_id = str(uuid.uuid4())
         wait = _CsrWait(trigger_id, asyncio.get_running_loop().create_future())
         self._csr_waits.append(wait)  # before asking: the CSR may follow the answer at once

@@ -40,6 +40,7 @@ from .client import (
     StationClient,
     VariableCharacteristics,
     VariableRef,
+    renewal_trigger,
 )
 from .local_cli import printable
 from .local_cli import table as _table
@@ -451,8 +452,10 @@ def _get_configuration(args: argparse.Namespace) -> int:
             _print_json({"configurationKey": [{"key": k.key, "readonly": k.readonly, "value": k.value}
                                               for k in found.keys], "unknownKey": list(found.unknown)})
         else:
-            rows = [[k.key, "read-only" if k.readonly else "read-write", "(write-only)" if k.value is None and
-                     k.key.casefold() in _write_only_keys() else k.value or ""] for k in found.keys]
+            secret = _write_only_keys()
+            rows = [[k.key, "read-only" if k.readonly else "read-write",
+                     "(write-only)" if k.value is None and k.key.casefold() in secret else k.value or ""]
+                    for k in found.keys]
             rows += [[printable(name), "unknown", ""] for name in found.unknown]
             print(_table(["KEY", "ACCESS", "VALUE"], rows))
         return EXIT_OK if found.keys and not found.unknown else EXIT_REFUSED
@@ -762,13 +765,6 @@ class _SigningFailed(Exception):
     """The CA could not sign the station's CSR (its signature does not verify, say): exit status 1."""
 
 
-def _trigger_step(args: argparse.Namespace) -> tuple[str, str]:
-    """The request that asks for a CSR in the version used, and what it asks for."""
-    if args.ocpp_version == V16:
-        return "ExtendedTriggerMessage", "SignChargePointCertificate"
-    return "TriggerMessage", "SignChargingStationCertificate"
-
-
 def _certs_renew(args: argparse.Namespace) -> int:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
@@ -777,7 +773,7 @@ def _certs_renew(args: argparse.Namespace) -> int:
     from .station.certificates import is_self_signed
 
     name = "ocpp-station certs renew"
-    trigger = _trigger_step(args)[0]
+    trigger = renewal_trigger(args.ocpp_version)[0]
     try:
         ca = CertificateAuthority.from_files(args.ca_cert, args.ca_key)
     except ValueError as error:
@@ -870,7 +866,7 @@ def _print_renewal(args: argparse.Namespace, renewal: CertificateRenewal) -> Non
     csr = x509.load_pem_x509_csr(request.csr.encode("ascii"))
     leaf = x509.load_pem_x509_certificates(renewal.certificate_chain.encode("ascii"))[0]
     received = {"csr": request.csr, **({"requestId": request.request_id} if request.request_id is not None else {})}
-    trigger, asked = _trigger_step(args)
+    trigger, asked = renewal_trigger(args.ocpp_version)
     steps = [_Step(trigger, renewal.trigger.status, detail=asked),
              _Step("SignCertificate", "Received", received,
                    f"CSR for {csr.subject.rfc4514_string()}, {_key_text(csr.public_key())} key"

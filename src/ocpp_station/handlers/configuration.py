@@ -26,7 +26,15 @@ from .base import Call, Handler, Route
 log = logging.getLogger(__name__)
 
 
-def get_configuration(keys: ConfigurationKeys, max_keys: int) -> Handler:
+def _max_keys(keys: ConfigurationKeys) -> int:
+    """GetConfigurationMaxKeys, read through its key (the data says which variable holds it); 0: no limit."""
+    value = keys.value("GetConfigurationMaxKeys")
+    return int(value) if value is not None and value.isdigit() else 0
+
+
+def get_configuration(keys: ConfigurationKeys) -> Handler:
+    max_keys = _max_keys(keys)  # read-only, so read once
+
     def handle(call: Call) -> dict[str, Any]:
         asked = call.payload.get("key") or []
         if max_keys and len(asked) > max_keys:
@@ -55,8 +63,6 @@ def change_configuration(keys: ConfigurationKeys) -> Handler:
 
 
 ROUTES = (
-    Route("GetConfiguration", (V16,), mutates=False,
-          build=lambda s: get_configuration(s.configuration, s.model.read_int("DeviceDataCtrlr", "ItemsPerMessage",
-                                                                               "GetVariables"))),
+    Route("GetConfiguration", (V16,), mutates=False, build=lambda s: get_configuration(s.configuration)),
     Route("ChangeConfiguration", (V16,), mutates=True, build=lambda s: change_configuration(s.configuration)),
 )

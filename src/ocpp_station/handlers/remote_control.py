@@ -56,8 +56,8 @@ def _payloads(services: Services, call: Call, what: str) -> tuple[str, list[dict
         return what, [own_messages.boot_notification(call.ocpp_version, "Triggered", services.charging_station())]
     assert what == "StatusNotification"
     evse = call.payload.get("evse") or {}
-    wanted = [(e.id, c.id) for e in services.config.evses for c in e.connectors
-              if evse.get("id") in (None, e.id) and evse.get("connectorId") in (None, c.id)]
+    wanted = [(evse_id, connector_id) for evse_id, connector_id in services.connectors()
+              if evse.get("id") in (None, evse_id) and evse.get("connectorId") in (None, connector_id)]
     if not wanted:
         return _refused(call, "UnknownEvse", f"this station has no EVSE {evse.get('id')}"
                         + (f" with connector {evse['connectorId']}" if "connectorId" in evse else ""))

@@ -146,6 +146,11 @@ class ConfigurationKeys:
             known.append(KeyValue(key.key, self._readonly(key, definition), self._value(definition)))
         return known, list(unknown.values())
 
+    def value(self, name: str) -> str | None:
+        """The value GetConfiguration shows for the key ``name`` (None: unknown, write-only or unset)."""
+        known, _ = self.read([name])
+        return known[0].value if known else None
+
     def _value(self, definition: VariableDefinition) -> str | None:
         shown = self._model.shown_value(definition, AttributeType.ACTUAL)  # GetVariables' view, live values too
         if shown is None:

@@ -100,9 +100,9 @@ def _phase_rotation_overrides(config: Config) -> Overrides:
     """1.6 ConnectorPhaseRotation: an entry per 1.6 connector (0, the grid connection, and 1..N), so its
     values, its default (Unknown for a three-phase connector, NotApplicable otherwise) and
     ConnectorPhaseRotationMaxLength follow the configured connectors."""
-    phases = {number: next(e.phases for e in config.evses if e.id == evse)
-              for number, (evse, _) in ocpp16_connectors(
-                  [(e.id, c.id) for e in config.evses for c in e.connectors]).items()}
+    phases_of = {evse.id: evse.phases for evse in config.evses}
+    numbered = ocpp16_connectors([(e.id, c.id) for e in config.evses for c in e.connectors])
+    phases = {number: phases_of[evse] for number, (evse, _) in numbered.items()}
     default = ",".join(f"{n}.{'Unknown' if p == 3 else 'NotApplicable'}" for n, p in phases.items())
     return {
         ("OCPP16Ctrlr", "ConnectorPhaseRotation", None): {
