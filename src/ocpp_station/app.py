@@ -23,6 +23,7 @@ from .config import Config
 from .errors import ErrorCode, OcppError
 from .handlers.routes import ROUTES
 from .logsafe import shown
+from .presence import CsmsLink
 from .rpc.dispatch import Answer, Dispatcher, Routes
 from .rpc.envelope import Request, fingerprint
 from .station.certificate_store import CertificateStore
@@ -66,6 +67,8 @@ class Station:
         self._reconnect_listeners: list[Callable[[str | None], None]] = []
         self._schedule_listeners: list[Callable[[], None]] = []
         self._registration: str | None = None  # the CSMS's last answer to our BootNotification (F06.FR.17)
+        self._csms_link = CsmsLink(enabled=config.csms.enabled)  # what the presence message tells of it
+        self._csms_link_listeners: list[Callable[[], None]] = []
         self._tls_peer: tuple[bytes, str | None] | None = None  # the live CSMS connection's certificate
         self.storage = Storage(config.data_dir)
         self.certificates = CertificateStore(
@@ -216,9 +219,26 @@ class Station:
 
     # -- the CSMS's registration (F06.FR.17) -----------------------------------------------------
 
-    def record_registration(self, status: str) -> None:
-        """The CSMS answered our BootNotification with ``status`` (Accepted, Pending, Rejected)."""
+    def record_registration(self, status: str, ocpp_version: str | None = None, slot: int | None = None) -> None:
+        """The CSMS answered our BootNotification with ``status`` (Accepted, Pending, Rejected), on a
+        connection in ``ocpp_version`` to ``slot``."""
         self._registration = status
+        self._csms_link_changed(CsmsLink(True, True, status, ocpp_version, slot))
+
+    def csms_link(self) -> CsmsLink:
+        """The CSMS link as the presence message tells of it (any thread: a value, replaced whole)."""
+        return self._csms_link
+
+    def on_csms_link(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` (from the link's thread) when :meth:`csms_link` changed."""
+        self._csms_link_listeners.append(listener)
+
+    def _csms_link_changed(self, link: CsmsLink) -> None:
+        if link == self._csms_link:
+            return
+        self._csms_link = link
+        for listener in self._csms_link_listeners:
+            listener()
 
     def registration_accepted(self) -> bool:
         """Whether the CSMS's answer to our last BootNotification was Accepted."""
@@ -307,6 +327,7 @@ class Station:
         """The connection to the CSMS is gone: no root validates a live connection any more."""
         with self.lock:
             self._tls_peer = None
+        self._csms_link_changed(CsmsLink(self.config.csms.enabled))
 
     def record_connected(self, target: ConnectionTarget, subprotocol: str) -> None:
         """The link is connected and accepted with ``target``: the slot becomes the active one.

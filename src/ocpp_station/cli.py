@@ -62,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     _mqtt_options(serve)
     serve.add_argument("--client-id", help="MQTT client id of the station (default ocpp-station); keep it "
                                            "fixed: the broker keeps queued requests under it")
+    serve.add_argument("--status-topic", metavar="TOPIC",
+                       help="retained presence (online/offline, with the MQTT Last Will) for a fleet's back office "
+                            "(default josev/status; '' for none)")
+    serve.add_argument("--topic-prefix", metavar="PREFIX",
+                       help="put before every topic, for a station on a central broker without a bridge, e.g. "
+                            "'stations/{identity}/' (default none: a bridge maps the topics; examples/bridge)")
     serve.add_argument("--client-cert", metavar="FILE", help="certificate for mutual TLS with the broker")
     serve.add_argument("--client-key", metavar="FILE", help="private key of --client-cert")
     serve.add_argument("--no-csms", action="store_true",

@@ -139,6 +139,13 @@ class MqttConfig:
     url: str = field(default="", repr=False)  # may hold the password; empty: the embedded broker on 127.0.0.1:1883
     request_topic: str = "cs/josev"
     response_topic: str = "josev/cs"
+    # Presence (retained, with the MQTT Last Will): online / offline, for a fleet's back office
+    # (presence.py). Empty: the station publishes none, and registers no will.
+    status_topic: str = "josev/status"
+    # Put before each of the three topics, for a station that talks to a central broker without a
+    # local one and its bridge, e.g. "stations/{identity}/" ({identity}: station.identity). The
+    # topics above are the final ones once the configuration is loaded (load() applies it).
+    topic_prefix: str = ""
     client_id: str = "ocpp-station"  # fixed: the broker keeps the session (and queued requests) under it
     ca_file: str | None = None  # CA to verify an mqtts:// broker (default: the system's)
     client_cert: str | None = None  # mutual TLS: our certificate …
@@ -244,11 +251,31 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None,
         if source.get("no_csms"):
             config = replace(config, csms=Csms(enabled=False))
         for name in ("ca_file", "client_cert", "client_key", "client_id", "request_topic", "response_topic",
-                     "protocol"):
+                     "status_topic", "topic_prefix", "protocol"):
             if source.get(name) is not None:
                 config = replace(config, mqtt=replace(config.mqtt, **{name: str(source[name])}))  # type: ignore[arg-type]
     _check(config)
-    return config
+    return _prefixed(config)
+
+
+def _prefixed(config: Config) -> Config:
+    """The topics with ``mqtt.topic_prefix`` applied: what every door and the presence message use."""
+    mqtt = config.mqtt
+    if not mqtt.topic_prefix:
+        return config
+    prefix = mqtt.topic_prefix.replace("{identity}", config.station.identity)
+    return replace(config, mqtt=replace(
+        mqtt, topic_prefix="", request_topic=prefix + mqtt.request_topic, response_topic=prefix + mqtt.response_topic,
+        status_topic=prefix + mqtt.status_topic if mqtt.status_topic else ""))
+
+
+def topic_problem(name: str, topic: str) -> str | None:
+    """Why ``topic`` cannot be one the station publishes or subscribes to exactly (MQTT 5 §4.7), if it cannot."""
+    if "+" in topic or "#" in topic or "\x00" in topic:
+        return f"mqtt.{name} {topic!r} cannot hold the wildcards + or # (or a NUL)"
+    if len(topic.encode()) > 65535:
+        return f"mqtt.{name} is longer than an MQTT topic can be"
+    return None
 
 
 def _check(config: Config) -> None:
@@ -292,6 +319,7 @@ def _check(config: Config) -> None:
         raise ConfigError("mqtt.receive_maximum must be ≥ 1 and requests.max_bytes ≥ 1024")
     if not 1 <= config.mqtt.answer_backlog <= MAX_ANSWER_BACKLOG:
         raise ConfigError(f"mqtt.answer_backlog must be between 1 and {MAX_ANSWER_BACKLOG}")
+    _check_topics(config.mqtt, config.station.identity)
     if config.mqtt.protocol not in ("5", "3.1.1"):
         raise ConfigError("mqtt.protocol must be '5' or '3.1.1'")
     offered = config.csms.ocpp_versions
@@ -299,3 +327,26 @@ def _check(config: Config) -> None:
         raise ConfigError(f"csms.ocpp_versions must list distinct versions among {', '.join(LINK_VERSIONS)}")
     if config.requests.answered_requests_max < 1:
         raise ConfigError("requests.answered_requests_max must be at least 1")
+
+
+def _check_topics(mqtt: MqttConfig, identity: str) -> None:
+    """The three topics, once prefixed, are exact topics (no wildcard) and three different ones."""
+    if "{" in mqtt.topic_prefix.replace("{identity}", "") or "}" in mqtt.topic_prefix.replace("{identity}", ""):
+        raise ConfigError("mqtt.topic_prefix knows one placeholder only: {identity}")
+    prefix = mqtt.topic_prefix.replace("{identity}", identity)
+    if prefix and not prefix.endswith("/"):
+        raise ConfigError(f"mqtt.topic_prefix {mqtt.topic_prefix!r} must end with '/'")
+    if "/" in identity and "{identity}" in mqtt.topic_prefix:
+        raise ConfigError("station.identity holds a '/': it cannot be one level of mqtt.topic_prefix")
+    topics = {"request_topic": prefix + mqtt.request_topic, "response_topic": prefix + mqtt.response_topic}
+    if mqtt.status_topic:
+        topics["status_topic"] = prefix + mqtt.status_topic
+    for name in ("request_topic", "response_topic"):
+        if not getattr(mqtt, name):
+            raise ConfigError(f"mqtt.{name} cannot be empty")
+    for name, topic in topics.items():
+        problem = topic_problem(name, topic)
+        if problem is not None:
+            raise ConfigError(f"{problem} (with mqtt.topic_prefix)" if prefix else problem)
+    if len(set(topics.values())) < len(topics):
+        raise ConfigError("mqtt.request_topic, response_topic and status_topic must be different topics")

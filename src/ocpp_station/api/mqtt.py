@@ -64,12 +64,14 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from .. import exact_json
+from .. import exact_json, presence
 from ..app import Station
 from ..config import MqttConfig
 from ..logsafe import shown
 from ..repeats import RepeatedLog
 from ..rpc.envelope import sniff
+from ..station.datatypes import now_iso
+from ..versions import OCPP_VERSIONS
 from .connection import NODELAY, BrokerAddress
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,11 @@ class MqttDoor:
                                         client_key=settings.client_key)
         self._thread = threading.Thread(target=self._run, name="mqtt-door", daemon=True)
         station.on_outgoing(self._outgoing_added)
+        self._identity = station.config.station.identity
+        self._status_topic = settings.status_topic or None  # presence; None: none, and no will
+        self._status_due = False  # the online message is to be published (again)
+        self._since: str | None = None  # when this link came up (the online message says it)
+        station.on_csms_link(self._csms_link_changed)
         self._requests = self._make_requests_client()
         self._answers = self._make_answers_client()
 
@@ -162,6 +169,8 @@ class MqttDoor:
         """
         # inflight 0: unlimited in paho, whose default of 20 would queue answers; answer_backlog bounds them
         client = self._make_client(f"{self._settings.client_id}-answers", persistent=False, inflight=0)
+        if self._status_topic is not None:  # the broker says it for us when we vanish without a word
+            client.will_set(self._status_topic, presence.offline(self._identity, presence.LOST), qos=1, retain=True)
         client.on_connect = self._on_answers_connect
         client.on_publish = self._on_publish
         return client
@@ -263,6 +272,7 @@ class MqttDoor:
             rc = client.loop_misc()
             if rc != mqtt.MQTT_ERR_SUCCESS:
                 return rc
+        self._publish_status()
         self._deliver()
         return mqtt.MQTT_ERR_SUCCESS
 
@@ -284,9 +294,17 @@ class MqttDoor:
         return rc
 
     def _close_both(self) -> None:
-        """End both connections (politely where they still work): one without the other is of no use."""
+        """End both connections (politely where they still work): one without the other is of no use.
+
+        A polite DISCONNECT cancels the Last Will, so the answer connection first says *offline*
+        itself (a PUBLISH before the DISCONNECT on the same connection: the broker has it first).
+        """
         self.connected.clear()
         self._lost = self._lost or "closing"  # what the DISCONNECTs below report is not news
+        if self._status_topic is not None and self._answers_ready and self._answers.socket() is not None:
+            reason = presence.STOPPED if self._stopping.is_set() else presence.RECONNECTING
+            self._answers.publish(self._status_topic, presence.offline(self._identity, reason, now_iso()),
+                                  qos=1, retain=True)
         for client in (self._requests, self._answers):
             if client.socket() is None:
                 continue
@@ -356,6 +374,7 @@ class MqttDoor:
         if not (self._subscribed and self._answers_ready) or self.connected.is_set():
             return
         self.connected.set()
+        self._since, self._status_due = now_iso(), self._status_topic is not None
         self._repeats.forget()
         log.info("connected to %s as %r: requests on %r, answers on %r (as %r)", self._address.redacted(),
                  self._settings.client_id, self._settings.request_topic, self._settings.response_topic,
@@ -439,6 +458,29 @@ class MqttDoor:
             with contextlib.suppress(OSError):
                 self._wake_w.send(b"x")
 
+    # -- presence ---------------------------------------------------------------------------------
+
+    def _csms_link_changed(self) -> None:
+        """Station.on_csms_link listener (any thread): the online message is to say the new state."""
+        if self._status_topic is not None:
+            self._status_due = True
+            with contextlib.suppress(OSError):
+                self._wake_w.send(b"x")
+
+    def _publish_status(self) -> None:
+        """Publish the online message (retained, QoS 1) if it is due: on every connection, and whenever
+        the CSMS link changed since the last one."""
+        if not self._status_due or not self.connected.is_set() or self._status_topic is None:
+            return
+        self._status_due = False
+        settings, station = self._settings, self._station
+        body = presence.online(self._identity, since=self._since or now_iso(),
+                               station=station.charging_station(), ocpp_versions=OCPP_VERSIONS,
+                               topics={"requests": settings.request_topic, "answers": settings.response_topic},
+                               csms=station.csms_link(), offered=station.config.csms.ocpp_versions)
+        info = self._answers.publish(self._status_topic, body, qos=1, retain=True)
+        self._unacknowledged[info.mid] = _Published(self._status_topic, None)
+
     def _deliver(self) -> None:
         """Publish the oldest undelivered outbox message for the OEM, one at a time, in order.
 
@@ -467,9 +509,12 @@ class MqttDoor:
         published = self._unacknowledged.pop(mid, None)
         if getattr(reason, "is_failure", False):
             # MQTT 5 only: a 3.1.1 broker drops an unauthorised PUBLISH and acknowledges it all the same
-            what = (f"the answer to {shown(published.request_id, quote=False)} on {shown(published.topic, 200)}"
-                    if published is not None
-                    else f"an answer sent before the link was re-established (message {mid})")
+            if published is None:
+                what = f"an answer sent before the link was re-established (message {mid})"
+            elif published.topic == self._status_topic:
+                what = f"the presence message on {shown(published.topic, 200)}"
+            else:
+                what = f"the answer to {shown(published.request_id, quote=False)} on {shown(published.topic, 200)}"
             log.error("the broker refused %s (%s): its ACL must let the station write there", what, reason)
         if published is not None and published.request is not None:
             self._requests.ack(*published.request)  # the broker has the answer: now it may forget the request

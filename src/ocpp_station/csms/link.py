@@ -559,7 +559,7 @@ class CsmsLink:
         a CSMS that accepts and then fails us does so at every connection)."""
         if isinstance(event, session.BootAccepted | session.BootNotAccepted):
             self._station.record_registration("Accepted" if isinstance(event, session.BootAccepted)
-                                              else event.status)  # F06.FR.17
+                                              else event.status, live.version, target.slot)  # F06.FR.17
         if isinstance(event, session.BootAccepted):
             self._repeats.log(logging.INFO, f"accepted {target.slot}",
                               "CSMS link: BootNotification Accepted (interval %d s)", event.interval)
