@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import __version__, exact_json, oem_cli
+from . import __version__, exact_json, fleet_cli, oem_cli
 from .api.broker import KINDS
 from .config import Config, ConfigError, load
 from .logsafe import quiet_wire_loggers
@@ -98,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     _mqtt_options(call)
 
     oem_cli.add_commands(commands, log_level)  # get, set, report, certs, network (through the broker)
+    fleet_cli.add_commands(commands, log_level)  # the same on many stations, through a central broker
     return parser
 
 
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_wire_loggers(logging.getLevelName(args.log_level))  # no handshake headers or frames: secrets
     if args.command == "serve":
         return _serve(args)
-    if hasattr(args, "oem_handler"):  # get, set, report, certs, network: see oem_cli
+    if hasattr(args, "oem_handler"):  # get, set, report, certs, network: see oem_cli; fleet: fleet_cli
         return args.oem_handler(args)
     return _call(args)
 
