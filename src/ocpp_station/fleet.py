@@ -45,6 +45,7 @@ import fnmatch
 import functools
 import logging
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -164,7 +165,7 @@ class FleetClient:
         self._pending: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
         self._statuses: dict[str, Presence] = {}  # the stations' own word, by identity
         self._bridges: dict[str, str] = {}  # the bridges' notifications ("1", "0"), by identity
-        self._last_status = 0.0  # loop time of the last presence message: presence() waits for quiet
+        self._last_status = 0.0  # monotonic time of the last presence message: presence() waits for quiet
         self._answer_topics: set[str] = set()  # subscribed (kept in the session, renewed on reconnection)
         self._lost: BaseException | None = None
 
@@ -207,7 +208,7 @@ class FleetClient:
                 await self._client.subscribe([(topic, 1) for topic in topics[start:start + SUBSCRIBE_BATCH]])
         except aiomqtt.MqttError as error:
             raise StationUnreachable(f"cannot subscribe on {self.address.redacted()}: {error}") from error
-        self._last_status = asyncio.get_running_loop().time()
+        self._last_status = time.monotonic()
         self._up.set()
 
     def _new_client(self, protocol: str, *, clean: bool, persistent: bool = True) -> aiomqtt.Client:
@@ -292,7 +293,7 @@ class FleetClient:
         if kind == "answer":
             self._take_answer(identity, bytes(payload))
         elif kind == "status":
-            self._last_status = asyncio.get_running_loop().time()
+            self._last_status = time.monotonic()
             seen = presence_format.read(identity, bytes(payload))
             if seen is None:
                 self._statuses.pop(identity, None)  # an empty retained message: forgotten
@@ -300,7 +301,7 @@ class FleetClient:
                 self._statuses[identity] = seen
             self._offline_check(identity)
         elif kind == "bridge":
-            self._last_status = asyncio.get_running_loop().time()
+            self._last_status = time.monotonic()
             self._bridges[identity] = bytes(payload).decode("utf-8", "replace").strip()
             self._offline_check(identity)
 
@@ -345,14 +346,13 @@ class FleetClient:
         A broker sends the retained statuses right after the subscription, with no end marker: they
         are taken to be in once none came for ``settle`` seconds (at most ``timeout``).
         """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = time.monotonic() + timeout
         while True:
-            await asyncio.wait_for(self._up.wait(), max(0.0, deadline - loop.time()))
-            quiet_until = self._last_status + settle
-            if loop.time() >= quiet_until or loop.time() >= deadline:
+            await asyncio.wait_for(self._up.wait(), max(0.0, deadline - time.monotonic()))
+            now, quiet_until = time.monotonic(), self._last_status + settle
+            if now >= quiet_until or now >= deadline:
                 break
-            await asyncio.sleep(min(quiet_until, deadline) - loop.time())  # waiting for quiet is the point
+            await asyncio.sleep(min(quiet_until, deadline) - now)  # waiting for quiet is the point
         known = {identity: self.presence_of(identity) for identity in {*self._statuses, *self._bridges}}
         return {identity: found for identity, found in sorted(known.items()) if found is not None}
 

@@ -8,6 +8,7 @@ away from the service without this test noticing.
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -17,6 +18,8 @@ import jsonschema
 import pytest
 import yaml
 
+from ocpp_station import presence
+from ocpp_station.config import MqttConfig
 from ocpp_station.handlers.routes import ROUTES
 from ocpp_station.rpc.schemas import SchemaSet
 from ocpp_station.versions import OCPP_VERSIONS
@@ -61,8 +64,9 @@ def examples() -> list[Any]:
 
 
 EXAMPLES = examples()
-REQUESTS = [p for p in EXAMPLES if p.values[2]["payload"]["type"] == "request"]
-RESPONSES = [p for p in EXAMPLES if p.values[2]["payload"]["type"] == "response"]
+PRESENCE = [p for p in EXAMPLES if p.values[0] in ("StationOnline", "StationOffline")]
+REQUESTS = [p for p in EXAMPLES if p not in PRESENCE and p.values[2]["payload"]["type"] == "request"]
+RESPONSES = [p for p in EXAMPLES if p not in PRESENCE and p.values[2]["payload"]["type"] == "response"]
 
 
 def resolve(pointer: str) -> Any:
@@ -98,6 +102,7 @@ def test_the_channels_are_the_topics_of_the_api() -> None:
     assert channels["requests"]["address"] == "cs/josev"
     assert channels["responses"]["address"] == "josev/cs"
     assert channels["responseTopicReply"]["address"] is None  # named at run time by the request's Response Topic
+    assert channels["status"]["address"] == MqttConfig().status_topic
 
 
 def test_operations_send_requests_and_receive_answers_at_qos_1_unretained() -> None:
@@ -107,9 +112,9 @@ def test_operations_send_requests_and_receive_answers_at_qos_1_unretained() -> N
     assert operations["sendRequest"]["reply"]["channel"] == {"$ref": "#/channels/responses"}
     assert operations["receiveResponse"]["action"] == "receive"
     assert operations["receiveResponse"]["channel"] == {"$ref": "#/channels/responses"}
-    for operation in operations.values():
+    for name, operation in operations.items():
         assert operation["bindings"]["mqtt"]["qos"] == 1
-        assert operation["bindings"]["mqtt"]["retain"] is False
+        assert operation["bindings"]["mqtt"]["retain"] is (name == "receivePresence")  # presence alone is retained
 
 
 def test_every_reference_resolves_and_operations_only_use_their_channels_messages() -> None:
@@ -210,3 +215,32 @@ def test_the_envelope_schemas_reject_what_the_station_rejects() -> None:
     assert not response.is_valid({**error, "data": {**error["data"], "error_code": "Oops"}})
     assert not response.is_valid({**error, "data": {**error["data"], "error_description": "x" * 256}})
     assert not response.is_valid({**error, "data": {"message_type": "CallResult", "ocpp_version": "ocpp2.0.1"}})
+
+
+# -- presence --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("message_id", "message", "example"), PRESENCE)
+def test_presence_example_fits_its_schema_and_reads_back(message_id: str, message: dict[str, Any],
+                                                         example: dict[str, Any]) -> None:
+    validator(message["payload"]).validate(example["payload"])
+    read = presence.read("CS-0001", json.dumps(example["payload"]).encode())
+    assert read is not None and read.state == example["payload"]["state"]
+    assert read.reason == example["payload"].get("reason") and read.since == example["payload"].get("since")
+
+
+def test_what_the_station_publishes_as_presence_fits_the_documented_schemas() -> None:
+    """The station's own presence messages (presence.py) against the document: they cannot drift apart."""
+    online_schema = validator(envelope_schema("StationOnline"))
+    for link in (presence.CsmsLink(False), presence.CsmsLink(True),
+                 presence.CsmsLink(True, True, "Accepted", "ocpp2.0.1", 1), presence.CsmsLink(True, True, "Pending",
+                                                                                             "ocpp1.6", 2)):
+        body = presence.online("CS-1", since="2026-12-02T10:00:00Z", station={
+            "vendorName": "v", "model": "m", "serialNumber": "s", "firmwareVersion": "f"},
+            ocpp_versions=OCPP_VERSIONS, topics={"requests": "cs/josev", "answers": "josev/cs"}, csms=link,
+            offered=("ocpp2.1", "ocpp1.6"))
+        online_schema.validate(json.loads(body))
+    offline_schema = validator(envelope_schema("StationOffline"))
+    for reason in (presence.STOPPED, presence.RECONNECTING, presence.LOST):
+        offline_schema.validate(json.loads(presence.offline("CS-1", reason)))
+        offline_schema.validate(json.loads(presence.offline("CS-1", reason, "2026-12-02T10:00:00Z")))
+    assert not offline_schema.is_valid({"state": "offline", "identity": "CS-1", "reason": "bored"})
