@@ -429,10 +429,13 @@ class ThreadedServer:
             await self._stop.wait()
 
     def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
+        """Stop serving (once: a test may stop its server before the fixture does)."""
+        if self._thread is None:
+            return
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(10)
+        self._thread.join(10)
+        self._thread = None
 
 
 @dataclass
