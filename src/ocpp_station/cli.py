@@ -61,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
                             "(see station.example.toml)")
     _mqtt_options(serve)
     serve.add_argument("--client-id", help="MQTT client id of the station (default ocpp-station); keep it "
-                                           "fixed: the broker keeps queued requests under it")
+                                           "fixed: the broker keeps queued requests under it. {identity} is "
+                                           "replaced by the station's identity (stations sharing a broker)")
     serve.add_argument("--status-topic", metavar="TOPIC",
                        help="retained presence (online/offline, with the MQTT Last Will) for a fleet's back office "
                             "(default josev/status; '' for none)")

@@ -146,7 +146,9 @@ class MqttConfig:
     # local one and its bridge, e.g. "stations/{identity}/" ({identity}: station.identity). The
     # topics above are the final ones once the configuration is loaded (load() applies it).
     topic_prefix: str = ""
-    client_id: str = "ocpp-station"  # fixed: the broker keeps the session (and queued requests) under it
+    # Fixed: the broker keeps the session (and queued requests) under it. Stations sharing one broker
+    # (a topic_prefix on a central broker) need one each: "ocpp-station-{identity}" ({identity}: station.identity).
+    client_id: str = "ocpp-station"
     ca_file: str | None = None  # CA to verify an mqtts:// broker (default: the system's)
     client_cert: str | None = None  # mutual TLS: our certificate …
     client_key: str | None = None  # … and its key (never logged)
@@ -259,14 +261,16 @@ def load(path: Path | None = None, environ: dict[str, str] | None = None,
 
 
 def _prefixed(config: Config) -> Config:
-    """The topics with ``mqtt.topic_prefix`` applied: what every door and the presence message use."""
-    mqtt = config.mqtt
-    if not mqtt.topic_prefix:
-        return config
-    prefix = mqtt.topic_prefix.replace("{identity}", config.station.identity)
-    return replace(config, mqtt=replace(
-        mqtt, topic_prefix="", request_topic=prefix + mqtt.request_topic, response_topic=prefix + mqtt.response_topic,
-        status_topic=prefix + mqtt.status_topic if mqtt.status_topic else ""))
+    """The topics with ``mqtt.topic_prefix`` applied, and ``{identity}`` filled in the prefix and the
+    client id: what every door and the presence message use."""
+    mqtt, identity = config.mqtt, config.station.identity
+    mqtt = replace(mqtt, client_id=mqtt.client_id.replace("{identity}", identity))
+    if mqtt.topic_prefix:
+        prefix = mqtt.topic_prefix.replace("{identity}", identity)
+        mqtt = replace(mqtt, topic_prefix="", request_topic=prefix + mqtt.request_topic,
+                       response_topic=prefix + mqtt.response_topic,
+                       status_topic=prefix + mqtt.status_topic if mqtt.status_topic else "")
+    return replace(config, mqtt=mqtt)
 
 
 def topic_problem(name: str, topic: str) -> str | None:

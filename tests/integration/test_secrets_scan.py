@@ -71,6 +71,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from ocpp.v21 import call as call21
 from ocpp.v201 import call as call201
 
+from ocpp_station import presence
+
 from ..support import (
     REQUEST_TOPIC,
     RESPONSE_TOPIC,
@@ -96,6 +98,7 @@ PROFILE_SECRETS = (("basicAuthPassword",), ("vpn", "password"), ("vpn", "key"), 
 FRAGMENT = 8  # characters of a plain or base64 form; a hex form is searched in runs of 2 * FRAGMENT
 SLOTS = (1, 2, 3, 4, 5, 6)
 STATION_USER = "station"
+STATUS_TOPIC = "josev/status"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -319,6 +322,9 @@ class Tap:
         with self._lock:
             taken = list(self.messages)
         for topic, payload in taken:
+            if topic == STATUS_TOPIC:  # the station's presence: checked as one, and scanned with the answers
+                assert presence.read(IDENTITY, payload) is not None, payload
+                continue
             assert topic == RESPONSE_TOPIC or topic.startswith(f"{RESPONSE_TOPIC}/client/"), topic
             message = json.loads(payload)
             # The station's own requests (its security events, A04) are scanned with the answers.

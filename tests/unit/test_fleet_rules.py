@@ -31,6 +31,11 @@ def test_a_topic_prefix_with_the_identity_goes_before_all_three_topics() -> None
     assert config.mqtt.topic_prefix == ""  # applied once: the topics above are the final ones
 
 
+def test_the_client_id_may_carry_the_identity_so_stations_on_one_broker_keep_a_session_each() -> None:
+    config = load(environ={}, overrides={"client_id": "station-{identity}", "topic_prefix": "stations/{identity}/"})
+    assert config.mqtt.client_id == f"station-{config.station.identity}"
+
+
 def test_an_empty_status_topic_turns_presence_off_and_is_not_prefixed() -> None:
     config = load(environ={}, overrides={"topic_prefix": "fleet/", "status_topic": ""})
     assert config.mqtt.status_topic == ""
