@@ -69,6 +69,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SETTLE_S = 0.25  # presence(): the retained statuses are in once none came for this long
+# A PUBLISH or SUBSCRIBE not acknowledged within this long is sent again (on the next connection, if the
+# link went): one sent into a connection that died waits for nothing. A repeat is harmless (same id).
+ACK_TIMEOUT_S = 3.0
 SUBSCRIBE_BATCH = 200  # answer topics per SUBSCRIBE packet
 SESSION_EXPIRY_S = 3600  # MQTT 5: how long the broker keeps our session while we reconnect
 RECONNECT_FIRST_S, RECONNECT_MAX_S = 0.2, 5.0
@@ -117,7 +120,7 @@ class FleetStation(OcppCalls):
 
 
 async def _subscribe(topics: list[tuple[str, int]], client: aiomqtt.Client) -> None:
-    await client.subscribe(topics)
+    await client.subscribe(topics, timeout=ACK_TIMEOUT_S)
 
 
 def identity_problem(identity: str) -> str | None:
@@ -163,6 +166,7 @@ class FleetClient:
         self._closing = False
         self._keeper: asyncio.Task[None] | None = None
         self._pending: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
+        self._sent_online: set[tuple[str, str]] = set()  # of those, the requests sent while their station was online
         self._statuses: dict[str, Presence] = {}  # the stations' own word, by identity
         self._bridges: dict[str, str] = {}  # the bridges' notifications ("1", "0"), by identity
         self._last_status = 0.0  # monotonic time of the last presence message: presence() waits for quiet
@@ -318,10 +322,12 @@ class FleetClient:
             future.set_result(answer)
 
     def _offline_check(self, identity: str) -> None:
-        """A station that went offline fails its waiting requests at once."""
+        """A station that went offline fails its waiting requests at once — those sent while it was online:
+        one sent to an offline station is meant to wait at the broker for it (``queue_offline``)."""
         now = self.presence_of(identity)
         if now is not None and not now.online:
-            self._fail(lambda key: key[0] == identity, StationOffline(f"{identity} is offline ({now.reason})"))
+            self._fail(lambda key: key[0] == identity and key in self._sent_online,
+                       StationOffline(f"{identity} is offline ({now.reason})"))
 
     def _fail(self, which: Callable[[tuple[str, str]], bool], error: BaseException) -> None:
         for key, future in self._pending.items():
@@ -401,6 +407,9 @@ class FleetClient:
                                  "data": {"ocpp_version": ocpp_version, "message_name": action, "payload": payload}})
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[key] = future  # before publishing: the answer may come at once
+        seen = self.presence_of(identity)
+        if seen is not None and seen.online:
+            self._sent_online.add(key)
         try:
             async with asyncio.timeout(timeout):
                 await self.watch([identity])
@@ -408,10 +417,12 @@ class FleetClient:
                 return await future
         finally:
             self._pending.pop(key, None)
+            self._sent_online.discard(key)
 
     async def _publish(self, topic: str, body: bytes) -> None:
         """Publish at QoS 1 until the broker acknowledges it, across reconnections (same body, same id)."""
-        await self._while_up(lambda client: client.publish(topic, body, qos=1), f"publishing to {topic}")
+        await self._while_up(lambda client: client.publish(topic, body, qos=1, timeout=ACK_TIMEOUT_S),
+                             f"publishing to {topic}")
 
     async def _while_up(self, step: Callable[[aiomqtt.Client], Awaitable[Any]], what: str) -> None:
         """Do ``step`` on the connection, again on the next one if it fails (the caller's deadline bounds it)."""

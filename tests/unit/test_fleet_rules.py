@@ -126,17 +126,20 @@ def test_a_bridge_that_went_down_overrules_the_online_status_its_station_left_be
     assert fleet.presence_of("CS-3") is None
 
 
-def test_a_station_going_offline_fails_its_waiting_request_at_once() -> None:
+def test_a_station_going_offline_fails_the_requests_sent_while_it_was_online_at_once() -> None:
     loop = asyncio.new_event_loop()
     fleet = FleetClient("mqtt://127.0.0.1:1")
     waiting: asyncio.Future[dict] = loop.create_future()
     other: asyncio.Future[dict] = loop.create_future()
+    queued: asyncio.Future[dict] = loop.create_future()
     fleet._pending[("CS-1", "id-1")] = waiting
+    fleet._pending[("CS-1", "id-2")] = queued  # sent while CS-1 was offline: it is to wait at the broker
     fleet._pending[("CS-2", "id-1")] = other
+    fleet._sent_online.update({("CS-1", "id-1"), ("CS-2", "id-1")})
     fleet._dispatch(message("stations/CS-1/josev/status", presence.offline("CS-1", presence.LOST), retain=False))
     with pytest.raises(ConnectionError, match="CS-1 is offline"):
         waiting.result()
-    assert not other.done()
+    assert not other.done() and not queued.done()
     fleet._dispatch(message("stations/CS-2/josev/cs", b'{"id": "id-1", "name": "ocpp_message", "type": "response"}'))
     assert other.result()["id"] == "id-1"  # the same id from another station went to nobody else
     loop.close()
