@@ -205,11 +205,15 @@ class FleetClient:
             self._client, self.protocol = client, protocol
             break
         assert self._client is not None
-        topics = [f"{self.prefix}+/{self._status_topic}", f"{self.prefix}+/{self._bridge_topic}",
-                  *sorted(self._answer_topics)]
+        # Presence at QoS 0: it is state, not a stream. Every subscription brings each station's latest
+        # again, and at QoS 1 a broker queues at most so many for one client (mosquitto's
+        # max_queued_messages, 1000 by default): a fleet larger than that would be cut short, silently.
+        # Answers at QoS 1: each is the only one.
+        topics = [(f"{self.prefix}+/{self._status_topic}", 0), (f"{self.prefix}+/{self._bridge_topic}", 0),
+                  *((topic, 1) for topic in sorted(self._answer_topics))]
         try:
             for start in range(0, len(topics), SUBSCRIBE_BATCH):
-                await self._client.subscribe([(topic, 1) for topic in topics[start:start + SUBSCRIBE_BATCH]])
+                await self._client.subscribe(topics[start:start + SUBSCRIBE_BATCH])
         except aiomqtt.MqttError as error:
             raise StationUnreachable(f"cannot subscribe on {self.address.redacted()}: {error}") from error
         self._last_status = time.monotonic()
@@ -231,8 +235,11 @@ class FleetClient:
             extra = {"clean_start": clean or not persistent, "properties": properties}
         else:
             extra = {"clean_session": not persistent}
-        return _mqtt_client(self.address, client_id=self.client_id, protocol=protocol,
-                            timeout=self._connect_timeout, **self._tls, **extra)
+        client = _mqtt_client(self.address, client_id=self.client_id, protocol=protocol,
+                              timeout=self._connect_timeout, **self._tls, **extra)
+        # aiomqtt warns beyond 10 calls waiting for their acknowledgement: here hundreds are the point.
+        client.pending_calls_threshold = 1_000_000
+        return client
 
     async def _keep(self) -> None:
         """Read messages; when the link drops, connect again (same session) until :meth:`close`."""
