@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint mosquitto bench clean
+.PHONY: run test lint mosquitto rabbitmq bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,11 +27,18 @@ mosquitto:  ## install mosquitto and mosquitto-clients (Debian packages) unless 
 		echo "make: could not install mosquitto: the station falls back to amqtt (MQTT 3.1.1 only)" >&2; \
 	else exit 1; fi
 
+# Debian's rabbitmq-server: the fleet tests' two-node broker cluster (tests/integration/rabbit_rig.py starts
+# its own nodes on free ports; the system node the package would start under systemd is disabled).
+rabbitmq:  ## install rabbitmq-server (Debian package) unless it is there
+	@test -x /usr/lib/rabbitmq/bin/rabbitmq-server || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq rabbitmq-server >/dev/null && \
+		if [ -d /run/systemd/system ]; then $(SUDO) systemctl disable --now rabbitmq-server; fi; }
+
 lint: $(VENV)/.installed  ## ruff on everything, mypy on the package
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
 
-test: $(VENV)/.installed mosquitto lint  ## lint, then the whole suite against a real mosquitto
+test: $(VENV)/.installed mosquitto rabbitmq lint  ## lint, then the whole suite against real brokers
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.installed mosquitto  ## floor vs service through a private mosquitto (bench/README.md)

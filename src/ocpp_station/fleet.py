@@ -446,12 +446,16 @@ class FleetClient:
 
     async def run(self, identities: Iterable[str], work: Callable[[FleetStation], Awaitable[T]], *,
                   concurrency: int = 100, timeout: float = 10.0, queue_offline: bool = False,
-                  presence: Mapping[str, Presence] | None = None) -> AsyncIterator[Outcome[T]]:
+                  presence: Mapping[str, Presence] | None = None,
+                  send_unknown: bool = False) -> AsyncIterator[Outcome[T]]:
         """Do ``work`` on each station, at most ``concurrency`` at once, and yield each :class:`Outcome`
         as it is known (offline and unknown stations first, nothing having been sent to them).
 
         ``timeout`` is each station's deadline, from the moment its work starts. ``presence`` is
-        what :meth:`presence` returned (asked for here unless given).
+        what :meth:`presence` returned (asked for here unless given). ``send_unknown``: a station of
+        which no presence is known is sent to all the same (reported ``timeout`` if it does not
+        answer) — for brokers that keep no retained presence where the client can see it (RabbitMQ
+        3.x keeps retained messages per node, for exact topics only); what is known live still counts.
         """
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -460,11 +464,11 @@ class FleetClient:
             problem = identity_problem(identity)
             if problem is not None:
                 raise ValueError(problem)
-        seen = dict(presence) if presence is not None else await self.presence()
+        seen = dict(presence) if presence is not None else {} if send_unknown else await self.presence()
         to_send: list[str] = []
         for identity in chosen:
             found = self.presence_of(identity) or seen.get(identity)
-            if (found is not None and found.online) or queue_offline:
+            if (found is not None and found.online) or queue_offline or (found is None and send_unknown):
                 to_send.append(identity)
             elif found is None:
                 yield Outcome(identity, UNKNOWN, error="no presence under the prefix: never seen")
@@ -476,7 +480,8 @@ class FleetClient:
 
         async def one(identity: str) -> None:
             async with slots:
-                offline_at_start = not (self.presence_of(identity) or Presence(identity, "offline")).online
+                now = self.presence_of(identity)
+                offline_at_start = not now.online if now is not None else not send_unknown
                 await done.put(await self._one(identity, work, timeout, offline_at_start))
 
         tasks = [asyncio.create_task(one(identity)) for identity in to_send]

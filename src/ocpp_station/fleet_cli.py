@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from . import exact_json
-from .fleet import ANSWERED, FleetClient, FleetStation, Outcome, Presence
+from .fleet import ANSWERED, GLOB_CHARACTERS, FleetClient, FleetStation, Outcome, Presence
 from .local_cli import printable
 from .local_cli import table as _table
 from .oem_cli import (
@@ -86,6 +86,10 @@ def add_commands(subparsers: Any, common_parent_parser: argparse.ArgumentParser)
                              "repeatable")
     choose.add_argument("--concurrency", type=_positive, default=100, metavar="N",
                         help="stations asked at once, at most (default 100)")
+    choose.add_argument("--no-presence", dest="presence", action="store_false",
+                        help="do not wait for the stations' retained presence: send to every named station "
+                             "(no globs) and report those that do not answer; for brokers that keep no retained "
+                             "message where a wildcard subscriber sees it (RabbitMQ 3.x)")
     choose.add_argument("--queue", action="store_true",
                         help="send to offline and unknown stations too: the request waits at the broker (QoS 1) "
                              "for the station's bridge; reported as queued")
@@ -210,7 +214,11 @@ def _fleet(args: argparse.Namespace, headers: Sequence[str],
 
     async def session() -> int:
         async with _client(args) as fleet:
-            seen = await fleet.presence(timeout=args.timeout)
+            if not args.presence and any(GLOB_CHARACTERS & set(pattern) for pattern in args.stations):
+                print(f"{name}: --no-presence needs the stations named, not globs (the fleet is known from "
+                      "its presence)", file=sys.stderr)
+                return EXIT_USAGE
+            seen = await fleet.presence(timeout=args.timeout) if args.presence else {}
             chosen = fleet.select(args.stations, seen)
             if not chosen:
                 print(f"{name}: no known station matches {', '.join(args.stations)}", file=sys.stderr)
@@ -219,7 +227,8 @@ def _fleet(args: argparse.Namespace, headers: Sequence[str],
             outcomes: list[Outcome[Answered]] = []
             try:
                 async for outcome in fleet.run(chosen, work, concurrency=args.concurrency, timeout=args.timeout,
-                                               queue_offline=args.queue, presence=seen):
+                                               queue_offline=args.queue, presence=seen,
+                                               send_unknown=not args.presence):
                     outcomes.append(outcome)
                     if args.json:
                         print(exact_json.dumps(_outcome_json(outcome)).decode(), flush=True)
