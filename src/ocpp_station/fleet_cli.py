@@ -211,13 +211,13 @@ def _fleet(args: argparse.Namespace, headers: Sequence[str],
            work: Callable[[FleetStation], Awaitable[Answered]]) -> int:
     """Choose the stations, do ``work`` on each, print what became of each, and say how it went."""
     name = _name(args)
+    if not args.presence and any(GLOB_CHARACTERS & set(pattern) for pattern in args.stations):
+        print(f"{name}: --no-presence needs the stations named, not globs (which match the stations known "
+              "from their presence)", file=sys.stderr)
+        return EXIT_USAGE
 
     async def session() -> int:
         async with _client(args) as fleet:
-            if not args.presence and any(GLOB_CHARACTERS & set(pattern) for pattern in args.stations):
-                print(f"{name}: --no-presence needs the stations named, not globs (the fleet is known from "
-                      "its presence)", file=sys.stderr)
-                return EXIT_USAGE
             seen = await fleet.presence(timeout=args.timeout) if args.presence else {}
             chosen = fleet.select(args.stations, seen)
             if not chosen:

@@ -170,3 +170,18 @@ def test_the_exit_status_says_whether_every_station_answered_accepted(outcomes: 
 def test_the_summary_names_the_stations_that_did_not_make_it() -> None:
     text, _ = _summary([answered("A", True), *[Outcome(f"X{i}", OFFLINE) for i in range(7)]])
     assert text.startswith("8 stations: 1 accepted, 7 offline (X0, X1, X2, X3, X4, …)")
+
+
+def test_no_presence_with_a_glob_is_bad_usage_before_any_connection(capsys: pytest.CaptureFixture[str]) -> None:
+    from ocpp_station.cli import main
+
+    status = main(["fleet", "get", "--mqtt-url", "mqtt://127.0.0.1:1", "--no-presence", "--stations", "CS-*",
+                   "OCPPCommCtrlr.OfflineThreshold"])
+    assert status == 2 and "--no-presence needs the stations named" in capsys.readouterr().err
+
+
+def test_an_unreachable_central_broker_is_exit_status_3(capsys: pytest.CaptureFixture[str]) -> None:
+    from ocpp_station.cli import main
+
+    status = main(["fleet", "list", "--mqtt-url", "mqtt://127.0.0.1:1", "--timeout", "2"])
+    assert status == 3 and "cannot reach mqtt://127.0.0.1:1" in capsys.readouterr().err
