@@ -258,8 +258,11 @@ class RabbitCluster:
 
     def _as_user(self, env: dict[str, str], *command: str) -> list[str]:
         """``command`` as the rabbitmq user (``runuser``; then ``env``, so that HOME is ours, not the
-        user's /var/lib/rabbitmq, and nothing else of our environment leaks in)."""
-        return ["runuser", "-u", USER, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()), *command]
+        user's /var/lib/rabbitmq, and nothing else of our environment leaks in), in our work directory:
+        Erlang looks for its modules in the working directory first, and in one the rabbitmq user may
+        not enter (a root-only checkout, as CI's is) every call prints an error report before its output."""
+        return ["runuser", "-u", USER, "--", "env", "-i", f"--chdir={self.workdir}",
+                *(f"{k}={v}" for k, v in env.items()), *command]
 
     def _start_epmd(self) -> None:
         """Our own epmd on a free loopback port, in the foreground: ours to end, not a daemon left behind."""
