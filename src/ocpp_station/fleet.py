@@ -171,7 +171,6 @@ class FleetClient:
         self._bridges: dict[str, str] = {}  # the bridges' notifications ("1", "0"), by identity
         self._last_status = 0.0  # monotonic time of the last presence message: presence() waits for quiet
         self._answer_topics: set[str] = set()  # subscribed (kept in the session, renewed on reconnection)
-        self._lost: BaseException | None = None
 
     # -- connection ------------------------------------------------------------------------------
 

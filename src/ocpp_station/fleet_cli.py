@@ -41,6 +41,7 @@ from .oem_cli import (
     _explain,
     _paragraphs,
     _positive,
+    _Progress,
     _write_only_keys,
     _write_only_variables,
 )
@@ -287,29 +288,25 @@ def _summary(outcomes: list[Outcome[Answered]]) -> tuple[str, int]:
 
 
 class _Bar:
-    """A progress bar on stderr (a terminal only), rewritten as stations finish."""
+    """A progress bar on stderr (a terminal only), rewritten in place as stations finish."""
 
     WIDTH = 30
 
     def __init__(self, total: int):
         self.total = total
         self._started = time.monotonic()
-        self._shown = 0
+        self._line = _Progress()  # the line rewritten in place, as `report` shows its parts
 
     def show(self, outcomes: list[Outcome[Answered]]) -> None:
         done = len(outcomes)
         filled = self.WIDTH * done // self.total
         missing = sum(1 for o in outcomes if o.state != ANSWERED)
-        text = (f"[{'#' * filled}{'-' * (self.WIDTH - filled)}] {done}/{self.total} stations"
-                f"{f', {missing} without an answer' if missing else ''} ({time.monotonic() - self._started:.1f} s)")
-        sys.stderr.write("\r" + text.ljust(self._shown))
-        sys.stderr.flush()
-        self._shown = max(self._shown, len(text))
+        self._line.write(f"[{'#' * filled}{'-' * (self.WIDTH - filled)}] {done}/{self.total} stations"
+                         f"{f', {missing} without an answer' if missing else ''}"
+                         f" ({time.monotonic() - self._started:.1f} s)")
 
     def clear(self) -> None:
-        if self._shown:
-            sys.stderr.write("\r" + " " * self._shown + "\r")
-            sys.stderr.flush()
+        self._line.clear()
 
 
 # -- list --------------------------------------------------------------------------------------------

@@ -50,3 +50,35 @@ def test_every_station_of_a_fleet_larger_than_the_brokers_queue_is_seen_and_answ
     assert len(answered) == COUNT and all(line["accepted"] for line in answered)
     assert sorted(line["station"] for line in answered) == [f"CS-{n:05d}" for n in range(1, COUNT + 1)]
     assert result.stderr.splitlines() == [f"ocpp-station fleet get: {COUNT} stations: {COUNT} accepted"]
+
+
+def test_a_terminal_sees_a_progress_bar_and_a_script_does_not(crowded: Mosquitto) -> None:
+    """stderr on a terminal (a pty here) gets the bar, rewritten in place and cleared at the end; stdout,
+    a pipe, gets the table only."""
+    import os
+
+    controller, terminal = os.openpty()
+    try:
+        result = subprocess.run([sys.executable, "-m", "ocpp_station", "fleet", "get", "--mqtt-url", crowded.url,
+                                 "--stations", "CS-000*", "--concurrency", "40", "OCPPCommCtrlr.OfflineThreshold"],
+                                stdout=subprocess.PIPE, stderr=terminal, text=True, timeout=60)
+        os.close(terminal)
+        shown = b""
+        while chunk := _read(controller):
+            shown += chunk
+    finally:
+        os.close(controller)
+    assert result.returncode == 0
+    text = shown.decode()
+    assert "\r[" in text and "/99 stations" in text and "99/99 stations" in text, text[-500:]
+    assert "\r[" not in result.stdout and result.stdout.startswith("STATION")
+    assert "99 stations: 99 accepted" in result.stdout
+
+
+def _read(fd: int) -> bytes:
+    import os
+
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # EIO: the child's side of the pty is closed and everything was read
+        return b""
