@@ -105,6 +105,7 @@ from ..station.security_events import spelled_for
 from . import frames, session
 from .connection import endpoint
 
+INBOX_SIZE = 64  # messages of the CSMS read ahead of the session, at most (_serve)
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 2**20  # the largest message we take from a CSMS (1 MiB); a bigger one closes the connection
@@ -191,7 +192,8 @@ class CsmsLink:
         self._loop = asyncio.get_running_loop()
         self._reset = asyncio.Event()  # a Reset to act on between attempts: the walk starts again from the top
         self._session: session.Session | None = None  # the live session, if any
-        self._waker: asyncio.Future[Any] | None = None  # set to wake the shell when it waits for a message
+        # What the CSMS sent, and wake-ups (None), while a connection is served (_serve)
+        self._inbox: asyncio.Queue[str | bytes | BaseException | None] | None = None
         self._boot_reason = "PowerUp"
         self._repeats = RepeatedLog(log)  # the walk's failures recur every few seconds: said once, then every 10 min
         self._failures = 0  # failed attempts in a row since the last stable connection: the backoff's n
@@ -248,8 +250,8 @@ class CsmsLink:
         self._wake()
 
     def _wake(self) -> None:
-        if self._waker is not None and not self._waker.done():
-            self._waker.set_result(None)
+        if self._inbox is not None and not self._inbox.full():  # a full inbox wakes the loop anyway
+            self._inbox.put_nowait(None)
 
     async def _pause(self, seconds: float) -> bool:
         """Wait ``seconds``, or less if a Reset comes; True when it did (the walk then starts over)."""
@@ -471,41 +473,43 @@ class CsmsLink:
     async def _serve(self, ws: ClientConnection, live: session.Session, target: ConnectionTarget) -> session.Close:
         """Move frames between the websocket and ``live`` until the session closes; its Close.
 
-        The wait for the next message is bounded by the session's deadline, and a Reset accepted
-        through the MQTT door wakes it too (``self._waker``), so the wait is :func:`asyncio.wait` on
-        one pending ``ws.recv()`` task, kept across wake-ups, rather than ``wait_for(ws.recv(), …)``
-        (which would need a cancel and a new recv at every deadline). ConnectionClosed (the CSMS
-        or the network ended it) passes through to the walk.
+        One reader task moves what the CSMS sends into an inbox, for the life of the connection; a
+        Reset accepted through the MQTT door, or new rows for the CSMS, put a wake-up (None) there too
+        (``self._wake``). So the loop takes what is already there without waiting — pipelined CALLs
+        cost no task, future or timer each — and waits only on an empty inbox, bounded by the
+        session's next deadline. ConnectionClosed (the CSMS or the network ended it) reaches the loop
+        through the inbox and passes through to the walk.
         """
-        reader: asyncio.Task[str | bytes] | None = None
+        inbox: asyncio.Queue[str | bytes | BaseException | None] = asyncio.Queue(INBOX_SIZE)
+        reader = asyncio.ensure_future(_read_into(ws, inbox))
+        self._inbox = inbox
         try:
             while True:
                 close = await self._pump(ws, live, target)
                 if close is not None:
                     await ws.close()
                     return close
-                deadline = live.next_deadline()
-                wait = None if deadline is None else max(deadline - self._loop.time(), 0.0)
-                if reader is None:
-                    reader = asyncio.ensure_future(ws.recv())
-                waker: asyncio.Future[Any] = self._loop.create_future()
-                self._waker = waker
-                await asyncio.wait((reader, waker), timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-                waker.cancel()  # (a no-op once set)
-                self._waker = None
+                try:
+                    item = inbox.get_nowait()
+                except asyncio.QueueEmpty:
+                    deadline = live.next_deadline()
+                    item = None
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout_at(deadline):  # None: no deadline, wait for the CSMS
+                            item = await inbox.get()
                 now = self._loop.time()
-                if reader.done():
-                    text, reader = reader.result(), None  # raises ConnectionClosed
-                    live.receive(text, now)
+                if isinstance(item, BaseException):
+                    raise item
+                if item is not None:
+                    live.receive(item, now)
                 else:  # a deadline, or a Reset woke us
                     live.set_heartbeat_interval(self._heartbeat_interval())  # the OEM may have changed it
                     live.tick(now)
         finally:
-            self._waker = None
-            if reader is not None:
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
-                    await reader
+            self._inbox = None
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
 
     async def _pump(self, ws: ClientConnection, live: session.Session,
                     target: ConnectionTarget) -> session.Close | None:
@@ -540,8 +544,10 @@ class CsmsLink:
             for outcome in settled:  # after the frames: a delete's fsync delays nothing already due
                 await self._settle(outcome, live)
             for call in calls:  # one at a time, in arrival order (DESIGN rule 3)
-                live.answer(call.id, await self._run(call, live.version))
-                live.set_heartbeat_interval(self._heartbeat_interval())  # a SetVariables may have changed it
+                request = Request(call.id, live.version, call.action, call.payload, origin="csms")
+                live.answer(call.id, await self._run(request))
+                if self._station.mutates(request):  # a SetVariables may have changed it
+                    live.set_heartbeat_interval(self._heartbeat_interval())
 
     def _record_accepted(self, interval: int, live: session.Session, target: ConnectionTarget) -> None:
         """The station's durable side of an Accepted boot, in a worker thread: both are commits (an
@@ -668,10 +674,22 @@ class CsmsLink:
             log.debug("CSMS link: %s answered unusably (%s); the CSMS has it: delivered", _part(row), outcome.reason)
         await asyncio.to_thread(self._station.delivered, row.seq)
 
-    async def _run(self, call: frames.Call, version: str) -> dict[str, Any] | OcppError:
+    async def _run(self, request: Request) -> dict[str, Any] | OcppError:
         """A CALL of the CSMS through the station: at once when it cannot block the loop, else in a thread."""
-        request = Request(call.id, version, call.action, call.payload, origin="csms")
         outcome = self._station.run_now(request)
         if outcome is None:  # it may commit with an fsync, or the MQTT door holds the lock
             outcome = await asyncio.to_thread(self._station.run, request)
         return outcome
+
+
+async def _read_into(ws: ClientConnection, inbox: asyncio.Queue[str | bytes | BaseException | None]) -> None:
+    """Every message of ``ws`` into ``inbox``, then the exception that ended it (ConnectionClosed).
+
+    The inbox is bounded: while it is full the reader waits, websockets' own queue fills, and a
+    CSMS that floods us is held back by TCP, not by our memory."""
+    try:
+        while True:
+            message = await ws.recv()
+            await inbox.put(message)
+    except websockets.ConnectionClosed as closed:
+        await inbox.put(closed)
