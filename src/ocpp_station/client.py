@@ -87,6 +87,7 @@ from .oem_types import (
     VariableResult,
     read_notify_report,
     read_sign_certificate,
+    renewal_trigger,
 )
 from .versions import OCPP_VERSIONS, V16, V21
 
@@ -124,13 +125,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-
-def renewal_trigger(ocpp_version: str) -> tuple[str, str]:
-    """The request that asks the station for a CSR in ``ocpp_version``, and the message it asks for:
-    1.6 has it in the security extension's ExtendedTriggerMessage."""
-    if ocpp_version == V16:
-        return "ExtendedTriggerMessage", "SignChargePointCertificate"
-    return "TriggerMessage", "SignChargingStationCertificate"
 
 class StationClient(OcppCalls):
     """An MQTT connection to a station's OcppMessage API; use it as an async context manager.

@@ -23,10 +23,9 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import exact_json
-from .fleet import ANSWERED, GLOB_CHARACTERS, FleetClient, FleetStation, Outcome, Presence
 from .local_cli import printable
 from .local_cli import table as _table
 from .oem_cli import (
@@ -46,8 +45,12 @@ from .oem_cli import (
     _write_only_variables,
 )
 from .oem_types import StationUnreachable, VariableRef
+from .presence import Presence
 from .station.network import MASK
 from .versions import OCPP_VERSIONS, V16, V21, V201
+
+if TYPE_CHECKING:  # the fleet client (aiomqtt, asyncio) is imported when a command runs: `serve` needs none of it
+    from .fleet import FleetClient, FleetStation, Outcome
 
 EPILOG = ("exit status: 0 every station answered Accepted, 1 some refused (or no station matched),\n"
           "2 bad usage, 3 some did not answer (offline, unknown, queued, timed out) or the broker cannot be reached")
@@ -192,6 +195,8 @@ def _name(args: argparse.Namespace) -> str:
 
 
 def _client(args: argparse.Namespace) -> FleetClient:
+    from .fleet import FleetClient
+
     return FleetClient(args.mqtt_url, prefix=args.prefix, ca_file=args.ca_file, client_cert=args.client_cert,
                        client_key=args.client_key, protocol=args.protocol, connect_timeout=args.timeout)
 
@@ -211,6 +216,8 @@ def _guarded(args: argparse.Namespace, session: Callable[[], Coroutine[Any, Any,
 def _fleet(args: argparse.Namespace, headers: Sequence[str],
            work: Callable[[FleetStation], Awaitable[Answered]]) -> int:
     """Choose the stations, do ``work`` on each, print what became of each, and say how it went."""
+    from .fleet import GLOB_CHARACTERS
+
     name = _name(args)
     if not args.presence and any(GLOB_CHARACTERS & set(pattern) for pattern in args.stations):
         print(f"{name}: --no-presence needs the stations named, not globs (which match the stations known "
@@ -269,6 +276,8 @@ def _outcome_json(outcome: Outcome[Answered]) -> dict[str, Any]:
 
 def _summary(outcomes: list[Outcome[Answered]]) -> tuple[str, int]:
     """``5 stations: 4 accepted, 1 offline (CS-005)`` and the exit status it means."""
+    from .fleet import ANSWERED
+
     kinds: Counter[str] = Counter()
     named: dict[str, list[str]] = {}
     for outcome in outcomes:
@@ -298,6 +307,8 @@ class _Bar:
         self._line = _Progress()  # the line rewritten in place, as `report` shows its parts
 
     def show(self, outcomes: list[Outcome[Answered]]) -> None:
+        from .fleet import ANSWERED
+
         done = len(outcomes)
         filled = self.WIDTH * done // self.total
         missing = sum(1 for o in outcomes if o.state != ANSWERED)
@@ -312,6 +323,8 @@ class _Bar:
 # -- list --------------------------------------------------------------------------------------------
 
 def _list(args: argparse.Namespace) -> int:
+    from .fleet import FleetClient
+
     async def session() -> int:
         async with _client(args) as fleet:
             seen = await fleet.presence(timeout=args.timeout)

@@ -23,10 +23,12 @@ import textwrap
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import exact_json, local_cli
-from .client import (
+from .local_cli import printable
+from .local_cli import table as _table
+from .oem_types import (
     COMPONENT_CRITERIA,
     CallError,
     CertificateRenewal,
@@ -37,16 +39,16 @@ from .client import (
     ReportItem,
     ReportRefused,
     ReportTimeout,
-    StationClient,
     VariableCharacteristics,
     VariableRef,
     renewal_trigger,
 )
-from .local_cli import printable
-from .local_cli import table as _table
 from .station.certificate_uses import ROOT_USES
 from .station.network import MASK
 from .versions import V16, V21, V201
+
+if TYPE_CHECKING:  # the client (aiomqtt, asyncio) is imported when a command runs: `serve` needs none of it
+    from .client import StationClient
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 MAX_PROBED_SLOTS = 10
@@ -361,6 +363,8 @@ def _name(args: argparse.Namespace) -> str:
 def _run(args: argparse.Namespace, work: Callable[[StationClient], Awaitable[int]]) -> int:
     """Connect, run ``work``, and turn failures into messages and exit statuses."""
     name = _name(args)
+
+    from .client import StationClient
 
     async def session() -> int:
         async with StationClient(args.mqtt_url, ca_file=args.ca_file, protocol=args.protocol,

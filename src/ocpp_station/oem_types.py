@@ -15,6 +15,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .versions import V16
+
 """The values of the envelope's ``ocpp_version``."""
 ATTRIBUTE_TYPES = ("Actual", "Target", "MinSet", "MaxSet")
 """OCPP 2.x AttributeEnumType."""
@@ -855,3 +857,11 @@ class CsrTimeout(TimeoutError):
 
 
 # -- the client --------------------------------------------------------------------------------------
+
+
+def renewal_trigger(ocpp_version: str) -> tuple[str, str]:
+    """The request that asks the station for a CSR in ``ocpp_version``, and the message it asks for:
+    1.6 has it in the security extension's ExtendedTriggerMessage."""
+    if ocpp_version == V16:
+        return "ExtendedTriggerMessage", "SignChargePointCertificate"
+    return "TriggerMessage", "SignChargingStationCertificate"

@@ -82,3 +82,16 @@ def test_dependencies_point_inward() -> None:
             wrong = sorted(i for i in imported if i.startswith(("ocpp_station.api", "ocpp_station.csms",
                                                                  "ocpp_station.app")))
             assert not wrong, f"{name} imports {wrong}"
+
+
+def test_the_station_process_loads_no_client_library() -> None:
+    """``serve`` imports the CLI module, which declares every command; the OEM's and the fleet's clients
+    (aiomqtt, their modules) are imported only when one of their commands runs: a charger's memory
+    (issue 20: resident memory) is not spent on tools it never runs."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, ocpp_station.cli, ocpp_station.app, ocpp_station.api.mqtt, ocpp_station.csms.link; "
+             "print(sorted(m for m in ('aiomqtt', 'ocpp_station.client', 'ocpp_station.fleet') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
