@@ -1,5 +1,9 @@
 """``python -m bench``: floor and service, alternately, through one private mosquitto; a table, JSON and a plot.
 
+Then, unless ``--parts`` says otherwise, the CSMS door against its floor (:mod:`bench.csms_door`) and the
+growth table by station size (:mod:`bench.growth`), each with its own table and a JSON file beside
+``--json`` (``<name>-csms_door.json``, ``<name>-growth.json``): issue 20's one run of every figure.
+
 Exit status: 0 when the bench produced figures (targets may still FAIL: they are reported, not
 enforced), 1 when it could not (a lost, duplicate or CallError answer, a process that died).
 """
@@ -7,6 +11,7 @@ enforced), 1 when it could not (a lost, duplicate or CallError answer, a process
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import platform
 import sys
@@ -29,6 +34,7 @@ def launch_order(rounds: int) -> list[str]:
 
 
 QUICK = Settings(requests=40, duration=2.0, fsync_rounds=20, rounds=2)
+PARTS = ("mqtt", "csms", "growth")  # the MQTT door, the CSMS door, growth by station size
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"a tiny run ({QUICK.requests} requests, {QUICK.duration} s per phase) to check the bench")
     parser.add_argument("--json", type=Path, metavar="PATH", default=REPO / "bench" / "results" / "latest.json",
                         help="where to write the figures (default bench/results/latest.json)")
+    parser.add_argument("--parts", default=",".join(PARTS), metavar="PART[,PART…]",
+                        help=f"what to run, of {', '.join(PARTS)} (default: all, in that order)")
     parser.add_argument("--workdir", type=Path, metavar="DIR",
                         help="parent of the run's temp dir (broker, data dir, logs); its disk is the one whose "
                              "fsync is measured (default: the system temp dir)")
@@ -53,6 +61,23 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    parts = [part.strip() for part in args.parts.split(",") if part.strip()]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        print(f"python -m bench: unknown part(s) {', '.join(unknown)} (of {', '.join(PARTS)})", file=sys.stderr)
+        return 2
+    status = _mqtt_door(args) if "mqtt" in parts else 0
+    shared = [*(["--quick"] if args.quick else []), *(["--workdir", str(args.workdir)] if args.workdir else [])]
+    for part, module in (("csms", "csms_door"), ("growth", "growth")):
+        if part in parts and status == 0:
+            print(f"\n== {module} ==", flush=True)
+            status = importlib.import_module(f"bench.{module}").main(
+                [*shared, "--json", str(args.json.with_name(f"{args.json.stem}-{module}.json"))])
+    return status
+
+
+def _mqtt_door(args: argparse.Namespace) -> int:
+    """The MQTT door against its floor, with the in-process breakdown: the run this module began as."""
     base = QUICK if args.quick else Settings()
     settings = Settings(requests=args.requests or base.requests, duration=args.duration or base.duration,
                         fsync_rounds=base.fsync_rounds, rounds=max(args.rounds or base.rounds, 1))
