@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import os
 import platform
-import signal
 import statistics
 import subprocess
 import sys
@@ -50,7 +49,7 @@ from .__main__ import launch_order
 from .broker import Mosquitto, free_port
 from .load import BenchError, LoadGenerator, Payload, percentile
 from .report import Target, write_json
-from .run import GET1, REPO
+from .run import GET1, REPO, stop_process
 
 T = TypeVar("T")
 
@@ -504,26 +503,14 @@ def measure(kind: str, harness: Harness, broker: Mosquitto, workdir: Path, setti
         if problems:
             raise BenchError(f"{len(problems)} problem(s); first: {problems[0]}")
     except BaseException:
-        _stop(proc)
+        stop_process(proc)
         sys.stderr.write(f"--- {kind} log ({log_path}) ---\n{log_path.read_text(errors='replace')[-3000:]}\n")
         raise
-    exit_code = _stop(proc)
+    exit_code = stop_process(proc)
     cpu = (after.user + after.system) - (before.user + before.system)
     actions = [action for action, _ in peer.calls]
     return Launch(phases, cpu, rss / 2**20, accepted - launched, exit_code, peer.version,
                   {action: actions.count(action) for action in sorted(set(actions))}, len(peer.results))
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> int | None:
-    """SIGTERM (a clean shutdown for both), then SIGKILL if it hangs; its exit code."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            return proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    return proc.returncode
 
 
 def combine(launches: list[Launch]) -> dict[str, Any]:

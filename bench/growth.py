@@ -57,7 +57,7 @@ from .broker import Mosquitto
 from .load import BenchError, LoadGenerator, Payload, percentile
 from .report import write_json
 from .reports import station_toml
-from .run import GET1, MAX_ITEMS, REPO, Get100Check, _stop, catalogue_addresses
+from .run import GET1, MAX_ITEMS, REPO, Get100Check, catalogue_addresses, stop_process
 
 EVSE_ITEMS = 12  # an EVSE's 4 readable variables and its 2 connectors' 4 each: all of EVSE 1 at size 1
 CONNECTORS = 2
@@ -188,13 +188,13 @@ def measure(broker: Mosquitto, config: Path, data_dir: Path, client_id: str, set
         report_s, parts, items, size_bytes = asyncio.run(_reports(broker.url, settings.reports))
         rss_load = process.memory_info().rss
     except BaseException:
-        _stop(proc)
+        stop_process(proc)
         sys.stderr.write(f"--- station log ({log_path}) ---\n{log_path.read_text(errors='replace')[-3000:]}\n")
         raise
     finally:
         if generator_open:
             gen.close()
-    exit_code = _stop(proc)
+    exit_code = stop_process(proc)
     return Launch(size, round_, kind, first - launched, rss_start / 2**20, rss_load / 2**20, phase.latencies_ms,
                   report_s, parts, items, size_bytes, exit_code)
 

@@ -167,12 +167,12 @@ def measure(kind: str, url: str, port: int, workdir: Path, settings: Settings, l
         rss = process.memory_info().rss
         cpu = process.cpu_times()
     except BaseException:
-        _stop(proc)
+        stop_process(proc)
         sys.stderr.write(f"--- {kind} log ({log_path}) ---\n{log_path.read_text(errors='replace')[-3000:]}\n")
         raise
     finally:
         gen.close()
-    exit_code = _stop(proc)
+    exit_code = stop_process(proc)
     return Launch(phases, first - launched, rss / 2**20, cpu.user + cpu.system, exit_code,
                   check100.accepted if service else None)
 
@@ -197,8 +197,8 @@ def combine(launches: list[Launch], samples: dict[str, list[float]], kind: str) 
     return figures
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> int | None:
-    """SIGTERM (the service's clean shutdown), then SIGKILL if it hangs; its exit code."""
+def stop_process(proc: subprocess.Popen[bytes]) -> int | None:
+    """SIGTERM (the service's and the floors' clean shutdown), then SIGKILL if it hangs; its exit code."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:

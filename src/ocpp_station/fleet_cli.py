@@ -43,6 +43,7 @@ from .oem_cli import (
     _Progress,
     _write_only_keys,
     _write_only_variables,
+    read_certificate,
 )
 from .oem_types import StationUnreachable, VariableRef
 from .presence import Presence
@@ -457,10 +458,8 @@ def _certs_list(args: argparse.Namespace) -> int:
 
 
 def _certs_install(args: argparse.Namespace) -> int:
-    try:
-        pem = args.certificate.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        print(f"{_name(args)}: cannot read {args.certificate}: {error}", file=sys.stderr)
+    pem = read_certificate(args, _name(args))
+    if pem is None:
         return EXIT_USAGE
 
     async def install(station: FleetStation) -> Answered:

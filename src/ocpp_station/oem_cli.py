@@ -707,11 +707,18 @@ def _status_exit(args: argparse.Namespace, status: Any, success: str, extra: dic
     return EXIT_OK if status.accepted else EXIT_REFUSED
 
 
-def _certs_install(args: argparse.Namespace) -> int:
+def read_certificate(args: argparse.Namespace, name: str) -> str | None:
+    """The PEM text of ``args.certificate``; None (said on stderr, as ``name``) when it cannot be read."""
     try:
-        pem = args.certificate.read_text("utf-8")
+        return str(args.certificate.read_text("utf-8"))
     except (OSError, UnicodeDecodeError) as error:
-        print(f"ocpp-station certs install: cannot read {args.certificate}: {error}", file=sys.stderr)
+        print(f"{name}: cannot read {args.certificate}: {error}", file=sys.stderr)
+        return None
+
+
+def _certs_install(args: argparse.Namespace) -> int:
+    pem = read_certificate(args, "ocpp-station certs install")
+    if pem is None:
         return EXIT_USAGE
 
     async def work(client: StationClient) -> int:
