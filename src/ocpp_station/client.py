@@ -169,22 +169,11 @@ class StationClient(OcppCalls):
 
     async def connect(self) -> None:
         """Connect and subscribe; called by ``async with``."""
-        attempts = [self._wanted_protocol] if self._wanted_protocol else ["5", "3.1.1"]
-        for protocol in attempts:
-            client = _mqtt_client(self.address, client_id=f"oem-{uuid.uuid4().hex[:12]}", protocol=protocol,
-                                 timeout=self._connect_timeout, **self._tls)
-            try:
-                await client.__aenter__()
-            except aiomqtt.MqttError as error:
-                if protocol == "5" and len(attempts) > 1 and _refused_protocol(error):
-                    log.debug("%s refused MQTT 5 (%s); using MQTT 3.1.1", self.address.redacted(), error)
-                    continue
-                raise StationUnreachable(f"cannot reach {self.address.redacted()}: {error}") from error
-            except OSError as error:  # e.g. an unreadable CA file
-                raise StationUnreachable(f"cannot reach {self.address.redacted()}: {error}") from error
-            self._client, self.protocol = client, protocol
-            break
-        assert self._client is not None
+        client_id = f"oem-{uuid.uuid4().hex[:12]}"
+        self._client, self.protocol = await _connect(
+            self.address, self._wanted_protocol,
+            lambda protocol: _mqtt_client(self.address, client_id=client_id, protocol=protocol,
+                                          timeout=self._connect_timeout, **self._tls))
         if self.protocol == "5":
             self.reply_topic = f"{self.response_topic}/client/{secrets.token_hex(8)}"
         else:
@@ -602,6 +591,26 @@ class ReportStream:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+async def _connect(address: BrokerAddress, protocol: str | None,
+                   make: Callable[[str], aiomqtt.Client]) -> tuple[aiomqtt.Client, str]:
+    """A connected client of ``protocol`` (``"5"``, ``"3.1.1"``), or None: MQTT 5, else 3.1.1 when the
+    broker refuses MQTT 5 (RabbitMQ 3.x); ``make(protocol)`` builds it. StationUnreachable otherwise."""
+    attempts = [protocol] if protocol else ["5", "3.1.1"]
+    for attempt in attempts:
+        client = make(attempt)
+        try:
+            await client.__aenter__()
+        except aiomqtt.MqttError as error:
+            if attempt == "5" and len(attempts) > 1 and _refused_protocol(error):
+                log.debug("%s refused MQTT 5 (%s); using MQTT 3.1.1", address.redacted(), error)
+                continue
+            raise StationUnreachable(f"cannot reach {address.redacted()}: {error}") from error
+        except OSError as error:  # e.g. an unreadable CA file
+            raise StationUnreachable(f"cannot reach {address.redacted()}: {error}") from error
+        return client, attempt
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _refused_protocol(error: aiomqtt.MqttError) -> bool:

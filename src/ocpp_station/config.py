@@ -264,13 +264,18 @@ def _prefixed(config: Config) -> Config:
     """The topics with ``mqtt.topic_prefix`` applied, and ``{identity}`` filled in the prefix and the
     client id: what every door and the presence message use."""
     mqtt, identity = config.mqtt, config.station.identity
-    mqtt = replace(mqtt, client_id=mqtt.client_id.replace("{identity}", identity))
-    if mqtt.topic_prefix:
-        prefix = mqtt.topic_prefix.replace("{identity}", identity)
-        mqtt = replace(mqtt, topic_prefix="", request_topic=prefix + mqtt.request_topic,
-                       response_topic=prefix + mqtt.response_topic,
-                       status_topic=prefix + mqtt.status_topic if mqtt.status_topic else "")
-    return replace(config, mqtt=mqtt)
+    topics = _final_topics(mqtt, identity)
+    return replace(config, mqtt=replace(
+        mqtt, topic_prefix="", client_id=mqtt.client_id.replace("{identity}", identity),
+        request_topic=topics["request_topic"], response_topic=topics["response_topic"],
+        status_topic=topics["status_topic"]))
+
+
+def _final_topics(mqtt: MqttConfig, identity: str) -> dict[str, str]:
+    """The three topics with the prefix (``{identity}`` filled) before them; an empty status topic stays empty."""
+    prefix = mqtt.topic_prefix.replace("{identity}", identity)
+    return {"request_topic": prefix + mqtt.request_topic, "response_topic": prefix + mqtt.response_topic,
+            "status_topic": prefix + mqtt.status_topic if mqtt.status_topic else ""}
 
 
 def topic_problem(name: str, topic: str) -> str | None:
@@ -335,22 +340,19 @@ def _check(config: Config) -> None:
 
 def _check_topics(mqtt: MqttConfig, identity: str) -> None:
     """The three topics, once prefixed, are exact topics (no wildcard) and three different ones."""
-    if "{" in mqtt.topic_prefix.replace("{identity}", "") or "}" in mqtt.topic_prefix.replace("{identity}", ""):
+    if set("{}") & set(mqtt.topic_prefix.replace("{identity}", "")):
         raise ConfigError("mqtt.topic_prefix knows one placeholder only: {identity}")
-    prefix = mqtt.topic_prefix.replace("{identity}", identity)
-    if prefix and not prefix.endswith("/"):
+    if mqtt.topic_prefix and not mqtt.topic_prefix.endswith("/"):
         raise ConfigError(f"mqtt.topic_prefix {mqtt.topic_prefix!r} must end with '/'")
     if "/" in identity and "{identity}" in mqtt.topic_prefix:
         raise ConfigError("station.identity holds a '/': it cannot be one level of mqtt.topic_prefix")
-    topics = {"request_topic": prefix + mqtt.request_topic, "response_topic": prefix + mqtt.response_topic}
-    if mqtt.status_topic:
-        topics["status_topic"] = prefix + mqtt.status_topic
     for name in ("request_topic", "response_topic"):
         if not getattr(mqtt, name):
             raise ConfigError(f"mqtt.{name} cannot be empty")
+    topics = {name: topic for name, topic in _final_topics(mqtt, identity).items() if topic}
     for name, topic in topics.items():
         problem = topic_problem(name, topic)
         if problem is not None:
-            raise ConfigError(f"{problem} (with mqtt.topic_prefix)" if prefix else problem)
+            raise ConfigError(f"{problem} (with mqtt.topic_prefix)" if mqtt.topic_prefix else problem)
     if len(set(topics.values())) < len(topics):
         raise ConfigError("mqtt.request_topic, response_topic and status_topic must be different topics")

@@ -56,7 +56,7 @@ import aiomqtt
 from . import exact_json
 from . import presence as presence_format
 from .api.connection import BrokerAddress
-from .client import _mqtt_client, _refused_protocol
+from .client import _connect, _mqtt_client
 from .ocpp_calls import OcppCalls
 from .oem_types import CallError, StationUnreachable
 from .presence import Presence
@@ -151,8 +151,7 @@ class FleetClient:
             raise ValueError(f"prefix {prefix!r} cannot hold the wildcards + or #")
         self.address = BrokerAddress.parse(url)
         self.prefix = prefix
-        self._suffixes = {"/" + request_topic: "request", "/" + response_topic: "answer",
-                          "/" + status_topic: "status", "/" + bridge_topic: "bridge"}
+        self._suffixes = {"/" + response_topic: "answer", "/" + status_topic: "status", "/" + bridge_topic: "bridge"}
         self._request_topic, self._response_topic = request_topic, response_topic
         self._status_topic, self._bridge_topic = status_topic, bridge_topic
         self._tls = {"ca_file": ca_file, "client_cert": client_cert, "client_key": client_key}
@@ -188,22 +187,8 @@ class FleetClient:
 
     async def _open(self, *, fresh: bool) -> None:
         """One connection under our session id; ``fresh``: the first one, which learns the protocol."""
-        attempts = [self.protocol] if self.protocol else (
-            [self._wanted_protocol] if self._wanted_protocol else ["5", "3.1.1"])
-        for protocol in attempts:
-            client = self._new_client(protocol, clean=fresh)
-            try:
-                await client.__aenter__()
-            except aiomqtt.MqttError as error:
-                if protocol == "5" and len(attempts) > 1 and _refused_protocol(error):
-                    log.debug("%s refused MQTT 5 (%s); using MQTT 3.1.1", self.address.redacted(), error)
-                    continue
-                raise StationUnreachable(f"cannot reach {self.address.redacted()}: {error}") from error
-            except OSError as error:
-                raise StationUnreachable(f"cannot reach {self.address.redacted()}: {error}") from error
-            self._client, self.protocol = client, protocol
-            break
-        assert self._client is not None
+        self._client, self.protocol = await _connect(self.address, self.protocol or self._wanted_protocol,
+                                                     lambda protocol: self._new_client(protocol, clean=fresh))
         # Presence at QoS 0: it is state, not a stream. Every subscription brings each station's latest
         # again, and at QoS 1 a broker queues at most so many for one client (mosquitto's
         # max_queued_messages, 1000 by default): a fleet larger than that would be cut short, silently.

@@ -29,6 +29,7 @@ from . import exact_json
 from .local_cli import printable
 from .local_cli import table as _table
 from .oem_cli import (
+    CONFIGURATION_HEADERS,
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_UNREACHABLE,
@@ -43,6 +44,9 @@ from .oem_cli import (
     _Progress,
     _write_only_keys,
     _write_only_variables,
+    configuration_complete,
+    configuration_json,
+    configuration_rows,
     read_certificate,
 )
 from .oem_types import StationUnreachable, VariableRef
@@ -374,16 +378,9 @@ def _get(args: argparse.Namespace) -> int:
 
         async def get_keys(station: FleetStation) -> Answered:
             found = await station.get_configuration(keys, timeout=args.timeout)
-            secret = _write_only_keys()
-            rows = [[k.key, "read-only" if k.readonly else "read-write",
-                     "(write-only)" if k.value is None and k.key.casefold() in secret else printable(k.value or "")]
-                    for k in found.keys]
-            rows += [[printable(name), "unknown", ""] for name in found.unknown]
-            return Answered(bool(found.keys) and not found.unknown, rows,
-                            {"configurationKey": [{"key": k.key, "readonly": k.readonly, "value": k.value}
-                                                  for k in found.keys], "unknownKey": list(found.unknown)})
+            return Answered(configuration_complete(found), configuration_rows(found), configuration_json(found))
 
-        return _fleet(args, ["KEY", "ACCESS", "VALUE"], get_keys)
+        return _fleet(args, CONFIGURATION_HEADERS, get_keys)
     try:
         refs = [VariableRef.parse(text) for text in args.variables]
     except ValueError as error:

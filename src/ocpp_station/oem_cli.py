@@ -33,6 +33,7 @@ from .oem_types import (
     CallError,
     CertificateRenewal,
     ComponentVariable,
+    Configuration,
     CsrTimeout,
     InstalledCertificate,
     RenewalRefused,
@@ -453,18 +454,35 @@ def _get_configuration(args: argparse.Namespace) -> int:
     async def work(client: StationClient) -> int:
         found = await client.get_configuration(args.variables, timeout=args.timeout)
         if args.json:
-            _print_json({"configurationKey": [{"key": k.key, "readonly": k.readonly, "value": k.value}
-                                              for k in found.keys], "unknownKey": list(found.unknown)})
+            _print_json(configuration_json(found))
         else:
-            secret = _write_only_keys()
-            rows = [[k.key, "read-only" if k.readonly else "read-write",
-                     "(write-only)" if k.value is None and k.key.casefold() in secret else k.value or ""]
-                    for k in found.keys]
-            rows += [[printable(name), "unknown", ""] for name in found.unknown]
-            print(_table(["KEY", "ACCESS", "VALUE"], rows))
-        return EXIT_OK if found.keys and not found.unknown else EXIT_REFUSED
+            print(_table(CONFIGURATION_HEADERS, configuration_rows(found)))
+        return EXIT_OK if configuration_complete(found) else EXIT_REFUSED
 
     return _run(args, work)
+
+
+CONFIGURATION_HEADERS = ["KEY", "ACCESS", "VALUE"]
+
+
+def configuration_rows(found: Configuration) -> list[list[str]]:
+    """A GetConfiguration answer as table rows: a write-only key's value shown as such, unknown keys last."""
+    secret = _write_only_keys()
+    rows = [[printable(k.key), "read-only" if k.readonly else "read-write",
+             "(write-only)" if k.value is None and k.key.casefold() in secret else printable(k.value or "")]
+            for k in found.keys]
+    return rows + [[printable(name), "unknown", ""] for name in found.unknown]
+
+
+def configuration_json(found: Configuration) -> dict[str, Any]:
+    """A GetConfiguration answer as the JSON the commands print."""
+    return {"configurationKey": [{"key": k.key, "readonly": k.readonly, "value": k.value} for k in found.keys],
+            "unknownKey": list(found.unknown)}
+
+
+def configuration_complete(found: Configuration) -> bool:
+    """Success for ``get`` of 1.6 keys: some key was listed and none was unknown."""
+    return bool(found.keys) and not found.unknown
 
 
 def _write_only_keys() -> frozenset[str]:

@@ -211,3 +211,14 @@ def test_a_request_sent_while_a_bridge_is_down_runs_when_it_returns_across_a_cen
     assert [r.status for r in results] == ["Accepted"]
     read = site.cli("get", "--stations", "CS-004", "--json", "OCPPCommCtrlr.OfflineThreshold")
     assert lines(read)["CS-004"]["result"][0]["value"] == "777"
+
+
+def test_fleet_get_of_16_keys_lists_unknown_keys_and_is_a_refusal(site: Site) -> None:
+    result = site.cli("get", "--stations", "CS-00[12]", "--ocpp-version", "ocpp1.6",
+                      "HeartbeatInterval", "NoSuchKey")
+    assert result.returncode == 1, result.stderr
+    rows = [row.split() for row in result.stdout.splitlines()[1:5]]
+    assert [row[:3] for row in rows] == [
+        ["CS-001", "HeartbeatInterval", "read-write"], ["CS-001", "NoSuchKey", "unknown"],
+        ["CS-002", "HeartbeatInterval", "read-write"], ["CS-002", "NoSuchKey", "unknown"]]
+    assert "2 stations: 2 refused (CS-001, CS-002)" in result.stdout

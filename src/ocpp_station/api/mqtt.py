@@ -455,8 +455,12 @@ class MqttDoor:
         """Station.on_outgoing listener (any thread): new messages for the OEM wait in the outbox."""
         if door == "mqtt":
             self._outbox_waiting = True
-            with contextlib.suppress(OSError):
-                self._wake_w.send(b"x")
+            self._wake()
+
+    def _wake(self) -> None:
+        """Wake the network thread (from any thread) to look at what was marked due."""
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
 
     # -- presence ---------------------------------------------------------------------------------
 
@@ -464,8 +468,7 @@ class MqttDoor:
         """Station.on_csms_link listener (any thread): the online message is to say the new state."""
         if self._status_topic is not None:
             self._status_due = True
-            with contextlib.suppress(OSError):
-                self._wake_w.send(b"x")
+            self._wake()
 
     def _publish_status(self) -> None:
         """Publish the online message (retained, QoS 1) if it is due: on every connection, and whenever
