@@ -78,6 +78,7 @@ log = logging.getLogger(__name__)
 
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
+STOP_DRAIN_S = 1.0  # a clean stop waits this long, at most, for the acknowledgements of what is in flight
 READ_BURST = 32  # requests read in one turn at most, before the acknowledgements are read again
 NOT_AUTHORISED = {4, 5, 134, 135}  # CONNACK: 3.1.1 bad credentials / not authorised, and the MQTT 5 codes
 
@@ -212,6 +213,8 @@ class MqttDoor:
                     rc = self._step(0.5)
                     if self.connected.is_set():
                         accepted, delay = True, BACKOFF_FIRST_S
+                if rc == mqtt.MQTT_ERR_SUCCESS and self._stopping.is_set() and self.connected.is_set():
+                    self._drain()
                 if not accepted and not self._stopping.is_set():
                     why = self._refusal or self._closed_early(rc)
                     self._repeats.log(logging.ERROR, why, "MQTT link to %s %s; retrying in %.1f s",
@@ -227,6 +230,18 @@ class MqttDoor:
             self._stopping.wait(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, BACKOFF_MAX_S)
 
+    def _drain(self) -> None:
+        """On a clean stop, wait (at most STOP_DRAIN_S) for the broker to acknowledge what is in flight.
+
+        An answer or outbox message the broker has but whose PUBACK we never read stays owed: its
+        request is delivered again, its outbox row sent again, at the next start. Reading the
+        acknowledgements already on their way settles them now; no new request is read meanwhile.
+        """
+        deadline = time.monotonic() + STOP_DRAIN_S
+        while self._unacknowledged and self._lost is None and time.monotonic() < deadline:
+            if self._step(0.05) != mqtt.MQTT_ERR_SUCCESS:
+                return
+
     def _running(self) -> bool:
         return not self._stopping.is_set() and self._lost is None
 
@@ -238,7 +253,7 @@ class MqttDoor:
         writes to it stall (TCP flow control) with the requests still its own. The answer socket
         is always read — it brings the acknowledgements that make room — and read first.
         """
-        taking = len(self._unacknowledged) < self._backlog
+        taking = len(self._unacknowledged) < self._backlog and not self._stopping.is_set()
         if taking:
             self._held_back = 0
         elif self._held_back == 0:
@@ -473,7 +488,7 @@ class MqttDoor:
     def _publish_status(self) -> None:
         """Publish the online message (retained, QoS 1) if it is due: on every connection, and whenever
         the CSMS link changed since the last one."""
-        if not self._status_due or not self.connected.is_set() or self._status_topic is None:
+        if not self._status_due or not self.connected.is_set() or self._status_topic is None or self._stopping.is_set():
             return
         self._status_due = False
         settings, station = self._settings, self._station
@@ -494,7 +509,7 @@ class MqttDoor:
         and takes one place of the answer backlog: requests go on meanwhile.
         """
         if (not self._outbox_waiting or self._outbox_in_flight is not None or not self.connected.is_set()
-                or len(self._unacknowledged) >= self._backlog):
+                or len(self._unacknowledged) >= self._backlog or self._stopping.is_set()):
             return
         rows = self._station.outgoing("mqtt", 1)
         if not rows:
