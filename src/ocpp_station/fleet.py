@@ -182,13 +182,13 @@ class FleetClient:
 
     async def connect(self) -> None:
         """Connect, subscribe to the fleet's presence, and keep the link up until :meth:`close`."""
-        await self._open(fresh=True)
+        await self._open()
         self._keeper = asyncio.create_task(self._keep(), name="fleet-client-link")
 
-    async def _open(self, *, fresh: bool) -> None:
-        """One connection under our session id; ``fresh``: the first one, which learns the protocol."""
+    async def _open(self) -> None:
+        """One connection under our session id (the first one learns the protocol)."""
         self._client, self.protocol = await _connect(self.address, self.protocol or self._wanted_protocol,
-                                                     lambda protocol: self._new_client(protocol, clean=fresh))
+                                                     self._new_client)
         # Presence at QoS 0: it is state, not a stream. Every subscription brings each station's latest
         # again, and at QoS 1 a broker queues at most so many for one client (mosquitto's
         # max_queued_messages, 1000 by default): a fleet larger than that would be cut short, silently.
@@ -203,11 +203,16 @@ class FleetClient:
         self._last_status = time.monotonic()
         self._up.set()
 
-    def _new_client(self, protocol: str, *, clean: bool, persistent: bool = True) -> aiomqtt.Client:
-        """A client under our session id: persistent, so answers wait at the broker while we reconnect.
+    def _new_client(self, protocol: str, *, persistent: bool = True) -> aiomqtt.Client:
+        """A client under our session id: persistent, so answers wait at the broker while we reconnect,
+        and across a restart of the broker; ``persistent=False`` ends the session, which :meth:`close` does.
 
-        ``clean`` starts the session afresh (MQTT 5 only: a 3.1.1 CONNECT cannot both start afresh
-        and keep the session); ``persistent=False`` ends it, which :meth:`close` does.
+        Every persistent CONNECT asks to resume (MQTT 5 Clean Start 0, as 3.1.1's Clean Session 0), the
+        first one too: mosquitto 2.0 writes to its database only the sessions of clients that connected
+        so, and a session begun with Clean Start 1 vanished in a broker restart with the answers it was
+        owed (measured with 2.0.11; the session expiry does not matter). Our own client ids are new
+        random ones, so there is nothing to resume; a ``client_id`` given by the caller resumes what its
+        last run left, whose answers match no request of ours and are dropped.
         """
         extra: dict[str, Any]
         if protocol == "5":
@@ -216,7 +221,7 @@ class FleetClient:
 
             properties = Properties(PacketTypes.CONNECT)
             properties.SessionExpiryInterval = SESSION_EXPIRY_S if persistent else 0
-            extra = {"clean_start": clean or not persistent, "properties": properties}
+            extra = {"clean_start": not persistent, "properties": properties}
         else:
             extra = {"clean_session": not persistent}
         client = _mqtt_client(self.address, client_id=self.client_id, protocol=protocol,
@@ -243,7 +248,7 @@ class FleetClient:
                     await client.__aexit__(None, None, None)
                 self._client = None
             try:
-                await self._open(fresh=False)
+                await self._open()
                 delay = RECONNECT_FIRST_S
                 log.info("connected to %s again", self.address.redacted())
             except StationUnreachable as error:
@@ -266,7 +271,7 @@ class FleetClient:
                 await client.__aexit__(None, None, None)
         if self.protocol is not None:  # a clean connection under our id ends the persistent session
             with contextlib.suppress(aiomqtt.MqttError, OSError):
-                async with self._new_client(self.protocol, clean=True, persistent=False):
+                async with self._new_client(self.protocol, persistent=False):
                     pass
 
     # -- what arrives ----------------------------------------------------------------------------

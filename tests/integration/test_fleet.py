@@ -192,22 +192,36 @@ def test_a_station_whose_whole_broker_died_is_offline_by_its_bridges_will(site: 
         site.wait_state("CS-003", "online")
 
 
+REQUEST_TO_CS_004 = "'stations/CS-004/cs/josev'"
+
+
 def test_a_request_sent_while_a_bridge_is_down_runs_when_it_returns_across_a_central_restart(site: Site) -> None:
     """QoS 1 and persistent sessions on both brokers: the central broker keeps the request for the bridge,
     and, restarted meanwhile, the fleet client's session; the station's broker keeps the answer for the bridge."""
     bridge = site.fleet.stations["CS-004"]
     bridge.stop()  # SIGTERM: the bridge says goodbye ("0"), the station's session is saved with its broker
 
+    central = site.fleet.central
+    requests_before = central.log_text().count(REQUEST_TO_CS_004)
+    bridged_before = site.fleet.bridged_counts()
+
     async def story() -> list[Any]:
         async with site.client() as fleet:
             assert (await fleet.presence())["CS-004"].reason == "bridge down"
             waiting = asyncio.create_task(fleet.station("CS-004").set_variables(
                 {"OCPPCommCtrlr.OfflineThreshold": 777}, timeout=60))
-            await asyncio.to_thread(site.fleet.central.restart)  # mid-request
+            await asyncio.to_thread(wait_until, lambda: central.log_text().count(REQUEST_TO_CS_004) > requests_before,
+                                    "the central broker never had the request")
+            await asyncio.to_thread(central.restart)  # the request waits in the bridge's session
             await asyncio.to_thread(bridge.start_bridged)
-            return await asyncio.wait_for(waiting, 60)
+            results = await asyncio.wait_for(waiting, 60)
+            # The answer may reach the central broker before the fleet client is back: it waits in the
+            # client's session only if the broker kept the session over its restart (CONNACK session present).
+            assert f"Sending CONNACK to {fleet.client_id} (1, 0)" in central.log_text()
+            return results
 
     results = asyncio.run(story())
+    site.fleet.wait_all_bridged(bridged_before)  # every bridge back after the restart, for the tests that follow
     assert [r.status for r in results] == ["Accepted"]
     read = site.cli("get", "--stations", "CS-004", "--json", "OCPPCommCtrlr.OfflineThreshold")
     assert lines(read)["CS-004"]["result"][0]["value"] == "777"
