@@ -353,6 +353,38 @@ def test_b02_fr_05_request_start_and_stop_transaction_are_rejected_while_pending
     assert [type(e) for e in session.events()] == [CallReceived]
 
 
+@BOTH
+def test_b02_fr_05_a_rejection_given_at_once_waits_for_the_answer_to_an_earlier_pipelined_call(version: str) -> None:
+    """Part 4 §4.1.1 lets a CSMS send one CALL at a time; one that pipelines still gets its answers in the
+    order of its CALLs: the session's own answers (B02.FR.05's Rejected, a CALLERROR to a frame it cannot
+    read) wait behind the station's answer to the CALL before them."""
+    session, _ = answered("Pending", version)
+    session.events()
+    session.receive(csms_call("c1", "GetVariables", GET_VARIABLES), T0 + 2)
+    session.receive(csms_call("c2", "RequestStartTransaction", START), T0 + 2)
+    session.receive('[2, "c3", "GetVariables"]', T0 + 2)  # a CALL without its payload: FormationViolation
+    [received] = [event for event in session.events() if isinstance(event, CallReceived)]
+    assert received.call.id == "c1"
+    assert wire(session) == []  # nothing overtakes c1
+    session.answer("c1", {"getVariableResult": []})
+    answers = wire(session)
+    assert [frame[1] for frame in answers] == ["c1", "c2", "c3"]
+    assert answers[1] == [3, "c2", {"status": "Rejected"}] and answers[2][0] == 4
+
+
+def test_answers_held_before_the_boot_answer_keep_their_order_when_released() -> None:
+    """CALLs that came while BOOTING are taken by the rules of Pending in their order, answered in it."""
+    session = make(connectors=[])
+    boot = one_call(session, "BootNotification")
+    session.receive(csms_call("h1", "GetVariables", GET_VARIABLES), T0 + 1)
+    session.receive(csms_call("h2", "RequestStopTransaction", STOP), T0 + 1)
+    session.receive(result(boot, boot_answer("Pending", 5)), T0 + 2)
+    assert wire(session) == []
+    session.events()
+    session.answer("h1", {"getVariableResult": []})
+    assert [frame[1] for frame in wire(session)] == ["h1", "h2"]
+
+
 @NOT_ACCEPTED
 def test_b02_fr_06_b03_fr_04_the_connection_stays_open_while_not_accepted(status: str) -> None:
     """Pending: the station SHALL NOT close (B02.FR.06). Rejected: it MAY (B03.FR.04); we do not — a

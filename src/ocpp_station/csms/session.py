@@ -170,6 +170,14 @@ class State(enum.Enum):
 # -- events --------------------------------------------------------------------------------------------
 
 
+@dataclass
+class _Reply:
+    """One answer to a CALL of the CSMS, in the order the CALLs came (see ``Session._flush_replies``)."""
+
+    call_id: str | None  # a CALL handed out to the station; None for one the session answered itself
+    frame: str | None = None  # the CALLRESULT or CALLERROR, once there
+
+
 @dataclass(frozen=True)
 class CallReceived:
     """The CSMS sent ``call``: run it through the station, then :meth:`Session.answer` its id."""
@@ -329,6 +337,7 @@ class Session:
         self._queue: deque[_Outgoing] = deque()  # ours, not yet sent (sent only in ACCEPTED)
         self._outstanding: _Outgoing | None = None  # ours, sent and not answered
         self._answering: set[str] = set()  # ids of the CSMS's CALLs handed out, not answered yet
+        self._replies: deque[_Reply] = deque()  # answers to the CSMS, in the order its CALLs came
         self._held: list[frames.Call] = []  # the CSMS's CALLs that came before any answer to our boot
         self._reset_pending = False  # a Reset came while a CALL was being answered
         self._reset_reason = "Reset"
@@ -391,7 +400,7 @@ class Session:
                 self._events.append(ProtocolProblem(f"ignored a message of an unknown type ({error.description})"))
             else:
                 # Part 4 §4.2.3 (id "-1" when it cannot be read); 2.0.1 §4.4: MessageTypeNotSupported.
-                self._frames.append(frames.call_error(error.request_id, error, self.version))
+                self._reply_now(frames.call_error(error.request_id, error, self.version))
                 self._events.append(ProtocolProblem(f"answered {error.code.value} to a message we could not use "
                                                     f"({error.description})", invalid_message=True))
             self._advance(now)
@@ -417,10 +426,12 @@ class Session:
                 return
             raise ValueError(f"no CALL {call_id!r} of the CSMS is waiting for an answer")
         self._answering.discard(call_id)
+        reply = next(reply for reply in self._replies if reply.call_id == call_id and reply.frame is None)
         if isinstance(outcome, OcppError):
-            self._frames.append(frames.call_error(call_id, outcome, self.version))
+            reply.frame = frames.call_error(call_id, outcome, self.version)
         else:
-            self._frames.append(frames.call_result(call_id, outcome))
+            reply.frame = frames.call_result(call_id, outcome)
+        self._flush_replies()
         if self._reset_pending and not self._answering:
             self._close(self._reset_reason, reset=True)  # the answer is queued before the close: the CSMS gets it
 
@@ -513,13 +524,28 @@ class Session:
         if self._state is State.REJECTED:  # B03.FR.08: nothing but SecurityError while Rejected
             self._security_error(call, "BootNotification was rejected")
         elif self._state is State.PENDING and call.action in self._transaction_requests:
-            self._frames.append(frames.call_result(call.id, {"status": "Rejected"}))  # B02.FR.05
+            self._reply_now(frames.call_result(call.id, {"status": "Rejected"}))  # B02.FR.05
         else:
             self._answering.add(call.id)  # B02.FR.01: answered while Pending (and accepted)
+            self._replies.append(_Reply(call.id))
             self._events.append(CallReceived(call))
 
     def _security_error(self, call: frames.Call, why: str) -> None:
-        self._frames.append(frames.call_error(call.id, OcppError(ErrorCode.SECURITY_ERROR, why), self.version))
+        self._reply_now(frames.call_error(call.id, OcppError(ErrorCode.SECURITY_ERROR, why), self.version))
+
+    def _reply_now(self, frame: str) -> None:
+        """An answer the session gives itself: it goes after the answers still owed to earlier CALLs."""
+        self._replies.append(_Reply(None, frame))
+        self._flush_replies()
+
+    def _flush_replies(self) -> None:
+        """Send the answers that are ready, up to the first CALL still being handled: a CSMS that pipelines
+        its CALLs gets their answers in the order it sent them (one that expects one CALL at a time sees no
+        difference), never an immediate Rejected or SecurityError ahead of a slower answer."""
+        while self._replies and self._replies[0].frame is not None:
+            frame = self._replies.popleft().frame
+            assert frame is not None
+            self._frames.append(frame)
 
     def _release_held(self) -> None:
         """Our boot was answered: the CALLs that came before the answer, by the rule of the new state."""
@@ -676,5 +702,6 @@ class Session:
         self._outstanding = None
         self._queue.clear()
         self._answering.clear()
+        self._replies.clear()  # what waited behind an unanswered CALL: the connection goes, as for that CALL
         self._held.clear()  # never run: the CSMS sees the connection close, as for any CALL in flight
         self._events.append(Close(reason, reset))
