@@ -336,8 +336,9 @@ class Session:
         self._events: list[Event] = []
         self._queue: deque[_Outgoing] = deque()  # ours, not yet sent (sent only in ACCEPTED)
         self._outstanding: _Outgoing | None = None  # ours, sent and not answered
-        self._answering: set[str] = set()  # ids of the CSMS's CALLs handed out, not answered yet
-        self._replies: deque[_Reply] = deque()  # answers to the CSMS, in the order its CALLs came
+        # Answers to the CSMS, in the order its CALLs came. Invariant (every change ends in _flush_replies):
+        # empty, or its first is a CALL handed out and not answered yet, so "any being answered" is "any".
+        self._replies: deque[_Reply] = deque()
         self._held: list[frames.Call] = []  # the CSMS's CALLs that came before any answer to our boot
         self._reset_pending = False  # a Reset came while a CALL was being answered
         self._reset_reason = "Reset"
@@ -421,18 +422,17 @@ class Session:
         A payload becomes a CALLRESULT, an :class:`OcppError` a CALLERROR in this version's spelling.
         Ignored once CLOSED; ValueError for an id that was not handed out (a bug of the shell).
         """
-        if call_id not in self._answering:
+        reply = self._being_answered(call_id)
+        if reply is None:
             if self._state is State.CLOSED:
                 return
             raise ValueError(f"no CALL {call_id!r} of the CSMS is waiting for an answer")
-        self._answering.discard(call_id)
-        reply = next(reply for reply in self._replies if reply.call_id == call_id and reply.frame is None)
         if isinstance(outcome, OcppError):
             reply.frame = frames.call_error(call_id, outcome, self.version)
         else:
             reply.frame = frames.call_result(call_id, outcome)
         self._flush_replies()
-        if self._reset_pending and not self._answering:
+        if self._reset_pending and not self._replies:
             self._close(self._reset_reason, reset=True)  # the answer is queued before the close: the CSMS gets it
 
     def reset_requested(self, reason: str = "Reset") -> None:
@@ -445,7 +445,7 @@ class Session:
         """
         if self._state is State.CLOSED:
             return
-        if self._answering:
+        if self._replies:
             self._reset_pending, self._reset_reason = True, reason
         else:
             self._close(reason, reset=True)
@@ -506,7 +506,7 @@ class Session:
     # -- the CSMS's frames ----------------------------------------------------------------------------
 
     def _on_call(self, call: frames.Call) -> None:
-        if call.id in self._answering or any(held.id == call.id for held in self._held):
+        if self._being_answered(call.id) is not None or any(held.id == call.id for held in self._held):
             # Part 4 §4.2.3: a CALL under the id of one being handled is no proper message; it is
             # dropped (two answers under one id would leave the CSMS unable to tell them apart).
             self._events.append(ProtocolProblem(f"ignored a CALL under the id of one being handled: {shown(call.id)}"))
@@ -526,12 +526,15 @@ class Session:
         elif self._state is State.PENDING and call.action in self._transaction_requests:
             self._reply_now(frames.call_result(call.id, {"status": "Rejected"}))  # B02.FR.05
         else:
-            self._answering.add(call.id)  # B02.FR.01: answered while Pending (and accepted)
-            self._replies.append(_Reply(call.id))
+            self._replies.append(_Reply(call.id))  # B02.FR.01: answered while Pending (and accepted)
             self._events.append(CallReceived(call))
 
     def _security_error(self, call: frames.Call, why: str) -> None:
         self._reply_now(frames.call_error(call.id, OcppError(ErrorCode.SECURITY_ERROR, why), self.version))
+
+    def _being_answered(self, call_id: str) -> _Reply | None:
+        """The reply owed to the CSMS's CALL ``call_id``, handed out to the station and not answered yet."""
+        return next((reply for reply in self._replies if reply.call_id == call_id and reply.frame is None), None)
 
     def _reply_now(self, frame: str) -> None:
         """An answer the session gives itself: it goes after the answers still owed to earlier CALLs."""
@@ -701,7 +704,6 @@ class Session:
         self._events = [event for event in self._events if not isinstance(event, CallReceived)]
         self._outstanding = None
         self._queue.clear()
-        self._answering.clear()
         self._replies.clear()  # what waited behind an unanswered CALL: the connection goes, as for that CALL
         self._held.clear()  # never run: the CSMS sees the connection close, as for any CALL in flight
         self._events.append(Close(reason, reset))
