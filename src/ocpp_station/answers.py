@@ -13,7 +13,10 @@ request, and looked up before anything is executed.
 Answers to requests that changed state are written to SQLite, in the same transaction as the
 change, so they survive restarts; answers to reads are kept in memory only (a read run again
 after a restart changes nothing), which spares every read a disk write. Both are bounded by count
-and by age (configurable); the in-memory part also by its size in bytes.
+and by age (configurable); the in-memory part also by the memory it takes: each answer's bytes plus
+:data:`ENTRY_OVERHEAD_BYTES` for what holds it (its key, the request id and fingerprint, the tuples
+and the dict slot). Counting the bodies alone let 10,000 short answers take twice their budget: a
+1-item GetVariables answer is ~340 bytes, the objects around it ~500 more (measured, issue 20).
 
 The stored answers are a log, not a table keyed by request id: rows are numbered in the order
 they were written, so each new answer lands on the last page of the table. Request ids are random
@@ -72,6 +75,7 @@ from .station.storage import Storage, answered_digest
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY = 256  # durable answers between two prunings: one range delete instead of one per request
+ENTRY_OVERHEAD_BYTES = 512  # an in-memory answer's cost beyond its body (tracemalloc + malloc slack, CPython 3.11+)
 PRUNE_IDENTITIES_MAX = 2 * PRUNE_EVERY  # identities one pruning deletes at most (each may touch an index page)
 
 
@@ -93,6 +97,10 @@ class GivenAnswer(NamedTuple):
 
     body: bytes
     fingerprint: bytes | None
+
+
+def _memory_of(answer: GivenAnswer) -> int:
+    return len(answer.body) + ENTRY_OVERHEAD_BYTES
 
 
 AnswerKey = tuple[str, bytes | None]
@@ -118,7 +126,7 @@ class AnswerCache:
         self._clock = clock
         self._budget_warning = RepeatedLog(log)
         self._max_memory_bytes = max_memory_bytes  # a 100-item GetVariables answer is ~15 kB
-        self._memory_bytes = 0
+        self._memory_bytes = 0  # of the answers in self._recent, bodies and ENTRY_OVERHEAD_BYTES each
         self._inserts = 0
         self._recent: OrderedDict[AnswerKey, tuple[GivenAnswer, float]] = OrderedDict()
         # (request id, fingerprint) → (row number, answered at) of every stored answer, oldest first.
@@ -186,11 +194,13 @@ class AnswerCache:
 
     def _keep_in_memory(self, key: AnswerKey, answer: GivenAnswer, now: float) -> None:
         previous = self._recent.pop(key, None)
-        self._memory_bytes += len(answer.body) - (len(previous[0].body) if previous else 0)
+        if previous is not None:
+            self._memory_bytes -= _memory_of(previous[0])
+        self._memory_bytes += _memory_of(answer)
         self._recent[key] = (answer, now)
         while len(self._recent) > self._max_count or self._memory_bytes > self._max_memory_bytes:
             _, (old, _) = self._recent.popitem(last=False)
-            self._memory_bytes -= len(old.body)
+            self._memory_bytes -= _memory_of(old)
 
     def prune(self) -> None:
         """Forget the oldest stored answers beyond the count or age limit, and identities beyond the horizon.

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ocpp_station.answers import PRUNE_IDENTITIES_MAX, AnswerCache
+from ocpp_station.answers import ENTRY_OVERHEAD_BYTES, PRUNE_IDENTITIES_MAX, AnswerCache
 from ocpp_station.config import MqttConfig, Requests
 from ocpp_station.station import files
 from ocpp_station.station.storage import (
@@ -122,13 +122,23 @@ def test_answer_cache_is_bounded_by_count_bytes_and_age(tmp_path: Path) -> None:
     for i in range(5):
         by_count.remember(f"id{i}", b"x", FP, durable=False)
     assert [_body(by_count, f"id{i}") for i in range(5)] == [None, None, b"x", b"x", b"x"]
-    by_bytes = AnswerCache(storage, max_count=100, max_age_s=3600, max_memory_bytes=1000, **KEPT)
+    by_bytes = AnswerCache(storage, max_count=100, max_age_s=3600,
+                           max_memory_bytes=2 * (400 + ENTRY_OVERHEAD_BYTES), **KEPT)
     for i in range(5):
         by_bytes.remember(f"big{i}", b"y" * 400, FP, durable=False)
     assert sum(_body(by_bytes, f"big{i}") is not None for i in range(5)) == 2
     by_age = AnswerCache(storage, max_count=100, max_age_s=0, **KEPT)
     by_age.remember("old", b"z", FP, durable=False)
     assert _body(by_age, "old") is None
+
+
+def test_the_memory_budget_counts_what_holds_each_answer_not_only_its_bytes(tmp_path: Path) -> None:
+    """Short answers (a 1-item GetVariables: ~340 bytes) cost more in their key and tuples than in their body."""
+    cache = AnswerCache(Storage(tmp_path), max_count=100, max_age_s=3600,
+                        max_memory_bytes=3 * (1 + ENTRY_OVERHEAD_BYTES), **KEPT)
+    for i in range(10):
+        cache.remember(f"short{i}", b"s", FP, durable=False)
+    assert [_body(cache, f"short{i}") for i in range(10)] == [None] * 7 + [b"s"] * 3
 
 
 def test_a_rolled_back_answer_is_forgotten_with_its_effect(tmp_path: Path) -> None:
