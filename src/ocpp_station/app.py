@@ -14,14 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
-
-from cryptography import x509
+from typing import TYPE_CHECKING, Any
 
 from .answers import AnswerCache, already_answered
 from .config import Config
 from .errors import ErrorCode, OcppError
 from .handlers.routes import ROUTES
+from .lazy import lazy_module
 from .logsafe import shown
 from .presence import CsmsLink
 from .rpc.dispatch import Answer, Dispatcher, Routes
@@ -41,6 +40,11 @@ from .station.security_events import SecurityEvents
 from .station.shape import build_definitions
 from .station.storage import Storage
 from .versions import V21
+
+if TYPE_CHECKING:
+    from cryptography import x509
+else:
+    x509 = lazy_module("cryptography.x509")
 
 log = logging.getLogger(__name__)
 

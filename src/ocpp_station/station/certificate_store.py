@@ -31,12 +31,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
-
+from ..lazy import lazy_module
 from ..logsafe import shown
 from .certificate_uses import OWN_USES, ROOT_USES
 from .certificates import (
@@ -57,6 +54,15 @@ from .certificates import (
 )
 from .files import atomic_write, remove_durably
 from .storage import Storage
+
+if TYPE_CHECKING:
+    from cryptography import exceptions, x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+else:
+    exceptions = lazy_module("cryptography.exceptions")
+    serialization = lazy_module("cryptography.hazmat.primitives.serialization")
+    x509 = lazy_module("cryptography.x509")
 
 log = logging.getLogger(__name__)
 
@@ -532,5 +538,5 @@ def _load_key(data: bytes) -> PrivateKeyTypes:
         return serialization.load_pem_private_key(data, password=None)
     except TypeError:
         raise ImportError_("the private key is encrypted; give it unencrypted (the data dir is 0700)") from None
-    except (ValueError, UnsupportedAlgorithm):
+    except (ValueError, exceptions.UnsupportedAlgorithm):
         raise ImportError_("the key file holds no readable PEM private key") from None

@@ -21,13 +21,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
-from cryptography.x509 import ocsp, verification
-from cryptography.x509.oid import NameOID
+from ..lazy import lazy_module
+
+if TYPE_CHECKING:
+    from cryptography import exceptions, x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+    from cryptography.x509 import ocsp, verification
+else:
+    dsa = lazy_module("cryptography.hazmat.primitives.asymmetric.dsa")
+    ec = lazy_module("cryptography.hazmat.primitives.asymmetric.ec")
+    exceptions = lazy_module("cryptography.exceptions")
+    hashes = lazy_module("cryptography.hazmat.primitives.hashes")
+    ocsp = lazy_module("cryptography.x509.ocsp")
+    rsa = lazy_module("cryptography.hazmat.primitives.asymmetric.rsa")
+    verification = lazy_module("cryptography.x509.verification")
+    x509 = lazy_module("cryptography.x509")
 
 __all__ = [
     "MAX_REASON_CODE_LEN",
@@ -343,7 +354,7 @@ def parse_pem_certificate(text: str) -> x509.Certificate:
                         ("public key", cert.public_key), ("serial number", lambda: cert.serial_number)):
         try:
             read()
-        except (ValueError, UnsupportedAlgorithm) as exc:
+        except (ValueError, exceptions.UnsupportedAlgorithm) as exc:
             raise CertificateRejected(f"the certificate's {field} cannot be read: {_short(exc)}") from None
     return cert
 
@@ -362,7 +373,7 @@ def _key_problem(cert: x509.Certificate) -> str | None:
     """Return why the subject key is too weak, or None (A00.FR.501-503)."""
     try:
         key = cert.public_key()
-    except (UnsupportedAlgorithm, ValueError) as exc:
+    except (exceptions.UnsupportedAlgorithm, ValueError) as exc:
         return f"unsupported or malformed public key: {_short(exc, 80)}"
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
         return f"RSA key of {key.key_size} bits is too weak (minimum {MIN_RSA_BITS}, A00.FR.502)"
@@ -472,11 +483,11 @@ def check_root_certificate(
         else:
             try:
                 cert.verify_directly_issued_by(cert)
-            except InvalidSignature:
+            except exceptions.InvalidSignature:
                 problems.append(
                     "self-signature does not verify with the certificate's own key"
                 )
-            except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            except (ValueError, TypeError, exceptions.UnsupportedAlgorithm) as exc:
                 problems.append(
                     f"self-signature cannot be verified: {_short(exc, 120)}"
                 )
@@ -495,7 +506,7 @@ def is_signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     """
     try:
         cert.verify_directly_issued_by(issuer)
-    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+    except (exceptions.InvalidSignature, ValueError, TypeError, exceptions.UnsupportedAlgorithm):
         return False
     return True
 
@@ -529,7 +540,7 @@ def describe(cert: x509.Certificate) -> str:
     reports it and the expiry date: enough to tell certificates apart without
     dumping them.
     """
-    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    cns = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     name = (
         str(cns[0].value) if cns else cert.subject.rfc4514_string() or "<empty subject>"
     )

@@ -12,7 +12,7 @@ nothing to anchor to: then a chain that holds together (each certificate signed 
 issuer a CA inside its validity period) is accepted. It is still tied to this station, because the
 leaf must carry the public key of the CSR the station sent, whose private key only the station has.
 
-Only the standard library and ``cryptography`` are imported.
+Only the standard library and ``cryptography`` are imported (the latter when first used: :mod:`ocpp_station.lazy`).
 """
 
 from __future__ import annotations
@@ -23,14 +23,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from itertools import pairwise
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
-
+from ..lazy import lazy_module
 from .certificates import (
     _PEM_BEGIN,
     _PEM_BLOCK,
@@ -50,13 +45,25 @@ from .certificates import (
     serial_number_hex,
 )
 
+if TYPE_CHECKING:
+    from cryptography import exceptions, x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+else:
+    ec = lazy_module("cryptography.hazmat.primitives.asymmetric.ec")
+    exceptions = lazy_module("cryptography.exceptions")
+    hashes = lazy_module("cryptography.hazmat.primitives.hashes")
+    rsa = lazy_module("cryptography.hazmat.primitives.asymmetric.rsa")
+    serialization = lazy_module("cryptography.hazmat.primitives.serialization")
+    x509 = lazy_module("cryptography.x509")
+
 __all__ = [
     "MAX_SUB_CAS", "REASON_EXPIRED", "REASON_INVALID_CERTIFICATE", "REASON_INVALID_CHAIN", "REASON_KEY_MISMATCH",
     "REASON_TOO_LARGE", "REASON_UNTRUSTED_CHAIN", "KeyAlgorithm", "PrivateKey", "build_csr", "check_signed_chain",
     "generate_key", "key_from_pem", "key_to_pem", "public_key_der",
 ]
 
-PrivateKey: TypeAlias = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+PrivateKey: TypeAlias = "ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey"  # a string: cryptography loads lazily
 
 # Not an import of certificate_store.MAX_CHILD_CERTIFICATES (the store imports the domain, not the
 # other way round): GetInstalledCertificateIds reports at most 4 child certificates of a chain.
@@ -84,15 +91,20 @@ class KeyAlgorithm(StrEnum):
     RSA_4096 = "rsa-4096"
 
 
-_CURVES: dict[KeyAlgorithm, ec.EllipticCurve] = {KeyAlgorithm.EC_P256: ec.SECP256R1(),
-                                                 KeyAlgorithm.EC_P384: ec.SECP384R1()}
 _RSA_BITS = {KeyAlgorithm.RSA_2048: 2048, KeyAlgorithm.RSA_3072: 3072, KeyAlgorithm.RSA_4096: 4096}
+
+
+def _curve(algorithm: KeyAlgorithm) -> ec.EllipticCurve | None:
+    """The curve of an EC algorithm, None for the others (a function: cryptography loads when first used)."""
+    curve = {KeyAlgorithm.EC_P256: ec.SECP256R1, KeyAlgorithm.EC_P384: ec.SECP384R1}.get(algorithm)
+    return None if curve is None else curve()
 
 
 def generate_key(algorithm: KeyAlgorithm) -> PrivateKey:
     """A fresh key pair for a new CSR (A02.FR.02/A03.FR.02), from OpenSSL's generators via ``cryptography``."""
-    if algorithm in _CURVES:
-        return ec.generate_private_key(_CURVES[algorithm])
+    curve = _curve(algorithm)
+    if curve is not None:
+        return ec.generate_private_key(curve)
     if algorithm in _RSA_BITS:
         return rsa.generate_private_key(public_exponent=65537, key_size=_RSA_BITS[algorithm])
     raise ValueError(f"unsupported key algorithm {algorithm!r}")
@@ -108,7 +120,7 @@ def key_from_pem(pem: str) -> PrivateKey:
     """The key :func:`key_to_pem` wrote. ValueError (without the text) for anything but an EC or RSA key."""
     try:
         key = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):  # TypeError: encrypted; never echo the text
+    except (ValueError, TypeError, exceptions.UnsupportedAlgorithm):  # TypeError: encrypted; never echo the text
         raise ValueError("not an unencrypted PEM private key") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
         raise ValueError(f"a {type(key).__name__} is not an EC or RSA private key")
@@ -158,8 +170,8 @@ def build_csr(key: PrivateKey, *, common_name: str, organization: str) -> str:
     usage = x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=not is_ec,
                           data_encipherment=False, key_agreement=is_ec, key_cert_sign=False, crl_sign=False,
                           encipher_only=False, decipher_only=False)  # A00.FR.512
-    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),  # A00.FR.509
-                         x509.NameAttribute(NameOID.COMMON_NAME, common_name)])  # A00.FR.511
+    subject = x509.Name([x509.NameAttribute(x509.NameOID.ORGANIZATION_NAME, organization),  # A00.FR.509
+                         x509.NameAttribute(x509.NameOID.COMMON_NAME, common_name)])  # A00.FR.511
     csr = (x509.CertificateSigningRequestBuilder().subject_name(subject)
            .add_extension(usage, critical=True).sign(key, hashes.SHA256()))
     return csr.public_bytes(serialization.Encoding.PEM).decode("ascii")
@@ -186,8 +198,8 @@ def _parse_chain(text: str) -> list[x509.Certificate]:
 def _leaf_problems(leaf: x509.Certificate, common_name: str, organization: str) -> list[str]:
     """What the leaf lacks of the certificate properties (A00.FR.501–511)."""
     problems = []
-    for label, oid, wanted, requirement in (("CN", NameOID.COMMON_NAME, common_name, "A00.FR.511"),
-                                            ("O", NameOID.ORGANIZATION_NAME, organization, "A00.FR.509")):
+    for label, oid, wanted, requirement in (("CN", x509.NameOID.COMMON_NAME, common_name, "A00.FR.511"),
+                                            ("O", x509.NameOID.ORGANIZATION_NAME, organization, "A00.FR.509")):
         found = [str(a.value) for a in leaf.subject.get_attributes_for_oid(oid)]
         if found != [wanted]:
             problems.append(f"subject {label} is {', '.join(map(repr, found)) or 'missing'}, "

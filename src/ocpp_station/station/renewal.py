@@ -41,9 +41,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-
+from ..lazy import lazy_module
 from ..versions import V16, V21
 from . import csr
 from .certificate_store import CSMS_ROOT, CertificateStore, InstallStatus, Result
@@ -51,6 +51,11 @@ from .certificates import CertificateRejected, describe
 from .outbox import Door, Outbox
 from .security_events import SecurityEvents
 from .storage import Storage
+
+if TYPE_CHECKING:
+    from cryptography import x509
+else:
+    x509 = lazy_module("cryptography.x509")
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,3 @@
+"""A module nothing imports, for tests/unit/test_lazy_imports.py to load lazily."""
+
+MARKER = object()
