@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import __version__, exact_json, fleet_cli, oem_cli
+from . import __version__, exact_json
 from .api.broker import KINDS
 from .config import Config, ConfigError, load
 from .logsafe import quiet_wire_loggers
@@ -30,7 +30,13 @@ LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
 SHUTDOWN_GRACE_S = 5.0
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; for ``command="serve"``, without the OEM and fleet commands.
+
+    Those live in :mod:`.oem_cli` and :mod:`.fleet_cli` with their implementations, whose imports
+    (their dataclasses, the client's types) took ~50 ms of the station's launch and ~2 MB of its
+    memory for nothing: a station never runs them (issue 20).
+    """
     parser = argparse.ArgumentParser(
         prog="ocpp-station",
         description="A station-side OCPP engine with a local MQTT API (the Josev OcppMessage API): "
@@ -98,9 +104,24 @@ def _parser() -> argparse.ArgumentParser:
                       help="seconds to wait for the answer (default 10)")
     _mqtt_options(call)
 
-    oem_cli.add_commands(commands, log_level)  # get, set, report, certs, network (through the broker)
-    fleet_cli.add_commands(commands, log_level)  # the same on many stations, through a central broker
+    if command != "serve":
+        from . import fleet_cli, oem_cli
+
+        oem_cli.add_commands(commands, log_level)  # get, set, report, certs, network (through the broker)
+        fleet_cli.add_commands(commands, log_level)  # the same on many stations, through a central broker
     return parser
+
+
+def _command(argv: list[str] | None) -> str | None:
+    """The command ``argv`` names, as far as it can be told without the full parser (None: not told)."""
+    first = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    first.add_argument("--log-level")
+    first.add_argument("command", nargs="?")
+    try:
+        known, _ = first.parse_known_args(argv)
+    except argparse.ArgumentError:  # e.g. --log-level without its value: the full parser says what is wrong
+        return None
+    return known.command if isinstance(known.command, str) else None
 
 
 def _mqtt_options(parser: argparse.ArgumentParser) -> None:
@@ -113,7 +134,7 @@ def _mqtt_options(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser(_command(argv)).parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     quiet_wire_loggers(logging.getLevelName(args.log_level))  # no handshake headers or frames: secrets

@@ -12,6 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
+from ocpp_station import cli
 from ocpp_station.lazy import lazy_module
 from tests.certificate_cases import pem, root
 from tests.support import check_response
@@ -21,7 +22,7 @@ import json, sys, uuid
 from dataclasses import replace
 from pathlib import Path
 
-import ocpp_station.cli  # everything `serve` imports
+import ocpp_station.cli as cli  # everything `serve` imports
 from ocpp_station.app import Station
 from ocpp_station.config import Config
 
@@ -33,7 +34,10 @@ def call(action, payload):
                       "data": {"ocpp_version": "ocpp2.0.1", "message_name": action, "payload": payload}})
     return json.loads(station.handle(raw.encode()).body)
 
-out = {"after_import": loaded()}
+cli._parser(cli._command(["--log-level", "INFO", "serve", "--no-csms"]))
+out = {"after_import": loaded(),
+       "clients": [name for name in ("ocpp_station.oem_cli", "ocpp_station.fleet_cli", "ocpp_station.oem_types")
+                   if name in sys.modules]}
 station = Station(replace(Config(), data_dir=Path(sys.argv[1])))
 out["after_start"] = loaded()
 get = {"getVariableData": [{"component": {"name": "SecurityCtrlr"}, "variable": {"name": "Identity"}}]}
@@ -62,11 +66,20 @@ def _run_station(tmp_path: Path) -> dict:
 def test_a_station_without_certificates_never_loads_cryptography_and_one_with_them_does(tmp_path: Path) -> None:
     out = _run_station(tmp_path)
     assert out["after_import"] == [] and out["after_start"] == [] and out["after_requests"] == []
+    assert out["clients"] == []  # serve's command line leaves out the OEM's and the fleet's commands
     for action, answer in out["answers"]:
         check_response(answer, action, "ocpp2.0.1")
     statuses = [answer["data"]["payload"].get("status") for _, answer in out["answers"][2:]]
     assert statuses == ["NotFound", "Accepted"]
     assert "cryptography.x509" in out["after_certificate"]
+
+
+def test_the_command_is_told_before_parsing_wherever_the_global_options_stand() -> None:
+    assert cli._command(["serve", "--data-dir", "x"]) == "serve"
+    assert cli._command(["--log-level", "DEBUG", "serve"]) == cli._command(["--log-level=DEBUG", "serve"]) == "serve"
+    assert cli._command(["get", "OCPPCommCtrlr.HeartbeatInterval"]) == "get"
+    assert cli._command(["--help"]) is None and cli._command(["--log-level"]) is None
+    assert "get" in cli._parser(None).format_help() and "fleet" in cli._parser(None).format_help()
 
 
 def test_a_lazy_module_imports_once_at_the_first_attribute_read_from_any_thread() -> None:
