@@ -115,7 +115,7 @@ class AnswerCache:
     (answers stored before a restart are aged by it).
     """
 
-    def __init__(self, storage: Storage, max_count: int, max_age_s: float, max_memory_bytes: int = 4 * 1024 * 1024,
+    def __init__(self, storage: Storage, max_count: int, max_age_s: float, max_memory_bytes: int,
                  *, horizon_s: float, max_identities: int, clock: Callable[[], float] = time.time):
         self._storage = storage
         self._db = storage.connection

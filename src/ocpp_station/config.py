@@ -113,7 +113,7 @@ class Requests:
     max_bytes: int = 1024 * 1024  # larger → CallError FormatViolation, unparsed
     answer_cache_size: int = 10000  # answers kept to serve repeated request ids (count …
     answer_cache_max_age_s: float = 86400.0  # … and age)
-    answer_cache_memory_bytes: int = 4 * 1024 * 1024  # answers of reads are kept in memory only, up to this
+    answer_cache_memory_bytes: int = 1024 * 1024  # answers of reads are kept in memory only, up to this
     # Requests that may change state are remembered (id + content, ~60 bytes each on disk) for
     # mqtt.session_expiry_s after their answer, beyond the answer bodies above, so that a broker's
     # late redelivery never runs one again (answers.py). At most this many: a week at this default

@@ -94,7 +94,8 @@ def test_durability_settings(tmp_path: Path) -> None:
 
 FP = bytes(range(16))  # the fingerprint of "the request": with its id, what the cache knows it by
 # Who was answered (requests that may change state): kept as serve keeps it, for the session expiry.
-KEPT: dict[str, Any] = {"horizon_s": MqttConfig().session_expiry_s, "max_identities": Requests().answered_requests_max}
+KEPT: dict[str, Any] = {"horizon_s": MqttConfig().session_expiry_s, "max_identities": Requests().answered_requests_max,
+                        "max_memory_bytes": Requests().answer_cache_memory_bytes}
 
 
 def _body(cache: AnswerCache, request_id: str, fingerprint: bytes = FP) -> bytes | None:
@@ -123,7 +124,7 @@ def test_answer_cache_is_bounded_by_count_bytes_and_age(tmp_path: Path) -> None:
         by_count.remember(f"id{i}", b"x", FP, durable=False)
     assert [_body(by_count, f"id{i}") for i in range(5)] == [None, None, b"x", b"x", b"x"]
     by_bytes = AnswerCache(storage, max_count=100, max_age_s=3600,
-                           max_memory_bytes=2 * (400 + ENTRY_OVERHEAD_BYTES), **KEPT)
+                           **{**KEPT, "max_memory_bytes": 2 * (400 + ENTRY_OVERHEAD_BYTES)})
     for i in range(5):
         by_bytes.remember(f"big{i}", b"y" * 400, FP, durable=False)
     assert sum(_body(by_bytes, f"big{i}") is not None for i in range(5)) == 2
@@ -135,7 +136,7 @@ def test_answer_cache_is_bounded_by_count_bytes_and_age(tmp_path: Path) -> None:
 def test_the_memory_budget_counts_what_holds_each_answer_not_only_its_bytes(tmp_path: Path) -> None:
     """Short answers (a 1-item GetVariables: ~340 bytes) cost more in their key and tuples than in their body."""
     cache = AnswerCache(Storage(tmp_path), max_count=100, max_age_s=3600,
-                        max_memory_bytes=3 * (1 + ENTRY_OVERHEAD_BYTES), **KEPT)
+                        **{**KEPT, "max_memory_bytes": 3 * (1 + ENTRY_OVERHEAD_BYTES)})
     for i in range(10):
         cache.remember(f"short{i}", b"s", FP, durable=False)
     assert [_body(cache, f"short{i}") for i in range(10)] == [None] * 7 + [b"s"] * 3
@@ -245,8 +246,8 @@ def test_identities_are_kept_for_the_horizon_then_pruned_from_the_start(tmp_path
     ignores what is past the horizon and waits for a pruning."""
     storage = Storage(tmp_path)
     now = [1_000_000.0]
-    cache = AnswerCache(storage, max_count=2, max_age_s=10, horizon_s=100, max_identities=10_000,
-                        clock=lambda: now[0])
+    cache = AnswerCache(storage, max_count=2, max_age_s=10, max_memory_bytes=KEPT["max_memory_bytes"],
+                        horizon_s=100, max_identities=10_000, clock=lambda: now[0])
 
     def answer(request_id: str) -> None:
         with storage.unit_of_work():
