@@ -119,9 +119,18 @@ STATION_VERSION = V201
 LINK_VERSIONS: tuple[str, ...] = (V21.value, V201.value, V16.value)
 
 
+_BY_SPELLING: Mapping[str, VersionProfile] = {version.value: found for version, found in PROFILES.items()}
+
+
 def profile(version: str) -> VersionProfile:
-    """The profile of ``version`` (one of :data:`OCPP_VERSIONS`); ValueError for any other text."""
-    return PROFILES[OcppVersion(version)]
+    """The profile of ``version`` (one of :data:`OCPP_VERSIONS`); ValueError for any other text.
+
+    Looked up by its text: ``OcppVersion(version)`` first cost a microsecond per call, and every
+    request asks (issue 20's profile)."""
+    found = _BY_SPELLING.get(version)
+    if found is None:
+        raise ValueError(f"{version!r} is not a valid OcppVersion")
+    return found
 
 
 def catalogue_name(event: str) -> str:

@@ -478,10 +478,12 @@ class CsmsLink:
         (``self._wake``). So the loop takes what is already there without waiting — pipelined CALLs
         cost no task, future or timer each — and waits only on an empty inbox, bounded by the
         session's next deadline. ConnectionClosed (the CSMS or the network ended it) reaches the loop
-        through the inbox and passes through to the walk.
+        through the inbox and passes through to the walk. Deadlines wake the loop through the inbox
+        too (:class:`_Alarm`).
         """
         inbox: asyncio.Queue[str | bytes | BaseException | None] = asyncio.Queue(INBOX_SIZE)
         reader = asyncio.ensure_future(_read_into(ws, inbox))
+        alarm = _Alarm(self._loop, inbox)
         self._inbox = inbox
         try:
             while True:
@@ -492,11 +494,8 @@ class CsmsLink:
                 try:
                     item = inbox.get_nowait()
                 except asyncio.QueueEmpty:
-                    deadline = live.next_deadline()
-                    item = None
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout_at(deadline):  # None: no deadline, wait for the CSMS
-                            item = await inbox.get()
+                    alarm.ring_by(live.next_deadline())  # None: no deadline, wait for the CSMS
+                    item = await inbox.get()
                 now = self._loop.time()
                 if isinstance(item, BaseException):
                     raise item
@@ -507,6 +506,7 @@ class CsmsLink:
                     live.tick(now)
         finally:
             self._inbox = None
+            alarm.cancel()
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
@@ -680,6 +680,40 @@ class CsmsLink:
         if outcome is None:  # it may commit with an fsync, or the MQTT door holds the lock
             outcome = await asyncio.to_thread(self._station.run, request)
         return outcome
+
+
+class _Alarm:
+    """Puts a wake-up (None) in the inbox by the session's next deadline; one timer per connection.
+
+    A timer set for every wait (``asyncio.timeout_at``) cost ~6% of the loop's CPU under a stream
+    of CALLs (issue 20's profile), and nearly always for nothing: each frame moves the heartbeat's
+    deadline later, and the next CALL comes long before it. So the alarm is set again only for a
+    deadline *earlier* than the one it has. Ringing early is harmless — the session's ``tick``
+    does what is due and nothing else, and the next wait sets the alarm for the deadline then — and
+    costs one extra turn per heartbeat interval. A ring that finds the inbox full is not needed:
+    the loop turns anyway, and :meth:`Session.receive` applies the clock first.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, inbox: asyncio.Queue[Any]) -> None:
+        self._loop, self._inbox = loop, inbox
+        self._timer: asyncio.TimerHandle | None = None
+
+    def ring_by(self, deadline: float | None) -> None:
+        """Ring at ``deadline`` at the latest (None: no deadline, keep what is set)."""
+        if deadline is None or (self._timer is not None and self._timer.when() <= deadline):
+            return
+        self.cancel()
+        self._timer = self._loop.call_at(deadline, self._ring)
+
+    def _ring(self) -> None:
+        self._timer = None
+        with contextlib.suppress(asyncio.QueueFull):
+            self._inbox.put_nowait(None)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 async def _read_into(ws: ClientConnection, inbox: asyncio.Queue[str | bytes | BaseException | None]) -> None:

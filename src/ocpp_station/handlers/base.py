@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, Protocol
 
 from .. import exact_json
@@ -41,7 +40,9 @@ class Call:
     reply_to: str | None = None  # MQTT 5: the request's Response Topic (what it promises is published there too)
     correlation: bytes | None = None  # … and its Correlation Data
 
-    @cached_property
+    # Plain properties, not functools.cached_property: a Call lives for one request and each is read
+    # about once, and Python 3.11's cached_property takes a lock at every first read (issue 20's profile).
+    @property
     def frame_size(self) -> int:
         """Bytes of this request as an OCPP-J CALL frame, ``[2,"<id>","<Action>",{…}]``, compact.
 
@@ -51,7 +52,7 @@ class Call:
         """
         return len(exact_json.dumps([2, self.message_id, self.action, self.payload]))
 
-    @cached_property
+    @property
     def version(self) -> str:
         """The version as the device model names it ("2.0.1"; empty for 1.6, which has none)."""
         return profile(self.ocpp_version).device_model_name or ""
@@ -141,7 +142,7 @@ def enforce_message_limits(limits: MessageLimits, call: Call, items: int, which:
         raise OcppError(ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION,
                         f"{items} elements exceed ItemsPerMessage[{which}] = {max_items}",
                         {"limit": max_items, "received": items})
-    if max_bytes and call.frame_size > max_bytes:
+    if max_bytes and (size := call.frame_size) > max_bytes:
         raise OcppError(ErrorCode.FORMAT_VIOLATION,
-                        f"the {which} message of {call.frame_size} bytes exceeds BytesPerMessage[{which}] = "
-                        f"{max_bytes}", {"limit": max_bytes, "received": call.frame_size})
+                        f"the {which} message of {size} bytes exceeds BytesPerMessage[{which}] = "
+                        f"{max_bytes}", {"limit": max_bytes, "received": size})

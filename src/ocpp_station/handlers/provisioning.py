@@ -56,9 +56,9 @@ def get_variables(model: DeviceModel) -> Handler:
     def handle(call: Call) -> dict[str, Any]:
         elements = call.payload["getVariableData"]
         enforce_message_limits(limits, call, len(elements), "GetVariables")  # B06.FR.16, B06.FR.17
-        results = []
+        results, version = [], call.version
         for element in elements:
-            outcome = model.get(_address(element), call.version)
+            outcome = model.get(_address(element), version)
             result = _result(element, outcome, call.ocpp_version)
             if outcome.status is AttributeStatus.ACCEPTED:
                 result["attributeValue"] = outcome.value  # B06.FR.04; omitted otherwise (FR.06–09)
