@@ -42,15 +42,23 @@ for (``mqtt.session_expiry_s``, 7 days; MQTT 5 §3.1.2.11.2; a 3.1.1 session wit
 10,000 answers last minutes under a stream of writes; a write redelivered after its answer was
 pruned ran again and set an old value over every later one (issue 15). So, for requests that may
 change state, what identifies the request is kept for ``mqtt.session_expiry_s`` after its answer
-whatever happens to the answer's body: the ``answered_request`` table, one row of a 16-byte digest
-of (id, fingerprint) (:func:`~ocpp_station.station.storage.answered_digest`) and the time, written
-in the request's unit of work with its effect and its answer. A request whose answer is gone but
-whose identity is kept is not executed: it gets a CallError GenericError saying when it was
-answered (:func:`already_answered`), and a WARNING in the log. Reads keep the short memory: one run
-again changes nothing.
+whatever happens to the answer's body. While the body is kept, its row says it (id, fingerprint,
+time). When the body is pruned, the identity moves, in the same transaction, to the
+``answered_request`` table: one row of a 16-byte digest of (id, fingerprint)
+(:func:`~ocpp_station.station.storage.answered_digest`) and the time. A request whose answer is
+gone but whose identity is kept is not executed: it gets a CallError GenericError saying when it
+was answered (:func:`already_answered`), and a WARNING in the log. Reads keep the short memory: one
+run again changes nothing.
+
+Schema 11 moved identities at pruning time; until then every write also inserted its identity as it
+was answered, one more row and one more index leaf in its commit (~0.25 fsync of the ~4.4 pages a
+SetVariables wrote, bench/README.md), to keep what its answer row already said. Identities written
+that way before the upgrade stay; the same identity moved again when its body goes is harmless (a
+lookup takes the latest time).
 
 Nothing of that table is loaded into memory (a week of writes can be millions of rows, ~300 bytes
-each in a Python dict); a write not found among the answers costs one probe of its index. On disk
+each in a Python dict); a write not found among the answers costs one probe of its index. Rows are
+moved in batches, every :data:`PRUNE_EVERY` writes, with one INSERT … SELECT. On disk
 a row and its index entry take ~60 bytes. The table is a log like ``answer``, so age-pruning is a
 range delete at its start, every :data:`PRUNE_EVERY` writes (its index entries are scattered: the
 deletes touch as many index pages as rows, once per batch). The count is bounded too,
@@ -156,11 +164,16 @@ class AnswerCache:
         """When this very request, one that may change state, was answered, if that is still known.
 
         Known for ``horizon_s`` after the answer (unless the budget forced forgetting it earlier),
-        whether or not its answer is still kept: ask :meth:`get` first. One index probe.
+        whether or not its answer is still kept: ask :meth:`get` first. A stored answer too old to
+        be given again is found in memory; one pruned since, by one probe of the identities' index.
         """
+        oldest = self._clock() - self._horizon_s
+        stored = self._stored.get((request_id, fingerprint))
+        if stored is not None and stored[1] >= oldest:
+            return stored[1]
         (answered_at,) = self._db.execute(
             "SELECT max(answered_at) FROM answered_request WHERE digest = ? AND answered_at >= ?",
-            (answered_digest(request_id, fingerprint), self._clock() - self._horizon_s)).fetchone()
+            (answered_digest(request_id, fingerprint), oldest)).fetchone()
         return None if answered_at is None else float(answered_at)
 
     def remember(self, request_id: str, body: bytes, fingerprint: bytes, durable: bool) -> None:
@@ -179,9 +192,7 @@ class AnswerCache:
                 self._db.execute("DELETE FROM answer WHERE seq = ?", (previous[0],))
             seq = self._db.execute("INSERT INTO answer (request_id, body, answered_at, fingerprint)"
                                    " VALUES (?, ?, ?, ?)", (request_id, body, now, fingerprint)).lastrowid
-            assert seq is not None
-            self._db.execute("INSERT INTO answered_request (digest, answered_at) VALUES (?, ?)",
-                             (answered_digest(request_id, fingerprint), now))
+            assert seq is not None  # its identity moves to answered_request when the body is pruned
             self._storage.after_commit(lambda: self._stored_after_commit(key, seq, now))
             self._inserts += 1
             if self._inserts % PRUNE_EVERY == 0:
@@ -222,7 +233,16 @@ class AnswerCache:
             dropped.append(key)
         if not dropped:
             return
-        self._db.execute("DELETE FROM answer WHERE seq <= ?", (self._stored[dropped[-1]][0],))
+        last = self._stored[dropped[-1]][0]
+        with self._storage.transaction():  # the identities move with the bodies, or neither does
+            # Schema 11: the identities of the answers whose bodies go, if younger than the horizon, in
+            # their order (answered_request stays a log by age). Not those without a fingerprint (from
+            # before schema 7), which would match any request under their id.
+            self._db.execute("INSERT INTO answered_request (digest, answered_at)"
+                             " SELECT answered_digest(request_id, fingerprint), answered_at FROM answer"
+                             " WHERE seq <= ? AND fingerprint IS NOT NULL AND answered_at >= ? ORDER BY seq",
+                             (last, now - self._horizon_s))
+            self._db.execute("DELETE FROM answer WHERE seq <= ?", (last,))
 
         def forget() -> None:
             for key in dropped:

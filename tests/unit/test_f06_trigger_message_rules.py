@@ -233,7 +233,7 @@ def _break_commits(station: Station, table: str) -> None:
     """)
 
 
-@pytest.mark.parametrize("table", ["outbox", "answered_request"])
+@pytest.mark.parametrize("table", ["outbox", "answer"])
 def test_F06_FR_10_an_accepted_trigger_s_messages_commit_with_its_answer(two_by_two: Rig, table: str) -> None:
     """Whichever write breaks the commit — a queued message's or the remembered answer's — neither is kept:
     an InternalError promises nothing; the same request again runs, and its messages are queued once."""

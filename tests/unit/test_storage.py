@@ -241,6 +241,65 @@ def test_migration_8_remembers_who_the_stored_answers_answered(tmp_path: Path) -
     assert cache.answered_at("legacy", FP) is None
 
 
+def test_schema_11_a_write_adds_no_identity_row_until_its_body_is_pruned(tmp_path: Path) -> None:
+    """The answer row says who was answered while it is kept; pruning moves that, in the same transaction."""
+    storage = Storage(tmp_path)
+    now = [1_000_000.0]
+    cache = AnswerCache(storage, max_count=3, max_age_s=10, max_memory_bytes=KEPT["max_memory_bytes"],
+                        horizon_s=100, max_identities=10_000, clock=lambda: now[0])
+
+    def identities() -> list[tuple[bytes, float]]:
+        return storage.connection.execute("SELECT digest, answered_at FROM answered_request ORDER BY seq").fetchall()
+
+    for i in range(3):
+        with storage.unit_of_work():
+            cache.remember(f"w{i}", b"Accepted", FP, durable=True)
+        now[0] += 1
+    assert identities() == []
+    now[0] += 20  # past max_age_s: no answer is given again, but each is still known from its row
+    assert _body(cache, "w0") is None and cache.answered_at("w0", FP) == 1_000_000.0
+    assert cache.answered_at("w0", FP[::-1]) is None
+    with storage.unit_of_work():
+        cache.prune()
+    assert identities() == [(answered_digest(f"w{i}", FP), 1_000_000.0 + i) for i in range(3)]
+    assert storage.connection.execute("SELECT count(*) FROM answer").fetchone()[0] == 0
+    again = AnswerCache(storage, max_count=3, max_age_s=10, max_memory_bytes=KEPT["max_memory_bytes"],
+                        horizon_s=100, max_identities=10_000, clock=lambda: now[0])
+    assert again.answered_at("w2", FP) == 1_000_002.0  # across a restart, from the table
+
+
+def test_schema_11_a_pruning_that_fails_keeps_the_bodies_and_moves_no_identity(tmp_path: Path) -> None:
+    storage = Storage(tmp_path)
+    cache = AnswerCache(storage, max_count=1, max_age_s=3600, **KEPT)
+    for i in range(2):
+        with storage.unit_of_work():
+            cache.remember(f"w{i}", b"Accepted", FP, durable=True)
+    with pytest.raises(RuntimeError), storage.unit_of_work():
+        cache.prune()
+        raise RuntimeError("the request's unit of work fails after the pruning")
+    assert storage.connection.execute("SELECT count(*) FROM answer").fetchone()[0] == 2
+    assert storage.connection.execute("SELECT count(*) FROM answered_request").fetchone()[0] == 0
+    assert _body(cache, "w0") == b"Accepted"  # memory follows the database
+
+
+def test_migration_11_keeps_the_identities_written_by_schema_10(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "station.sqlite3", isolation_level=None)
+    db.create_function("answered_digest", 2, answered_digest)
+    for step in MIGRATIONS[:10]:
+        for statement in (step,) if isinstance(step, str) else step:
+            db.execute(statement)
+    db.execute("PRAGMA user_version = 10")
+    now = time.time()
+    db.execute("INSERT INTO answer (request_id, body, answered_at, fingerprint) VALUES ('w', x'41', ?, ?)", (now, FP))
+    db.execute("INSERT INTO answered_request (digest, answered_at) VALUES (?, ?)", (answered_digest("w", FP), now))
+    db.close()
+    storage = Storage(tmp_path)
+    assert storage.connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 11
+    cache = AnswerCache(storage, max_count=0, max_age_s=3600, **KEPT)  # the start prunes the body: moved again
+    rows = storage.connection.execute("SELECT answered_at FROM answered_request").fetchall()
+    assert rows == [(now,), (now,)] and cache.answered_at("w", FP) == now  # twice, harmlessly
+
+
 def test_identities_are_kept_for_the_horizon_then_pruned_from_the_start(tmp_path: Path) -> None:
     """By age, on the wall clock (injected here), a bounded number per pruning; the lookup itself
     ignores what is past the horizon and waits for a pruning."""
@@ -266,9 +325,9 @@ def test_identities_are_kept_for_the_horizon_then_pruned_from_the_start(tmp_path
     assert cache.answered_at("old", FP[::-1]) is None  # another request under that id was never answered
     now[0] = 1_000_000.0 + 100.5  # "old" is past the horizon, "mid" is not
     assert cache.answered_at("old", FP) is None and cache.answered_at("mid", FP) == 1_000_050.0
-    assert kept() == 5  # not pruned yet, only ignored
+    assert kept() == 3  # the identities of the 3 pruned bodies; "old" not pruned yet, only ignored
     cache.prune()
-    assert kept() == 4
+    assert kept() == 4  # "old" gone; new1 and new2 moved in, their bodies now past max_age_s
     now[0] += 1000  # all past the horizon
     cache.prune()
     assert kept() == 0

@@ -211,6 +211,11 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
         )
         """,
     ),
+    # 11: an answer's identity goes into answered_request when its body is pruned, no longer with
+    # every write (answers.py says why). The tables stay as they are, and the rows written before
+    # stay valid; but a release that knows schema 10 would prune bodies without keeping who they
+    # answered, so it must refuse this file from now on (_migrate).
+    (),
 )
 
 
@@ -322,7 +327,8 @@ class Storage:
         db.execute("PRAGMA synchronous=FULL")  # the WAL is synced at every COMMIT: durable when it returns
         db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_FRAMES}")
         db.execute("PRAGMA foreign_keys=ON")
-        db.create_function("answered_digest", 2, answered_digest, deterministic=True)  # for migration 8
+        # For migration 8, and for answers.py, which moves identities out of pruned answers (schema 11).
+        db.create_function("answered_digest", 2, answered_digest, deterministic=True)
         os.chmod(self.path, 0o600)
         return db
 
