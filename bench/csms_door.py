@@ -48,7 +48,7 @@ from websockets.http11 import Request, Response
 from .__main__ import launch_order
 from .broker import Mosquitto, free_port
 from .load import BenchError, LoadGenerator, Payload, percentile
-from .report import Target, write_json
+from .report import Target, write_json, write_plot
 from .run import GET1, REPO, stop_process
 
 T = TypeVar("T")
@@ -642,8 +642,20 @@ def main(argv: list[str] | None = None) -> int:
         "all_targets_passed": all(g.passed for g in goals),
     }
     write_json(args.json, results)
-    print(f"\nwrote {args.json}; runtime {runtime:.1f} s")
+    plotted = write_plot(args.json.with_suffix(".png"), latency_samples(launches))
+    print(f"\nwrote {args.json}{' and ' + str(args.json.with_suffix('.png')) if plotted else ''}; "
+          f"runtime {runtime:.1f} s")
     return 0
+
+
+def latency_samples(launches: dict[str, list[Launch]]) -> dict[str, list[float]]:
+    """Every CALL's latency (ms) by ``"<responder>.<phase>"``, pooled over launches: what the plot draws."""
+    samples: dict[str, list[float]] = {}
+    for kind, runs in launches.items():
+        for launch in runs:
+            for phase in launch.phases:
+                samples.setdefault(f"{kind}.{phase.name}", []).extend(phase.latencies_ms)
+    return samples
 
 
 if __name__ == "__main__":
