@@ -42,7 +42,7 @@ def test_bench_quick_run_writes_all_figures(tmp_path: Path) -> None:
         assert figures["launches"] == 2, figures  # --quick alternates two launches of each, pooled
     assert results["service"]["get100"]["accepted_items"] == 100
     assert [t["status"] in ("PASS", "PASS (stretch)", "FAIL") for t in results["targets"]] == [True] * 6
-    assert "targets:" in run.stdout
+    assert "targets (issue 20):" in run.stdout
 
 
 @pytest.mark.slow
