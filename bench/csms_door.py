@@ -59,7 +59,7 @@ ANSWER_TIMEOUT_S = 10.0  # no answer for this long in a phase: the outstanding C
 STATION_IDENTITY, FLOOR_IDENTITY = "BENCHCSMS01", "BENCHFLOOR01"
 PASSWORD = "bench-csms-door-Pa55word"  # SecurityCtrlr.BasicAuthPassword (16 characters at least, A00.FR.205)
 FAST_RETRIES = {"RetryBackOffWaitMinimum": "1", "RetryBackOffRandomRange": "0", "RetryBackOffRepeatTimes": "0"}
-_GET1_TEXT = orjson.dumps(GET1).decode("utf-8")  # the CALL's payload, serialised once
+GET1_TEXT = orjson.dumps(GET1).decode("utf-8")  # the CALL's payload, serialised once
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -134,7 +134,7 @@ def minimal_result(version: str, action: str) -> Payload | None:
 # ----------------------------------------------------------------------------------------------------------
 
 @dataclass
-class _Phase:
+class CallPhase:
     """One phase on one peer: the window kept full, and every CALL's fate."""
 
     name: str
@@ -184,7 +184,7 @@ class Peer:
     results: list[Any] = field(default_factory=list)  # payloads of its CALLRESULTs to our CALLs
     problems: list[str] = field(default_factory=list)  # lost, doubled, reordered, CALLERROR, unreadable
     answered: set[str] = field(default_factory=set)  # ids of our CALLs it answered
-    phase: _Phase | None = None
+    phase: CallPhase | None = None
 
     async def on_text(self, text: str | bytes) -> None:
         """One frame of the peer: a CALL is answered at once, an answer to our CALL is timed and checked."""
@@ -201,8 +201,7 @@ class Peer:
         elif kind == 2 and len(frame) == 4 and isinstance(frame[2], str):
             await self._answer_call(message_id, frame[2], frame[3])
         elif kind == 4:
-            self.problems.append(f"a CALLERROR to {message_id!r}: {orjson.dumps(frame[2:])[:300]!r}")
-            await self._answered(message_id, now)
+            await self._refused(message_id, frame, now)
         else:
             self.problems.append(f"a frame of no OCPP-J shape: {text[:200]!r}")
 
@@ -216,6 +215,12 @@ class Peer:
         await self.ws.send(orjson.dumps([3, message_id, result]).decode())
         if action == "BootNotification":
             self.accepted = True
+
+    async def _refused(self, message_id: str, frame: list[Any], now: int) -> None:
+        """A CALLERROR to our CALL ``message_id``: a problem, and the CALL counts as answered (a hook for
+        ``bench.peers``, whose peers may refuse CALLs and are counted rather than stopped)."""
+        self.problems.append(f"a CALLERROR to {message_id!r}: {orjson.dumps(frame[2:])[:300]!r}")
+        await self._answered(message_id, now)
 
     async def _answered(self, message_id: str, now: int) -> None:
         """Our CALL ``message_id`` was answered: it must be the oldest outstanding one (in order, once)."""
@@ -238,13 +243,13 @@ class Peer:
         phase.last_answer_ns = now
         await self.send_next(phase)
 
-    async def send_next(self, phase: _Phase) -> None:
+    async def send_next(self, phase: CallPhase) -> None:
         """Keep the window full, or end the phase once it is over and nothing is outstanding."""
         if not self.problems and not phase.over():
             message_id = str(uuid.uuid4())
             phase.sent += 1
             phase.outstanding.append((message_id, time.perf_counter_ns()))
-            await self.ws.send(f'[2,"{message_id}","GetVariables",{_GET1_TEXT}]')
+            await self.ws.send(f'[2,"{message_id}","GetVariables",{GET1_TEXT}]')
         elif not phase.outstanding and not phase.done.done():
             phase.done.set_result(None)
 
@@ -275,6 +280,7 @@ class Harness:
     versions: list[str]
     port: int = field(default_factory=free_port)
     peers: list[Peer] = field(default_factory=list)
+    peer_type: type[Peer] = Peer  # what each connection becomes; ``bench.peers`` gives one that counts losses
     _loop: asyncio.AbstractEventLoop | None = None
     _stop: asyncio.Event | None = None
     _thread: threading.Thread | None = None
@@ -324,8 +330,8 @@ class Harness:
 
     async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
-        peer = Peer(ws.request.path.rstrip("/").rsplit("/", 1)[-1], str(ws.subprotocol or ""), ws,
-                    ws.request.headers.get("Authorization"))
+        peer = self.peer_type(ws.request.path.rstrip("/").rsplit("/", 1)[-1], str(ws.subprotocol or ""), ws,
+                              ws.request.headers.get("Authorization"))
         self.peers.append(peer)
         if peer.version not in self.versions:
             peer.problems.append(f"no OCPP version agreed (offered {self.versions})")
@@ -361,7 +367,7 @@ class Harness:
         """Keep ``window`` GetVariables in flight until ``max_calls`` were sent or ``max_seconds`` passed,
         then until every one was answered; BenchError for one lost, doubled, reordered or refused."""
         loop = asyncio.get_running_loop()
-        phase = _Phase(name, window, max_calls, time.perf_counter() + max_seconds, loop.create_future())
+        phase = CallPhase(name, window, max_calls, time.perf_counter() + max_seconds, loop.create_future())
         phase.last_answer_ns = phase.started_ns
         peer.phase = phase
         try:
@@ -441,11 +447,15 @@ def station_config(harness: Harness, versions: list[str]) -> str:
             f"security_profile = 1\nmessage_timeout = 10\n\n[csms]\nenabled = true\nocpp_versions = [{offered}]\n")
 
 
+def floor_command(harness: Harness, version: str) -> list[str]:
+    """The floor's command line (it needs no broker)."""
+    return [sys.executable, "-m", "bench.csms_floor", "--url", harness.url(FLOOR_IDENTITY), "--subprotocol", version]
+
+
 def command(kind: str, harness: Harness, broker: Mosquitto, workdir: Path, launch: int, version: str) -> list[str]:
     """The responder's command line; a service launch takes a client id of its own (see ``bench.run``)."""
     if kind == "floor":
-        return [sys.executable, "-m", "bench.csms_floor", "--url", harness.url(FLOOR_IDENTITY),
-                "--subprotocol", version]
+        return floor_command(harness, version)
     return [sys.executable, "-m", "ocpp_station", "--log-level", "WARNING", "serve", "--mqtt-url", broker.url,
             "--data-dir", str(workdir / "data"), "--config", str(workdir / "station.toml"),
             "--client-id", f"bench-csms-station-{launch}"]
