@@ -556,15 +556,19 @@ def targets(floor: dict[str, Any], service: dict[str, Any]) -> list[Target]:
             Target("RSS after the load", service["rss_mb"], 45, None, unit=" MB")]
 
 
-def table(floor: dict[str, Any], service: dict[str, Any], goals: list[Target]) -> str:
-    """figure | floor | service | service/floor, then the targets."""
-    def row(label: str, path: tuple[str, ...], fmt: str = "{:.3f}") -> tuple[str, str, str, str]:
-        f, s = floor, service
-        for key in path:
-            f, s = f[key], s[key]
-        return label, fmt.format(f), fmt.format(s), f"{s / f:.2f}×" if f else "—"
+Row = tuple[str, str, str, str]
 
-    rows = [("figure", "floor", "service", "service/floor"),
+
+def figure_rows(floor: dict[str, Any], other: dict[str, Any], name: str = "service") -> list[Row]:
+    """The comparison's rows: a header, then each figure for the floor, ``name`` and their ratio
+    (``bench.peers`` shows its peers the same way)."""
+    def row(label: str, path: tuple[str, ...], fmt: str = "{:.3f}") -> Row:
+        f, o = floor, other
+        for key in path:
+            f, o = f[key], o[key]
+        return label, fmt.format(f), fmt.format(o), f"{o / f:.2f}×" if f else "—"
+
+    return [("figure", "floor", name, f"{name}/floor"),
             row("closed loop: p50 (ms)", ("closed", "p50_ms")),
             row("  p99 (ms)", ("closed", "p99_ms")),
             row("  calls/s", ("closed", "calls_per_s"), "{:,.0f}"),
@@ -574,10 +578,20 @@ def table(floor: dict[str, Any], service: dict[str, Any], goals: list[Target]) -
             row("CPU per CALL (µs)", ("cpu_us_per_call",), "{:.1f}"),
             row("RSS after the load (MB)", ("rss_mb",), "{:.1f}"),
             row("launch → Accepted (s)", ("launch_to_accepted_s",))]
+
+
+def aligned(rows: list[Row]) -> list[str]:
+    """``rows`` as text columns, the first left-aligned, a rule under the header."""
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = ["  ".join((r[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True))))
              for r in rows]
     lines.insert(1, "-" * len(lines[0]))
+    return lines
+
+
+def table(floor: dict[str, Any], service: dict[str, Any], goals: list[Target]) -> str:
+    """figure | floor | service | service/floor, then the targets."""
+    lines = aligned(figure_rows(floor, service))
     lines += ["", "targets (issue 20):"]
     width = max(len(g.name) for g in goals)
     lines += [f"  {g.name.ljust(width)}  {f'{g.value:.3f}{g.unit}':>11}  {g.describe():<10}  {g.status}"

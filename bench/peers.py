@@ -54,7 +54,9 @@ from .csms_door import (
     Peer,
     PhaseResult,
     Settings,
+    aligned,
     combine,
+    figure_rows,
     floor_command,
     schema_problem,
 )
@@ -399,33 +401,14 @@ def pooled_counts(runs: list[Measured]) -> dict[str, dict[str, Any]]:
 
 def table(floor: dict[str, Any], peer: dict[str, Any], name: str) -> str:
     """figure | floor | peer | peer/floor, then each phase's counts for both."""
-    def row(label: str, path: tuple[str, ...], fmt: str = "{:.3f}") -> tuple[str, str, str, str]:
-        f, p = floor, peer
-        for key in path:
-            f, p = f[key], p[key]
-        return label, fmt.format(f), fmt.format(p), f"{p / f:.2f}×" if f else "—"
-
-    rows = [("figure", "floor", name, f"{name}/floor"),
-            row("closed loop: p50 (ms)", ("closed", "p50_ms")),
-            row("  p99 (ms)", ("closed", "p99_ms")),
-            row("  calls/s", ("closed", "calls_per_s"), "{:,.0f}"),
-            row("32 in flight: calls/s", ("inflight32", "calls_per_s"), "{:,.0f}"),
-            row("  p50 (ms)", ("inflight32", "p50_ms")),
-            row("  p99 (ms)", ("inflight32", "p99_ms")),
-            row("CPU per CALL (µs)", ("cpu_us_per_call",), "{:.1f}"),
-            row("RSS after the load (MB)", ("rss_mb",), "{:.1f}"),
-            row("launch → Accepted (s)", ("launch_to_accepted_s",))]
+    rows = figure_rows(floor, peer, name)
     for phase in PHASES:
         rows.append((f"{phase}: sent / answered", *(f"{x['counts'][phase]['sent']} / {x['counts'][phase]['answered']}"
                                                      for x in (floor, peer)), ""))
         rows.append(("  lost / late / refused / out of order",
                      *(" / ".join(str(x["counts"][phase][k]) for k in COUNTS) for x in (floor, peer)), ""))
         rows.append(("  attributeStatus", *(_statuses(x["counts"][phase]) for x in (floor, peer)), ""))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = ["  ".join((r[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True))))
-             for r in rows]
-    lines.insert(1, "-" * len(lines[0]))
-    return "\n".join(lines)
+    return "\n".join(aligned(rows))
 
 
 def _statuses(counts: dict[str, Any]) -> str:
