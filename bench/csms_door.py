@@ -599,8 +599,8 @@ def table(floor: dict[str, Any], service: dict[str, Any], goals: list[Target]) -
     return "\n".join(lines)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench.csms_door", description=__doc__.splitlines()[0])
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """--requests, --duration, --rounds and --quick: how much a run does (``bench.peers`` takes them too)."""
     parser.add_argument("--requests", type=int, metavar="N",
                         help=f"CALLs of the closed phase (default {Settings.requests}; 32 in flight: twice as many)")
     parser.add_argument("--duration", type=float, metavar="S",
@@ -610,6 +610,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true",
                         help=f"a tiny run ({QUICK.requests} CALLs, {QUICK.duration} s per phase, "
                              f"{QUICK.rounds} rounds) that checks the bench works")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.csms_door", description=__doc__.splitlines()[0])
+    add_run_options(parser)
     parser.add_argument("--ocpp-version", choices=sorted(VERSION_FOLDERS), default="ocpp2.0.1",
                         help="the version the harness prefers, and the floor and the station speak "
                              "(default ocpp2.0.1; the harness offers the other too)")

@@ -54,6 +54,7 @@ from .csms_door import (
     Peer,
     PhaseResult,
     Settings,
+    add_run_options,
     aligned,
     combine,
     figure_rows,
@@ -422,15 +423,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--peer", choices=("microocpp", "sap"), required=True, help="the program measured")
     parser.add_argument("--peer-dir", type=Path, default=Path("/work/peers"),
                         help="where the build scripts built the peers (default /work/peers)")
-    parser.add_argument("--requests", type=int, metavar="N",
-                        help=f"CALLs of the closed phase (default {Settings.requests}; 32 in flight: twice as many)")
-    parser.add_argument("--duration", type=float, metavar="S",
-                        help=f"time cap per phase in seconds, shared by the rounds (default {Settings.duration})")
-    parser.add_argument("--rounds", type=int, metavar="N",
-                        help=f"launches of each responder, alternating (default {Settings.rounds})")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"a tiny run ({QUICK.requests} CALLs, {QUICK.duration} s per phase, "
-                             f"{QUICK.rounds} rounds)")
+    add_run_options(parser)
     parser.add_argument("--loss-after", type=float, default=LOSS_AFTER_S, metavar="S",
                         help=f"a CALL unanswered this long is lost and replaced (default {LOSS_AFTER_S})")
     parser.add_argument("--json", type=Path, metavar="PATH",
