@@ -655,10 +655,15 @@ def test_b10_fallback_then_reset_moves_to_the_new_first_slot(rigs: Callable[...,
     first, second = csmss(), csmss()
     dead = f"ws://127.0.0.1:{free_port()}/ocpp"
     rig = rigs(network_config(first.url))
-    rig.prepare(password=None, NetworkProfileConnectionAttempts="2")  # slot 1 unusable until the password
+    rig.prepare(password=None, NetworkProfileConnectionAttempts="2")  # no slot is usable until the password
     rig.set_network_profile(2, dead)
-    rig.set_variables("OCPPCommCtrlr", {"NetworkConfigurationPriority": "2,1"})
-    rig.set_variables("SecurityCtrlr", {"BasicAuthPassword": PASSWORD})  # only now can slot 1 connect
+    # The link walks the list all along (quick retries): at no moment may slot 1 be usable and first in
+    # it, or a walk that began before the password was set could skip slot 2 (unusable then) and connect
+    # slot 1 — right by B10, but not what this test looks at. So slot 1 joins the list only after the
+    # password, behind slot 2: every walk from then on tries slot 2 first.
+    rig.set_variables("OCPPCommCtrlr", {"NetworkConfigurationPriority": "2"})
+    rig.set_variables("SecurityCtrlr", {"BasicAuthPassword": PASSWORD})
+    rig.set_variables("OCPPCommCtrlr", {"NetworkConfigurationPriority": "2,1"})  # only now can slot 1 connect
 
     boot_of(rig, first)  # B10.FR.03: slot 2 tried its attempts, then slot 1
     log = rig.log()
