@@ -14,13 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .answers import AnswerCache, already_answered
 from .config import Config
 from .errors import ErrorCode, OcppError
 from .handlers.routes import ROUTES
-from .lazy import lazy_module
 from .logsafe import shown
 from .presence import CsmsLink
 from .rpc.dispatch import Answer, Dispatcher, Routes
@@ -29,6 +28,7 @@ from .station.certificate_store import CertificateStore
 from .station.certificates import LiveConnection, describe
 from .station.configuration_keys import ConfigurationKeys
 from .station.connections import Connections, ConnectionTarget
+from .station.crypto import x509
 from .station.datatypes import now_iso
 from .station.device_model import DeviceModel
 from .station.network import password_problem, priority_rule
@@ -40,11 +40,6 @@ from .station.security_events import SecurityEvents
 from .station.shape import build_definitions
 from .station.storage import Storage
 from .versions import V21
-
-if TYPE_CHECKING:
-    from cryptography import x509
-else:
-    x509 = lazy_module("cryptography.x509")
 
 log = logging.getLogger(__name__)
 

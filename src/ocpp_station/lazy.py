@@ -2,10 +2,11 @@
 
 cryptography is the heaviest thing the station imports: its Rust extension maps ~9 MB, its Python
 modules ~5 MB more, and loading them takes ~50 ms of the launch (issue 20, bench/README.md). A
-station that holds no certificate and connects to its CSMS without TLS never needs it; one that
-holds certificates loads it at start, when it first looks at them. So the modules that handle
-certificates (:mod:`.station.certificates` and its neighbours) name cryptography's modules through
-:func:`lazy_module`, under ``if TYPE_CHECKING`` real imports that mypy reads instead::
+station that never handles a certificate never needs it; one that does loads it the first time: a
+TLS connection to its CSMS, an InstallCertificate, a renewal (certificates at rest are reported
+from what the store keeps in its rows, unparsed). So :mod:`ocpp_station.station.crypto`, the one
+place that names cryptography's modules for the station, binds each through :func:`lazy_module`,
+under ``if TYPE_CHECKING`` real imports that mypy reads instead::
 
     if TYPE_CHECKING:
         from cryptography import x509

@@ -33,7 +33,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..lazy import lazy_module
 from ..logsafe import shown
 from .certificate_uses import OWN_USES, ROOT_USES
 from .certificates import (
@@ -52,17 +51,12 @@ from .certificates import (
     is_valid_at,
     parse_pem_certificate,
 )
+from .crypto import exceptions, serialization, x509
 from .files import atomic_write, remove_durably
 from .storage import Storage
 
 if TYPE_CHECKING:
-    from cryptography import exceptions, x509
-    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
-else:
-    exceptions = lazy_module("cryptography.exceptions")
-    serialization = lazy_module("cryptography.hazmat.primitives.serialization")
-    x509 = lazy_module("cryptography.x509")
 
 log = logging.getLogger(__name__)
 

@@ -21,24 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
-from ..lazy import lazy_module
-
-if TYPE_CHECKING:
-    from cryptography import exceptions, x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
-    from cryptography.x509 import ocsp, verification
-else:
-    dsa = lazy_module("cryptography.hazmat.primitives.asymmetric.dsa")
-    ec = lazy_module("cryptography.hazmat.primitives.asymmetric.ec")
-    exceptions = lazy_module("cryptography.exceptions")
-    hashes = lazy_module("cryptography.hazmat.primitives.hashes")
-    ocsp = lazy_module("cryptography.x509.ocsp")
-    rsa = lazy_module("cryptography.hazmat.primitives.asymmetric.rsa")
-    verification = lazy_module("cryptography.x509.verification")
-    x509 = lazy_module("cryptography.x509")
+from .crypto import dsa, ec, exceptions, hashes, ocsp, rsa, verification, x509
 
 __all__ = [
     "MAX_REASON_CODE_LEN",

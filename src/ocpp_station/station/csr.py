@@ -12,7 +12,7 @@ nothing to anchor to: then a chain that holds together (each certificate signed 
 issuer a CA inside its validity period) is accepted. It is still tied to this station, because the
 leaf must carry the public key of the CSR the station sent, whose private key only the station has.
 
-Only the standard library and ``cryptography`` are imported (the latter when first used: :mod:`ocpp_station.lazy`).
+Only the standard library and ``cryptography`` are imported (the latter when first used: :mod:`.crypto`).
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from itertools import pairwise
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TypeAlias
 
-from ..lazy import lazy_module
 from .certificates import (
     _PEM_BEGIN,
     _PEM_BLOCK,
@@ -44,18 +43,7 @@ from .certificates import (
     parse_pem_certificate,
     serial_number_hex,
 )
-
-if TYPE_CHECKING:
-    from cryptography import exceptions, x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-else:
-    ec = lazy_module("cryptography.hazmat.primitives.asymmetric.ec")
-    exceptions = lazy_module("cryptography.exceptions")
-    hashes = lazy_module("cryptography.hazmat.primitives.hashes")
-    rsa = lazy_module("cryptography.hazmat.primitives.asymmetric.rsa")
-    serialization = lazy_module("cryptography.hazmat.primitives.serialization")
-    x509 = lazy_module("cryptography.x509")
+from .crypto import ec, exceptions, hashes, rsa, serialization, x509
 
 __all__ = [
     "MAX_SUB_CAS", "REASON_EXPIRED", "REASON_INVALID_CERTIFICATE", "REASON_INVALID_CHAIN", "REASON_KEY_MISMATCH",

@@ -41,21 +41,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
-from ..lazy import lazy_module
 from ..versions import V16, V21
 from . import csr
 from .certificate_store import CSMS_ROOT, CertificateStore, InstallStatus, Result
 from .certificates import CertificateRejected, describe
+from .crypto import x509
 from .outbox import Door, Outbox
 from .security_events import SecurityEvents
 from .storage import Storage
-
-if TYPE_CHECKING:
-    from cryptography import x509
-else:
-    x509 = lazy_module("cryptography.x509")
 
 log = logging.getLogger(__name__)
 
